@@ -18,7 +18,6 @@ import {
   maxBlockBytes,
   maxCommittedBlocks,
   maxPutBlobBytes,
-  maxUncommittedBlocks,
   parseBlockList,
 } from "./blocks.ts";
 import type { Directory } from "./directory.ts";
@@ -34,6 +33,7 @@ export interface BlobContext {
   store: BlobStore;
   auth: BlobAuthContext;
   now: () => number;
+  maxUncommittedBlocks: number;
   stats: { blobRequests: number; operations: Record<string, number> };
 }
 
@@ -120,7 +120,7 @@ export async function handleBlob(
       return sendContainerProperties(r, state);
     case "DeleteContainer":
       await ctx.store.deleteContainer(account, container);
-      return afterBody(req, () => reply(r, 202));
+      return afterBody(req, res, () => reply(r, 202));
     case "ListBlobs":
       return listBlobs(r, account, state);
     case "PutBlob":
@@ -205,7 +205,7 @@ function classify(
 }
 
 function fail(r: Request, error: BlobError): void {
-  afterBody(r.req, () => writeBlobError(r.res, error, r.requestId, r.headOnly, r.ctx.now()));
+  afterBody(r.req, r.res, () => writeBlobError(r.res, error, r.requestId, r.headOnly, r.ctx.now()));
 }
 
 function reply(r: Request, status: number, headers: Record<string, string | number> = {}): void {
@@ -214,7 +214,7 @@ function reply(r: Request, status: number, headers: Record<string, string | numb
 }
 
 function sendAccountInfo(r: Request): void {
-  afterBody(r.req, () =>
+  afterBody(r.req, r.res, () =>
     reply(r, 200, {
       "x-ms-sku-name": "Standard_LRS",
       "x-ms-account-kind": "StorageV2",
@@ -223,12 +223,12 @@ function sendAccountInfo(r: Request): void {
   );
 }
 
-function createContainer(r: Request, account: string, container: string): void {
+function createContainer(r: Request, account: string, container: string) {
   if (!r.ctx.store.createContainer(account, container, r.ctx.now())) {
     return fail(r, blobErrors.containerAlreadyExists());
   }
   const state = r.ctx.store.container(account, container);
-  afterBody(r.req, () =>
+  afterBody(r.req, r.res, () =>
     reply(r, 201, {
       etag: state?.etag ?? "",
       "last-modified": (state?.createdOn ?? new Date()).toUTCString(),
@@ -237,7 +237,7 @@ function createContainer(r: Request, account: string, container: string): void {
 }
 
 function sendContainerProperties(r: Request, state: ContainerState): void {
-  afterBody(r.req, () =>
+  afterBody(r.req, r.res, () =>
     reply(r, 200, {
       etag: state.etag,
       "last-modified": state.createdOn.toUTCString(),
@@ -344,7 +344,7 @@ async function putBlock(r: Request, state: ContainerState, blob: string): Promis
   // Every block id of one blob must have the same length (Azure's rule, InvalidBlobOrBlock).
   if (knownIds.some((id) => id.length !== blockId.length))
     return fail(r, blobErrors.invalidBlobOrBlock());
-  if ((uncommitted?.size ?? 0) >= maxUncommittedBlocks && !uncommitted?.has(blockId)) {
+  if ((uncommitted?.size ?? 0) >= r.ctx.maxUncommittedBlocks && !uncommitted?.has(blockId)) {
     return fail(r, blobErrors.blockCountExceedsLimit());
   }
 
@@ -480,7 +480,7 @@ function blobProperties(r: Request, contentTypeHeader: string): BlobProperties |
 
 // ---- reads --------------------------------------------------------------------------------
 
-function getBlockList(r: Request, state: ContainerState, blob: string): void {
+function getBlockList(r: Request, state: ContainerState, blob: string) {
   const record = state.blobs.get(blob);
   const uncommitted = state.uncommitted.get(blob);
   if (!record && !uncommitted) return fail(r, blobErrors.blobNotFound());
@@ -496,13 +496,13 @@ function getBlockList(r: Request, state: ContainerState, blob: string): void {
     "x-ms-blob-content-length": record?.size ?? 0,
   };
   if (record) headers.etag = record.etag;
-  afterBody(r.req, () => {
+  afterBody(r.req, r.res, () => {
     r.res.writeHead(200, headers);
     r.res.end(xml);
   });
 }
 
-function getBlob(r: Request, state: ContainerState, blob: string): void {
+function getBlob(r: Request, state: ContainerState, blob: string) {
   const record = state.blobs.get(blob);
   if (!record) return fail(r, blobErrors.blobNotFound());
   const ifMatch = headerValue(r.req, "if-match");
@@ -511,7 +511,7 @@ function getBlob(r: Request, state: ContainerState, blob: string): void {
   }
   const ifNoneMatch = headerValue(r.req, "if-none-match");
   if (ifNoneMatch && (ifNoneMatch === "*" || etagMatches(ifNoneMatch, record.etag))) {
-    return afterBody(r.req, () => reply(r, 304, { etag: record.etag }));
+    return afterBody(r.req, r.res, () => reply(r, 304, { etag: record.etag }));
   }
   const range = parseRange(
     headerValue(r.req, "x-ms-range") ?? headerValue(r.req, "range"),
@@ -552,7 +552,7 @@ function getBlob(r: Request, state: ContainerState, blob: string): void {
   }
   for (const [key, value] of Object.entries(record.metadata)) headers[`x-ms-meta-${key}`] = value;
 
-  afterBody(r.req, () => {
+  afterBody(r.req, r.res, () => {
     r.res.writeHead(range ? 206 : 200, headers);
     if (r.headOnly || length === 0) {
       r.res.end();
@@ -592,7 +592,7 @@ function parseRange(
   return [start, end];
 }
 
-function deleteBlob(r: Request, state: ContainerState, blob: string): void {
+function deleteBlob(r: Request, state: ContainerState, blob: string) {
   const existing = state.blobs.get(blob);
   if (!existing) return fail(r, blobErrors.blobNotFound());
   const ifMatch = headerValue(r.req, "if-match");
@@ -600,10 +600,10 @@ function deleteBlob(r: Request, state: ContainerState, blob: string): void {
     return fail(r, blobErrors.conditionNotMet());
   }
   r.ctx.store.deleteBlob(state, blob);
-  afterBody(r.req, () => reply(r, 202, { "x-ms-delete-type-permanent": "true" }));
+  afterBody(r.req, r.res, () => reply(r, 202, { "x-ms-delete-type-permanent": "true" }));
 }
 
-function listBlobs(r: Request, account: string, state: ContainerState): void {
+function listBlobs(r: Request, account: string, state: ContainerState) {
   const q = r.url.searchParams;
   const prefix = q.get("prefix") ?? "";
   const delimiter = q.get("delimiter") ?? "";
@@ -645,7 +645,7 @@ function listBlobs(r: Request, account: string, state: ContainerState): void {
     optional("MaxResults", maxText) +
     optional("Delimiter", q.get("delimiter")) +
     `<Blobs>${items.join("")}</Blobs><NextMarker>${xmlEscape(nextMarker)}</NextMarker></EnumerationResults>`;
-  afterBody(r.req, () => {
+  afterBody(r.req, r.res, () => {
     r.res.writeHead(200, {
       "content-type": "application/xml",
       "content-length": Buffer.byteLength(xml),

@@ -12,8 +12,6 @@ export const maxBlockBytes = 4000 * 1024 * 1024;
 export const maxPutBlobBytes = 5000 * 1024 * 1024;
 /** Most blocks a committed blob may have. */
 export const maxCommittedBlocks = 50_000;
-/** Most uncommitted blocks a blob may have at once. */
-export const maxUncommittedBlocks = 100_000;
 /** Longest decoded block id. */
 const maxBlockIdBytes = 64;
 

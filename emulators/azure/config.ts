@@ -91,6 +91,8 @@ const configSchema = z.strictObject({
   jwksRefetchCooldownMs: z.number().int().min(0).default(0),
   issuerFetchTimeoutMs: z.number().int().min(1).default(5000),
   seed: z.number().int().default(1),
+  /** Azure allows 100,000 uncommitted blocks per blob; tests lower it to reach the limit fast. */
+  maxUncommittedBlocks: z.number().int().min(1).max(100_000).default(100_000),
 });
 
 /** Input accepted by `startAzureEmulator` (defaults filled in by `parseAzureConfig`). */

@@ -150,6 +150,7 @@ export async function startAzureEmulator(input: AzureEmulatorConfig): Promise<Az
       },
     },
     now: config.now,
+    maxUncommittedBlocks: config.maxUncommittedBlocks,
     stats: counters,
   };
 
