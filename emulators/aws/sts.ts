@@ -156,7 +156,8 @@ function assumeRole(params: URLSearchParams, caller: Principal, ctx: StsContext)
     );
   }
 
-  const expiresAtMs = ctx.nowMs + durationSeconds * 1000;
+  // Expiration is announced in whole seconds; keep the real expiry identical to it.
+  const expiresAtMs = Math.floor((ctx.nowMs + durationSeconds * 1000) / 1000) * 1000;
   const cap = ctx.sessionLifetimeCapSeconds;
   const invalidAfterMs =
     cap === undefined ? expiresAtMs : Math.min(expiresAtMs, ctx.nowMs + cap * 1000);
