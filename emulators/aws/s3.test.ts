@@ -11,22 +11,32 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
 } from "@aws-sdk/client-s3";
-import type { AwsCredentialIdentity } from "@aws-sdk/types";
+import type { AwsCredentialIdentity, FinalizeRequestMiddleware } from "@aws-sdk/types";
 import { checksumOf } from "./checksums.ts";
 import { type AwsEmulator, startAwsEmulator } from "./index.ts";
 import { assume, rejectsWith, s3Client, T, testConfig } from "./testing.ts";
 
+/** A finalize-step middleware that edits the outgoing HTTP request. */
+function middleware(
+  edit: (request: { headers: Record<string, string>; body: unknown }) => void,
+): FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> {
+  return (next) => async (args) => {
+    edit(args.request as { headers: Record<string, string>; body: unknown });
+    return next(args);
+  };
+}
+
 /** Replaces the body after signing, keeping its length (so only the payload hash is wrong). */
 function tamperAfterSigning(client: S3Client): void {
   client.middlewareStack.addRelativeTo(
-    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-      const request = (args as { request: { body: unknown } }).request;
+    middleware((request) => {
       if (typeof request.body === "string") request.body = request.body.replace(/./g, "x");
       else if (request.body instanceof Uint8Array)
         request.body = Buffer.alloc(request.body.length, 120);
-      return next(args);
-    },
+    }),
     { relation: "after", toMiddleware: "httpSigningMiddleware", name: "tamper" },
   );
 }
@@ -38,11 +48,9 @@ function setHeadersBeforeSigning(
   afterSigning = false,
 ): void {
   client.middlewareStack.addRelativeTo(
-    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-      const request = (args as { request: { headers: Record<string, string> } }).request;
+    middleware((request) => {
       Object.assign(request.headers, headers);
-      return next(args);
-    },
+    }),
     {
       relation: afterSigning ? "after" : "before",
       toMiddleware: "httpSigningMiddleware",
@@ -118,12 +126,9 @@ describe("S3 objects", () => {
     const seen: Record<string, string>[] = [];
     const client = s3Client(emulator, writer);
     client.middlewareStack.add(
-      (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-        seen.push({
-          ...(args as { request: { headers: Record<string, string> } }).request.headers,
-        });
-        return next(args);
-      },
+      middleware((request) => {
+        seen.push({ ...request.headers });
+      }),
       { step: "finalizeRequest", priority: "low", name: "capture" },
     );
     const parts = [Buffer.alloc(70_000, 1), Buffer.alloc(10, 2), Buffer.alloc(100_000, 3)];
