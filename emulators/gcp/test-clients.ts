@@ -74,7 +74,7 @@ export function storageFor(emulator: GcpEmulator, authClient: unknown, maxRetrie
       autoRetry: maxRetries > 0,
       maxRetries,
       retryDelayMultiplier: 1.1,
-      maxRetryDelay: 0.2,
+      maxRetryDelay: 1,
       totalTimeout: 30,
     },
   });
