@@ -424,9 +424,13 @@ async function putBlockList(r: Request, state: ContainerState, blob: string): Pr
   }
   const bodyMd5 = createHash("md5").update(body).digest("base64");
   if (md5 !== undefined && md5 !== bodyMd5) return fail(r, blobErrors.md5Mismatch(md5, bodyMd5));
-  const entries = parseBlockList(body.toString("utf8"));
+  const xml = body.toString("utf8");
+  // Count entries before parsing: a list over the limit is refused without building it.
+  if ((xml.match(/<(Latest|Committed|Uncommitted)>/g)?.length ?? 0) > maxCommittedBlocks) {
+    return fail(r, blobErrors.blockListTooLong());
+  }
+  const entries = parseBlockList(xml);
   if (!entries) return fail(r, blobErrors.invalidXml());
-  if (entries.length > maxCommittedBlocks) return fail(r, blobErrors.blockListTooLong());
 
   const existing = state.blobs.get(blob);
   const precondition = writeConditions(r, existing);
