@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
 import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
 import {
   AbortMultipartUploadCommand,
   type ChecksumAlgorithm,
-  CompleteMultipartUploadCommand,
   type CompletedPart,
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
@@ -30,12 +30,38 @@ describe("S3 multipart upload", () => {
   });
   after(() => emulator.stop());
 
-  const create = async (Key: string, ChecksumAlgorithm?: ChecksumAlgorithm, ChecksumType?: "COMPOSITE" | "FULL_OBJECT") =>
-    (await s3.send(new CreateMultipartUploadCommand({ Bucket: T.bucket, Key, ChecksumAlgorithm, ChecksumType }))).UploadId!;
-  const part = (Key: string, UploadId: string, PartNumber: number, Body: Buffer, extra: Record<string, string> = {}) =>
+  const create = async (
+    Key: string,
+    ChecksumAlgorithm?: ChecksumAlgorithm,
+    ChecksumType?: "COMPOSITE" | "FULL_OBJECT",
+  ) =>
+    (
+      await s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: T.bucket,
+          Key,
+          ChecksumAlgorithm,
+          ChecksumType,
+        }),
+      )
+    ).UploadId!;
+  const part = (
+    Key: string,
+    UploadId: string,
+    PartNumber: number,
+    Body: Buffer,
+    extra: Record<string, string> = {},
+  ) =>
     s3.send(new UploadPartCommand({ Bucket: T.bucket, Key, UploadId, PartNumber, Body, ...extra }));
   const complete = (Key: string, UploadId: string, Parts: CompletedPart[]) =>
-    s3.send(new CompleteMultipartUploadCommand({ Bucket: T.bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: T.bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts },
+      }),
+    );
 
   it("creates, uploads parts, lists parts and uploads, completes with a composite CRC32", async () => {
     const key = "tavus/conv/123";
@@ -47,17 +73,29 @@ describe("S3 multipart upload", () => {
     assert.equal(p1.ChecksumCRC32, checksumOf("CRC32", first), "part checksum is echoed");
     assert.equal(p1.ETag, `"${createHash("md5").update(first).digest("hex")}"`);
 
-    const listed = await s3.send(new ListPartsCommand({ Bucket: T.bucket, Key: key, UploadId: uploadId }));
-    assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag, p.ChecksumCRC32]), [
-      [1, first.length, p1.ETag, p1.ChecksumCRC32],
-      [2, last.length, p2.ETag, p2.ChecksumCRC32],
-    ]);
+    const listed = await s3.send(
+      new ListPartsCommand({ Bucket: T.bucket, Key: key, UploadId: uploadId }),
+    );
+    assert.deepEqual(
+      listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag, p.ChecksumCRC32]),
+      [
+        [1, first.length, p1.ETag, p1.ChecksumCRC32],
+        [2, last.length, p2.ETag, p2.ChecksumCRC32],
+      ],
+    );
     assert.equal(listed.ChecksumAlgorithm, "CRC32");
-    const page = await s3.send(new ListPartsCommand({ Bucket: T.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+    const page = await s3.send(
+      new ListPartsCommand({ Bucket: T.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }),
+    );
     assert.equal(page.IsTruncated, true);
     assert.equal(page.NextPartNumberMarker, "1");
-    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: T.bucket, Prefix: "tavus/" }));
-    assert.deepEqual(uploads.Uploads?.map((u) => [u.Key, u.UploadId]), [[key, uploadId]]);
+    const uploads = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: T.bucket, Prefix: "tavus/" }),
+    );
+    assert.deepEqual(
+      uploads.Uploads?.map((u) => [u.Key, u.UploadId]),
+      [[key, uploadId]],
+    );
 
     const done = await complete(key, uploadId, [
       { PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p1.ChecksumCRC32 },
@@ -73,14 +111,23 @@ describe("S3 multipart upload", () => {
     assert.equal(info.size, first.length + last.length);
     assert.equal(info.sha256Hex, createHash("sha256").update(first).update(last).digest("hex"));
     assert.equal(emulator.pendingUploads(T.bucket), 0);
-    const got = await s3.send(new GetObjectCommand({ Bucket: T.bucket, Key: key, Range: "bytes=5242878-5242881" }));
-    assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), Buffer.concat([first.subarray(-2), last.subarray(0, 2)]));
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: T.bucket, Key: key, Range: "bytes=5242878-5242881" }),
+    );
+    assert.deepEqual(
+      Buffer.from(await got.Body!.transformToByteArray()),
+      Buffer.concat([first.subarray(-2), last.subarray(0, 2)]),
+    );
   });
 
   it("FULL_OBJECT CRC32C and CRC64NVME, and SHA256 composite", async () => {
     const a = randomBytes(5 * MiB);
     const b = randomBytes(100);
-    for (const [algorithm, type] of [["CRC32C", "FULL_OBJECT"], ["CRC64NVME", "FULL_OBJECT"], ["SHA256", "COMPOSITE"]] as const) {
+    for (const [algorithm, type] of [
+      ["CRC32C", "FULL_OBJECT"],
+      ["CRC64NVME", "FULL_OBJECT"],
+      ["SHA256", "COMPOSITE"],
+    ] as const) {
       const key = `full/${algorithm}`;
       const id = await create(key, algorithm, type);
       const p1 = await part(key, id, 1, a, { ChecksumAlgorithm: algorithm });
@@ -91,7 +138,8 @@ describe("S3 multipart upload", () => {
         { PartNumber: 2, ETag: p2.ETag, [field]: p2[field] },
       ]);
       assert.equal(done.ChecksumType, type);
-      if (type === "FULL_OBJECT") assert.equal(done[field], checksumOf(algorithm, Buffer.concat([a, b])));
+      if (type === "FULL_OBJECT")
+        assert.equal(done[field], checksumOf(algorithm, Buffer.concat([a, b])));
       else assert.match(done[field]!, /-2$/);
     }
   });
@@ -102,7 +150,10 @@ describe("S3 multipart upload", () => {
     const small1 = await part(key, id, 1, Buffer.from("tiny"));
     const small2 = await part(key, id, 2, Buffer.from("tail"));
     await rejectsWith(
-      complete(key, id, [{ PartNumber: 1, ETag: small1.ETag }, { PartNumber: 2, ETag: small2.ETag }]),
+      complete(key, id, [
+        { PartNumber: 1, ETag: small1.ETag },
+        { PartNumber: 2, ETag: small2.ETag },
+      ]),
       "EntityTooSmall",
       400,
       "Your proposed upload is smaller than the minimum allowed object size.",
@@ -112,9 +163,16 @@ describe("S3 multipart upload", () => {
       "InvalidPart",
       400,
     );
-    await rejectsWith(complete(key, id, [{ PartNumber: 3, ETag: small1.ETag }]), "InvalidPart", 400);
     await rejectsWith(
-      complete(key, id, [{ PartNumber: 2, ETag: small2.ETag }, { PartNumber: 1, ETag: small1.ETag }]),
+      complete(key, id, [{ PartNumber: 3, ETag: small1.ETag }]),
+      "InvalidPart",
+      400,
+    );
+    await rejectsWith(
+      complete(key, id, [
+        { PartNumber: 2, ETag: small2.ETag },
+        { PartNumber: 1, ETag: small1.ETag },
+      ]),
       "InvalidPartOrder",
       400,
       "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
@@ -131,8 +189,16 @@ describe("S3 multipart upload", () => {
     await s3.send(new AbortMultipartUploadCommand({ Bucket: T.bucket, Key: key, UploadId: id }));
     await rejectsWith(part(key, id, 2, Buffer.from("x")), "NoSuchUpload", 404);
     await rejectsWith(complete(key, id, [{ PartNumber: 1, ETag: '"x"' }]), "NoSuchUpload", 404);
-    await rejectsWith(s3.send(new AbortMultipartUploadCommand({ Bucket: T.bucket, Key: key, UploadId: id })), "NoSuchUpload", 404);
-    await rejectsWith(s3.send(new ListPartsCommand({ Bucket: T.bucket, Key: key, UploadId: "nope" })), "NoSuchUpload", 404);
+    await rejectsWith(
+      s3.send(new AbortMultipartUploadCommand({ Bucket: T.bucket, Key: key, UploadId: id })),
+      "NoSuchUpload",
+      404,
+    );
+    await rejectsWith(
+      s3.send(new ListPartsCommand({ Bucket: T.bucket, Key: key, UploadId: "nope" })),
+      "NoSuchUpload",
+      404,
+    );
     const other = await create(key);
     await rejectsWith(part("errors/another-key", other, 1, Buffer.from("x")), "NoSuchUpload", 404);
     await rejectsWith(part(key, other, 10_001, Buffer.from("x")), "InvalidArgument", 400);
@@ -141,9 +207,19 @@ describe("S3 multipart upload", () => {
   it("enforces the declared checksum on parts and at completion; BadDigest on a wrong part checksum", async () => {
     const key = "errors/checksums";
     const id = await create(key, "CRC32");
-    const noChecksum = s3Client(emulator, await assume(emulator), T.region, { requestChecksumCalculation: "WHEN_REQUIRED" });
+    const noChecksum = s3Client(emulator, await assume(emulator), T.region, {
+      requestChecksumCalculation: "WHEN_REQUIRED",
+    });
     await rejectsWith(
-      noChecksum.send(new UploadPartCommand({ Bucket: T.bucket, Key: key, UploadId: id, PartNumber: 1, Body: Buffer.from("x") })),
+      noChecksum.send(
+        new UploadPartCommand({
+          Bucket: T.bucket,
+          Key: key,
+          UploadId: id,
+          PartNumber: 1,
+          Body: Buffer.from("x"),
+        }),
+      ),
       "InvalidRequest",
       400,
       "Checksum Type mismatch occurred, expected checksum Type: crc32, actual checksum Type: null",
@@ -167,7 +243,9 @@ describe("S3 multipart upload", () => {
       "The upload was created using a crc32 checksum. The complete request must include the checksum for each part. It was missing for part 1 in the request.",
     );
     await rejectsWith(
-      complete(key, id, [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: checksumOf("CRC32", Buffer.from("z")) }]),
+      complete(key, id, [
+        { PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: checksumOf("CRC32", Buffer.from("z")) },
+      ]),
       "InvalidPart",
       400,
     );
@@ -181,9 +259,17 @@ describe("S3 multipart upload", () => {
       "AccessDenied",
       403,
     );
-    const id = (await prefixed.send(new CreateMultipartUploadCommand({ Bucket: T.bucket, Key: "tavus/x" }))).UploadId!;
-    await rejectsWith(prefixed.send(new ListPartsCommand({ Bucket: T.bucket, Key: "tavus/x", UploadId: id })), "AccessDenied", 403);
-    await prefixed.send(new AbortMultipartUploadCommand({ Bucket: T.bucket, Key: "tavus/x", UploadId: id }));
+    const id = (
+      await prefixed.send(new CreateMultipartUploadCommand({ Bucket: T.bucket, Key: "tavus/x" }))
+    ).UploadId!;
+    await rejectsWith(
+      prefixed.send(new ListPartsCommand({ Bucket: T.bucket, Key: "tavus/x", UploadId: id })),
+      "AccessDenied",
+      403,
+    );
+    await prefixed.send(
+      new AbortMultipartUploadCommand({ Bucket: T.bucket, Key: "tavus/x", UploadId: id }),
+    );
   });
 });
 
@@ -219,7 +305,12 @@ describe("lib-storage Upload", () => {
     let peakRss = heapBefore;
     const upload = new Upload({
       client: s3,
-      params: { Bucket: T.bucket, Key: "tavus/big/1", Body: generatedStream(total, sha256), ContentType: "video/mp4" },
+      params: {
+        Bucket: T.bucket,
+        Key: "tavus/big/1",
+        Body: generatedStream(total, sha256),
+        ContentType: "video/mp4",
+      },
       partSize: 8 * MiB,
       queueSize: 4,
     });
@@ -235,7 +326,10 @@ describe("lib-storage Upload", () => {
     assert.equal(out.ETag, info.etag);
     // Client buffers are partSize × queueSize; the emulator streams to disk, so the process
     // stays far below the object size.
-    assert.ok(peakRss - heapBefore < 90 * MiB, `rss grew by ${Math.round((peakRss - heapBefore) / MiB)} MiB`);
+    assert.ok(
+      peakRss - heapBefore < 90 * MiB,
+      `rss grew by ${Math.round((peakRss - heapBefore) / MiB)} MiB`,
+    );
     assert.equal(emulator.pendingUploads(T.bucket), 0);
   });
 });
