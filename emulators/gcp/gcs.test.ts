@@ -227,6 +227,14 @@ describe("GCS through @google-cloud/storage 7 (with its google-auth-library 9 cl
   });
 });
 
+/** Either an object resource or a GCS error body. */
+interface WireBody {
+  size?: string;
+  md5Hash?: string;
+  crc32c?: string;
+  error: { message: string };
+}
+
 describe("GCS resumable protocol on the wire", () => {
   let token: string;
   before(async () => {
@@ -265,7 +273,7 @@ describe("GCS resumable protocol on the wire", () => {
     return {
       status: response.status,
       range: response.headers.get("range"),
-      body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
+      body: text ? (JSON.parse(text) as WireBody) : undefined,
     };
   }
   const data = randomFillSync(Buffer.alloc(500_000));
