@@ -1,0 +1,84 @@
+/**
+ * Composition root of `serve`: configuration in, a listening relay out. The only code that opens
+ * the database for the server, wires dependencies and handles signals.
+ */
+import type { FastifyInstance } from "fastify";
+import packageJson from "../../package.json" with { type: "json" };
+import type { Config } from "../config/index.ts";
+import { type Db, migrate, openDatabase } from "../db/index.ts";
+import { createApp } from "../http/app.ts";
+import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
+
+/** A running relay. */
+export interface RunningServer {
+  url: string;
+  operatorToken: OperatorToken;
+  app: FastifyInstance;
+  db: Db;
+  /** Stops accepting, lets in-flight requests finish, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates it, and listens. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const operatorToken = resolveOperatorToken(config);
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+    const app = await createApp({
+      db,
+      operatorToken: operatorToken.token,
+      bodyLimitBytes: config.bodyLimitBytes,
+      logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+      version: packageJson.version,
+    });
+    const address = await app.listen({ host: config.host, port: config.port });
+    return {
+      url: address,
+      operatorToken,
+      app,
+      db,
+      async close() {
+        try {
+          await app.close();
+        } finally {
+          await db.close();
+        }
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+/** Closes `server` on SIGINT/SIGTERM within the deadline; a second signal exits at once. */
+export function closeOnSignals(
+  server: RunningServer,
+  shutdownTimeoutMs: number,
+  log: (line: string) => void,
+): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      log(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    closing = true;
+    log(`${signal}: finishing in-flight requests (up to ${shutdownTimeoutMs} ms)`);
+    const deadline = setTimeout(() => {
+      log("shutdown deadline passed: exiting with requests still open");
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    deadline.unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}

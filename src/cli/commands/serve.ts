@@ -1,0 +1,43 @@
+import { Command } from "commander";
+import { closeOnSignals, startServer } from "../../bin/server.ts";
+import type { CliIo } from "../main.ts";
+import { configFrom, databaseSettings, withSettings } from "../options.ts";
+
+/** `recording-relay serve`: the HTTP API (and, later, the delivery worker) in one process. */
+export function serveCommand(io: CliIo): Command {
+  const command = new Command("serve").description(
+    "Run the relay: HTTP API and OIDC issuer. Migrates the database on start.",
+  );
+  withSettings(command, [
+    ...databaseSettings,
+    "host",
+    "port",
+    "logLevel",
+    "bodyLimitBytes",
+    "shutdownTimeoutMs",
+  ]);
+  return command.action(async (options: Record<string, unknown>) => {
+    const config = configFrom(io.env, options);
+    const server = await startServer(config);
+    const { operatorToken } = server;
+    if (operatorToken.generated) {
+      io.stderr(
+        [
+          "",
+          "  Generated the operator token (shown only this once; kept in " +
+            operatorToken.path +
+            "):",
+          "",
+          `    ${operatorToken.token}`,
+          "",
+          "  Send it as `Authorization: Bearer <token>` to manage workspaces and ingest recordings.",
+          "",
+        ].join("\n"),
+      );
+    } else if (operatorToken.path) {
+      io.stderr(`operator token: kept in ${operatorToken.path}`);
+    }
+    io.stderr(`recording-relay listening on ${server.url} (database: ${server.db.kind})`);
+    closeOnSignals(server, config.shutdownTimeoutMs, io.stderr);
+  });
+}

@@ -1,0 +1,74 @@
+import { Command } from "commander";
+import { type Db, migrate, openDatabase } from "../../db/index.ts";
+import { AppError } from "../../errors/index.ts";
+import { createApiKey, createWorkspace, findWorkspace } from "../../workspaces/index.ts";
+import type { CliIo } from "../main.ts";
+import { configFrom, databaseSettings, withSettings } from "../options.ts";
+
+async function withDatabase<T>(
+  io: CliIo,
+  options: Record<string, unknown>,
+  fn: (db: Db) => Promise<T>,
+): Promise<T> {
+  const db = await openDatabase(configFrom(io.env, options));
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `recording-relay workspace create --name <name>`: prints the new workspace as JSON. */
+export function workspaceCommand(io: CliIo): Command {
+  const create = new Command("create")
+    .description("Create a workspace (customer account) and print it as JSON")
+    .requiredOption("--name <name>", "display name of the customer");
+  withSettings(create, databaseSettings).action(async (options: Record<string, unknown>) => {
+    const name = String(options.name).trim();
+    if (name.length < 1 || name.length > 200) {
+      throw new AppError("VALIDATION_FAILED", "--name must be 1 to 200 characters");
+    }
+    const workspace = await withDatabase(io, options, (db) => createWorkspace(db, { name }));
+    io.stdout(
+      JSON.stringify({
+        workspace_id: workspace.id,
+        name: workspace.name,
+        created_at: workspace.createdAt,
+      }),
+    );
+  });
+  return new Command("workspace").description("Manage workspaces").addCommand(create);
+}
+
+/** `recording-relay api-key create --workspace <id>`: prints the new key once, as JSON. */
+export function apiKeyCommand(io: CliIo): Command {
+  const create = new Command("create")
+    .description("Create an API key for a workspace; the key is printed only this once")
+    .requiredOption("--workspace <id>", "the workspace id");
+  withSettings(create, databaseSettings).action(async (options: Record<string, unknown>) => {
+    const workspaceId = String(options.workspace);
+    if (!uuidShape.test(workspaceId)) {
+      throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
+    }
+    const created = await withDatabase(io, options, (db) =>
+      db.transaction(async (tx) => {
+        if (!(await findWorkspace(tx, workspaceId))) {
+          throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);
+        }
+        return await createApiKey(tx, workspaceId);
+      }),
+    );
+    io.stdout(
+      JSON.stringify({
+        api_key_id: created.id,
+        workspace_id: created.workspaceId,
+        api_key: created.key,
+        created_at: created.createdAt,
+      }),
+    );
+  });
+  return new Command("api-key").description("Manage workspace API keys").addCommand(create);
+}

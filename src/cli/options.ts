@@ -1,0 +1,31 @@
+import type { Command } from "commander";
+import {
+  type Config,
+  type ConfigSources,
+  loadConfig,
+  type SettingName,
+  settings,
+} from "../config/index.ts";
+
+/** Adds the flags of the given settings to a command (commander camel-cases them to setting names). */
+export function withSettings(command: Command, names: SettingName[]): Command {
+  for (const name of names) {
+    const spec = settings[name];
+    if (!("flag" in spec)) continue;
+    const fallback = "default" in spec ? ` (default: ${spec.default})` : "";
+    command.option(`${spec.flag} <value>`, `${spec.description}${fallback}; env ${spec.env}`);
+  }
+  return command;
+}
+
+/** Parses the configuration from the environment and a command's flags. */
+export function configFrom(env: ConfigSources["env"], options: Record<string, unknown>): Config {
+  const flags: ConfigSources["flags"] = {};
+  for (const name of Object.keys(settings) as SettingName[]) {
+    if (typeof options[name] === "string") flags[name] = options[name];
+  }
+  return loadConfig({ env, flags });
+}
+
+/** The settings every command that opens the database takes. */
+export const databaseSettings: SettingName[] = ["dataDir", "databaseUrl", "databasePoolSize"];

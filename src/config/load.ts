@@ -1,0 +1,42 @@
+import { AppError } from "../errors/index.ts";
+import { type Config, type SettingName, settings } from "./settings.ts";
+
+/** Where raw values come from: the environment, and CLI flags keyed by setting name. */
+export interface ConfigSources {
+  env: Record<string, string | undefined>;
+  flags?: Partial<Record<SettingName, string | undefined>>;
+}
+
+/**
+ * Parses every setting once (flag, then environment, then default) and fails with all problems
+ * listed at once, so an operator fixes a bad deployment in one round.
+ */
+export function loadConfig({ env, flags = {} }: ConfigSources): Config {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(settings) as [
+    SettingName,
+    (typeof settings)[SettingName],
+  ][]) {
+    const fromFlag = flags[name];
+    const fromEnv = env[spec.env];
+    const raw =
+      fromFlag ??
+      (fromEnv === "" ? undefined : fromEnv) ??
+      ("default" in spec ? spec.default : undefined);
+    if (raw === undefined) continue;
+    const result = spec.schema.safeParse(raw);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const source = fromFlag !== undefined && "flag" in spec ? spec.flag : spec.env;
+      const shown = "secret" in spec && spec.secret ? "(secret value)" : JSON.stringify(raw);
+      const rule = result.error.issues.map((issue) => issue.message).join("; ");
+      problems.push(`${source}=${shown}: ${rule}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new AppError("INVALID_CONFIG", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  return Object.freeze(values) as Config;
+}

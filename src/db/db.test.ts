@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  createServerDatabase,
+  databaseKinds,
+  openTestDatabase,
+} from "../../test/helpers/databases.ts";
+import { isAppError } from "../errors/index.ts";
+import { type Db, loadMigrations, migrate, openEmbedded, openPostgres } from "./index.ts";
+
+for (const kind of databaseKinds) {
+  describe(`database (${kind})`, () => {
+    let db: Db;
+    before(async () => {
+      db = await openTestDatabase(kind);
+    });
+    after(async () => await db.close());
+
+    it("is migrated to the newest migration, and migrating again changes nothing", async () => {
+      const known = await loadMigrations();
+      const { rows } = await db.query<{ version: number }>(
+        "SELECT version FROM schema_migrations ORDER BY version",
+      );
+      assert.deepEqual(
+        rows.map((row) => row.version),
+        known.map((migration) => migration.version),
+      );
+      assert.deepEqual(await migrate(db), { applied: [] });
+    });
+
+    it("creates the tables the relay needs", async () => {
+      const { rows } = await db.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+      );
+      const tables = rows.map((row) => row.table_name);
+      for (const table of [
+        "workspaces",
+        "api_keys",
+        "conversations",
+        "recordings",
+        "deliveries",
+        "events",
+        "signing_keys",
+      ]) {
+        assert.ok(tables.includes(table), `missing table ${table}`);
+      }
+    });
+
+    it("returns bigint, timestamptz, jsonb and bytea values as the same JS types", async () => {
+      const { rows } = await db.query<{ big: number; at: Date; doc: unknown; bytes: Uint8Array }>(
+        "SELECT $1::int8 AS big, now() AS at, $2::jsonb AS doc, $3::bytea AS bytes",
+        [1_700_000_000_123, JSON.stringify({ a: [1, "x"] }), Buffer.from([1, 2, 3])],
+      );
+      assert.equal(rows[0]!.big, 1_700_000_000_123);
+      assert.ok(rows[0]!.at instanceof Date);
+      assert.deepEqual(rows[0]!.doc, { a: [1, "x"] });
+      assert.deepEqual([...rows[0]!.bytes], [1, 2, 3]);
+    });
+
+    it("commits a transaction that resolves and rolls back one that throws", async () => {
+      const id = crypto.randomUUID();
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.query("INSERT INTO workspaces (id, name) VALUES ($1, 'rolled back')", [id]);
+          throw new Error("boom");
+        }),
+        /boom/,
+      );
+      assert.equal((await db.query("SELECT 1 FROM workspaces WHERE id = $1", [id])).rowCount, 0);
+      await db.transaction(async (tx) => {
+        await tx.query("INSERT INTO workspaces (id, name) VALUES ($1, 'kept')", [id]);
+      });
+      assert.equal((await db.query("SELECT 1 FROM workspaces WHERE id = $1", [id])).rows.length, 1);
+    });
+
+    it("refuses to run against a database with migrations it does not know", async () => {
+      await db.query(
+        "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')",
+      );
+      try {
+        await assert.rejects(migrate(db), (error) => isAppError(error, "DATABASE_NEWER_THAN_CODE"));
+      } finally {
+        await db.query("DELETE FROM schema_migrations WHERE version = 9999");
+      }
+    });
+  });
+}
+
+describe("migrations on a PostgreSQL server", () => {
+  it("serialise when many processes migrate one empty database at once", async () => {
+    const { url, drop } = await createServerDatabase({ migrated: false });
+    const pools = Array.from({ length: 8 }, () =>
+      openPostgres({ connectionString: url, poolSize: 1 }),
+    );
+    try {
+      const results = await Promise.all(pools.map((pool) => migrate(pool)));
+      const known = await loadMigrations();
+      // Exactly one migrator applied each migration; the others found nothing left to do.
+      assert.equal(results.flatMap((result) => result.applied).length, known.length);
+      const { rows } = await pools[0]!.query("SELECT version FROM schema_migrations");
+      assert.equal(rows.length, known.length);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.close()));
+      await drop();
+    }
+  });
+});
+
+describe("embedded database directory", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "relay-embedded-"));
+  });
+  after(async () => await rm(dir, { recursive: true, force: true }));
+
+  it("keeps data across reopen and refuses a second opener while open", async () => {
+    const dataDir = join(dir, "pgdata");
+    const first = await openEmbedded({ dataDir });
+    await migrate(first);
+    await first.query("INSERT INTO workspaces (id, name) VALUES ($1, 'persisted')", [
+      crypto.randomUUID(),
+    ]);
+    await assert.rejects(openEmbedded({ dataDir }), (error) =>
+      isAppError(error, "DATA_DIR_LOCKED"),
+    );
+    await first.close();
+    const second = await openEmbedded({ dataDir });
+    try {
+      const { rows } = await second.query<{ name: string }>("SELECT name FROM workspaces");
+      assert.deepEqual(
+        rows.map((row) => row.name),
+        ["persisted"],
+      );
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("takes over a lock left behind by a dead process", async () => {
+    const dataDir = join(dir, "stale");
+    // PID 2^22+ is above Linux's pid_max default, so no live process has it.
+    await writeFile(`${dataDir}.lock`, "4194999");
+    const db = await openEmbedded({ dataDir });
+    await db.close();
+  });
+});

@@ -1,0 +1,28 @@
+/**
+ * The one database interface of the relay. Two implementations speak the same PostgreSQL dialect:
+ * the embedded PGlite (`embedded.ts`, the single-machine default) and a PostgreSQL server
+ * (`postgres.ts`, for scale-out), so every query runs unchanged on both.
+ */
+
+/** Rows of a query. `bigint` columns arrive as JS numbers in both implementations. */
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+/** Something that runs SQL: the database itself or an open transaction. */
+export interface Queryable {
+  /** Runs one parameterised statement (`$1`, `$2`, …). Pass jsonb values as JSON strings. */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+/** A database connection (pool). */
+export interface Db extends Queryable {
+  readonly kind: "embedded" | "postgres";
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Releases every connection (and, when embedded, the data directory). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,24 @@
+/**
+ * Every stable error code the relay reports, with the one-line meaning `docs/errors.md` expands on.
+ * Codes never change once released: clients and alerts match on them.
+ */
+export const errorCodes = {
+  VALIDATION_FAILED:
+    "The request body, query or path failed validation; `field` names the culprit.",
+  MALFORMED_JSON: "The request body is not valid JSON.",
+  UNSUPPORTED_MEDIA_TYPE: "The request's Content-Type is not accepted by this endpoint.",
+  PAYLOAD_TOO_LARGE: "The request body is larger than the endpoint accepts.",
+  UNAUTHENTICATED: "Credentials are missing or not valid for this endpoint.",
+  NOT_FOUND: "The route or the object does not exist, or belongs to another workspace.",
+  CONFLICT: "The request conflicts with the object's current state.",
+  RATE_LIMITED: "Too many requests; retry after the given delay.",
+  NOT_READY: "A dependency (database, staging) is not reachable; the process is not ready.",
+  INTERNAL_ERROR: "An unexpected failure inside the relay; the log has the details.",
+  INVALID_CONFIG:
+    "The configuration (environment or flags) is invalid; the message lists every problem.",
+  DATA_DIR_LOCKED: "Another process is using the embedded database in this data directory.",
+  DATABASE_NEWER_THAN_CODE: "The database has migrations this version of the relay does not know.",
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof errorCodes;

@@ -1,0 +1,72 @@
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from "fastify-type-provider-zod";
+import type { Db } from "../db/index.ts";
+import { installErrorHandling } from "./error-handler.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { workspaceRoutes } from "./routes/workspaces.ts";
+
+/** What the HTTP app needs; `bin` builds it from the configuration. */
+export interface AppDeps {
+  db: Db;
+  operatorToken: string;
+  /** Largest JSON body in bytes. */
+  bodyLimitBytes: number;
+  /** Pino options, `false` to log nothing (tests). */
+  logger: boolean | { level: string };
+  version: string;
+}
+
+/** Builds the Fastify app; it does not listen (tests use `inject()` or `listen({port: 0})`). */
+export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      deps.logger === false
+        ? false
+        : {
+            ...(deps.logger === true ? {} : deps.logger),
+            // Fastify logs no headers by default; this keeps it so if a serializer ever does.
+            redact: ["req.headers.authorization", 'req.headers["x-api-key"]'],
+          },
+    bodyLimit: deps.bodyLimitBytes,
+    // Behind a load balancer the same id ties the caller's report to our log line.
+    requestIdHeader: "x-request-id",
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Only JSON is parsed; anything else (text/plain included) is refused with 415.
+  app.removeContentTypeParser("text/plain");
+  installErrorHandling(app);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "recording-relay", version: deps.version },
+      components: {
+        securitySchemes: {
+          operatorToken: { type: "http", scheme: "bearer", description: "The operator token" },
+          apiKey: {
+            type: "apiKey",
+            in: "header",
+            name: "x-api-key",
+            description: "A workspace API key",
+          },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes(deps.db));
+  await app.register(workspaceRoutes(deps));
+  return app;
+}

@@ -1,0 +1,53 @@
+/**
+ * The two kinds of caller (SPEC §4): the operator, with `Authorization: Bearer <token>`, and a
+ * workspace, with `x-api-key`. Both checks compare digests in constant time.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import type { Db } from "../db/index.ts";
+import { AppError } from "../errors/index.ts";
+import { authenticateApiKey } from "../workspaces/index.ts";
+
+const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
+
+/** A pre-handler admitting only the operator. */
+export function requireOperator(operatorToken: string) {
+  const expected = digest(operatorToken);
+  return async function requireOperator(request: FastifyRequest): Promise<void> {
+    const header = request.headers.authorization ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) {
+      throw new AppError(
+        "UNAUTHENTICATED",
+        "this endpoint needs the operator token: Authorization: Bearer <token>",
+      );
+    }
+    if (!timingSafeEqual(digest(match[1]!), expected)) {
+      throw new AppError("UNAUTHENTICATED", "the operator token is not valid");
+    }
+  };
+}
+
+/** A pre-handler admitting a workspace API key; the workspace is then `request.workspaceId`. */
+export function requireWorkspace(db: Db) {
+  return async function requireWorkspace(request: FastifyRequest): Promise<void> {
+    const presented = request.headers["x-api-key"];
+    if (typeof presented !== "string" || presented === "") {
+      throw new AppError(
+        "UNAUTHENTICATED",
+        "this endpoint needs a workspace API key in the x-api-key header",
+      );
+    }
+    const found = await authenticateApiKey(db, presented);
+    if (!found)
+      throw new AppError("UNAUTHENTICATED", "the API key is not valid or has been revoked");
+    request.workspaceId = found.workspaceId;
+  };
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated workspace, set by {@link requireWorkspace}. */
+    workspaceId: string;
+  }
+}

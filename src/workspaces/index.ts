@@ -1,0 +1,2 @@
+export { authenticateApiKey, type CreatedApiKey, createApiKey } from "./api-keys.ts";
+export { createWorkspace, findWorkspace, listWorkspaces, type Workspace } from "./workspaces.ts";
