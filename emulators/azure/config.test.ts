@@ -49,11 +49,13 @@ describe("configuration", () => {
         }),
       /container names/,
     );
-    const twice = { ...app("https://issuer.example"), federatedCredentials: [] as object[] };
-    twice.federatedCredentials = [
-      { name: "one", issuer: "https://issuer.example", subject: "s" },
-      { name: "two", issuer: "https://issuer.example", subject: "s" },
-    ];
+    const twice = {
+      ...app("https://issuer.example"),
+      federatedCredentials: [
+        { name: "one", issuer: "https://issuer.example", subject: "s" },
+        { name: "two", issuer: "https://issuer.example", subject: "s" },
+      ],
+    };
     assert.throws(
       () => parseAzureConfig({ tenants: [{ tenantId, apps: [twice] }] }),
       /unique per app/,
