@@ -4,6 +4,7 @@
  * federated `client_assertion`. Checks run in the order Entra reports them: tenant, grant, client,
  * scope, assertion shape, issuer match, signature, lifetime, subject, audience, propagation.
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt, type JWTPayload } from "jose";
 import type { AccessTokenSigner } from "./access-tokens.ts";
@@ -40,7 +41,7 @@ export async function handleEntra(
   const correlationId = url.searchParams.get("client-request-id") ?? undefined;
   const fail = (err: EntraError) => {
     sendJson(res, err.status, entraErrorBody(err, ctx.now(), correlationId), {
-      "x-ms-request-id": crypto.randomUUID(),
+      "x-ms-request-id": randomUUID(),
     });
   };
   const tenant = ctx.directory.tenant(tenantSegment);
