@@ -6,7 +6,7 @@ import {
   validatorCompiler,
 } from "fastify-type-provider-zod";
 import type { Db } from "../db/index.ts";
-import { installErrorHandling } from "./error-handler.ts";
+import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -37,6 +37,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: "x-request-id",
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
+    frameworkErrors,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

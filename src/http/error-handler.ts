@@ -50,10 +50,12 @@ export function toAppError(error: unknown): AppError {
       const key = params.keys?.[0] ?? "";
       field = field ? `${field}.${key}` : key;
       message = "unknown field";
-    } else if (first?.keyword === "invalid_type" && message.endsWith("received undefined")) {
-      message = "is required";
-    } else if (first?.keyword === "invalid_type" && params.expected) {
-      message = `must be ${/^[aeiou]/.test(params.expected) ? "an" : "a"} ${params.expected}`;
+    } else if (first?.keyword === "invalid_type" && message.startsWith("Invalid input: expected")) {
+      // Zod's default wording, for schemas without a message of their own.
+      const expected = params.expected ?? "value";
+      message = message.endsWith("received undefined")
+        ? "is required"
+        : `must be ${/^[aeiou]/.test(expected) ? "an" : "a"} ${expected}`;
     }
     return new AppError("VALIDATION_FAILED", field ? `${field}: ${message}` : message, {
       ...(field ? { field } : {}),
@@ -99,6 +101,15 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.code === "UNAUTHENTICATED")
     reply.header("www-authenticate", 'Bearer realm="recording-relay"');
   return reply.status(statusOf[error.code]).type("application/json").send(body);
+}
+
+/** Fastify's `frameworkErrors` hook: URL decoding failures, before any route runs. */
+export function frameworkErrors(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  sendError(reply, toAppError(error));
 }
 
 /** Installs the error and not-found handlers on the root instance. */

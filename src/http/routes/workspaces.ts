@@ -42,7 +42,9 @@ export function workspaceRoutes(deps: { db: Db; operatorToken: string }) {
           security: operatorSecurity,
           body: z.strictObject({
             name: z
-              .string({ error: "must be a string" })
+              .string({
+                error: (issue) => (issue.input === undefined ? "is required" : "must be a string"),
+              })
               .trim()
               .min(1, "must not be empty")
               .max(200, "must be at most 200 characters"),

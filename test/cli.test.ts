@@ -1,0 +1,183 @@
+/** The `recording-relay` executable end to end: real processes, real databases, real HTTP. */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { createServerDatabase } from "./helpers/databases.ts";
+import { runRelay, startRelay } from "./helpers/relay-process.ts";
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "relay-cli-"));
+});
+after(async () => await rm(dir, { recursive: true, force: true }));
+
+describe("serve on the embedded default", () => {
+  it("answers /healthz within 15 s, and a restart keeps the operator token and the workspaces", async () => {
+    const dataDir = join(dir, "embedded");
+    const startedAt = Date.now();
+    const first = await startRelay(["--data-dir", dataDir]);
+    const health = await fetch(`${first.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.ok(Date.now() - startedAt < 15_000, `healthy after ${Date.now() - startedAt} ms`);
+
+    // The generated token is printed once and kept, readable only by its owner.
+    const token = (await readFile(join(dataDir, "operator-token"), "utf8")).trim();
+    assert.ok(first.output().includes(token), "first start prints the generated token");
+    assert.equal((await stat(join(dataDir, "operator-token"))).mode & 0o777, 0o600);
+    const created = await fetch(`${first.url}/v2/workspaces`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Persisted Inc" }),
+    });
+    assert.equal(created.status, 201);
+    const { workspace_id } = (await created.json()) as { workspace_id: string };
+
+    // A second process on the same data directory is refused while the first runs.
+    const intruder = runRelay(["serve", "--port", "0", "--data-dir", dataDir]);
+    assert.equal((await intruder.exited).code, 1);
+    assert.match(intruder.output(), /in use by process/);
+
+    assert.equal(await first.stop(), 0, "SIGTERM shuts down cleanly");
+
+    const second = await startRelay(["--data-dir", dataDir]);
+    try {
+      assert.ok(!second.output().includes(token), "a restart does not print the token again");
+      const list = await fetch(`${second.url}/v2/workspaces`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(list.status, 200);
+      const { data } = (await list.json()) as { data: { workspace_id: string }[] };
+      assert.deepEqual(
+        data.map((w) => w.workspace_id),
+        [workspace_id],
+      );
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
+  });
+
+  it("creates workspaces and API keys from the CLI, printing JSON", async () => {
+    const dataDir = join(dir, "cli");
+    const workspace = runRelay(["workspace", "create", "--name", "Acme", "--data-dir", dataDir]);
+    assert.equal((await workspace.exited).code, 0, workspace.output());
+    const { workspace_id, name } = JSON.parse(workspace.output()) as {
+      workspace_id: string;
+      name: string;
+    };
+    assert.equal(name, "Acme");
+
+    const key = runRelay(["api-key", "create", "--workspace", workspace_id, "--data-dir", dataDir]);
+    assert.equal((await key.exited).code, 0, key.output());
+    assert.match((JSON.parse(key.output()) as { api_key: string }).api_key, /^rrk_/);
+
+    const server = await startRelay(["--data-dir", dataDir]);
+    try {
+      const me = await fetch(`${server.url}/v2/workspace`, {
+        headers: { "x-api-key": (JSON.parse(key.output()) as { api_key: string }).api_key },
+      });
+      assert.equal(me.status, 200);
+    } finally {
+      await server.stop();
+    }
+
+    const unknown = runRelay([
+      "api-key",
+      "create",
+      "--workspace",
+      crypto.randomUUID(),
+      "--data-dir",
+      dataDir,
+    ]);
+    assert.equal((await unknown.exited).code, 1);
+    assert.match(unknown.output(), /^error: no workspace /m);
+
+    const malformed = runRelay(["api-key", "create", "--workspace", "acme", "--data-dir", dataDir]);
+    assert.equal((await malformed.exited).code, 1);
+    assert.match(malformed.output(), /--workspace must be a workspace id/);
+  });
+
+  it("stops at start with every configuration problem listed, exit code 78", async () => {
+    const relay = runRelay(["serve", "--port", "http", "--data-dir", join(dir, "bad")], {
+      RELAY_LOG_LEVEL: "loud",
+    });
+    assert.equal((await relay.exited).code, 78);
+    assert.match(relay.output(), /--port="http": must be a whole number/);
+    assert.match(relay.output(), /RELAY_LOG_LEVEL="loud"/);
+    assert.doesNotMatch(
+      relay.output(),
+      /at .*\.ts:\d+/,
+      "no stack trace for a configuration error",
+    );
+  });
+});
+
+describe("serve on a PostgreSQL server", () => {
+  const operatorToken = "shared-operator-token-0123456789abcdef";
+
+  it("two processes started together on one empty database both come up, migrating once", async () => {
+    const { url, drop } = await createServerDatabase({ migrated: false });
+    const env = { DATABASE_URL: url, RELAY_OPERATOR_TOKEN: operatorToken };
+    try {
+      const [a, b] = await Promise.all([
+        startRelay(["--data-dir", join(dir, "pg-a")], env),
+        startRelay(["--data-dir", join(dir, "pg-b")], env),
+      ]);
+      try {
+        for (const relay of [a, b]) {
+          assert.equal((await fetch(`${relay.url}/readyz`)).status, 200);
+          assert.doesNotMatch(relay.output(), /error/i);
+        }
+        // A workspace created through one process is seen by the other.
+        const created = await fetch(`${a.url}/v2/workspaces`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "Shared" }),
+        });
+        assert.equal(created.status, 201);
+        const listed = await fetch(`${b.url}/v2/workspaces`, {
+          headers: { authorization: `Bearer ${operatorToken}` },
+        });
+        assert.equal(((await listed.json()) as { data: unknown[] }).data.length, 1);
+      } finally {
+        assert.deepEqual(await Promise.all([a.stop(), b.stop()]), [0, 0]);
+      }
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query("SELECT version FROM schema_migrations");
+      await client.end();
+      assert.ok(rows.length >= 1);
+    } finally {
+      await drop();
+    }
+  });
+
+  it("requires the operator token to be configured, since processes must share it", async () => {
+    const { url, drop } = await createServerDatabase();
+    try {
+      const relay = runRelay(["serve", "--port", "0", "--data-dir", join(dir, "pg-no-token")], {
+        DATABASE_URL: url,
+      });
+      assert.equal((await relay.exited).code, 78);
+      assert.match(relay.output(), /RELAY_OPERATOR_TOKEN is required with DATABASE_URL/);
+    } finally {
+      await drop();
+    }
+  });
+
+  it("migrate applies pending migrations, then reports the database up to date", async () => {
+    const { url, drop } = await createServerDatabase({ migrated: false });
+    try {
+      const first = runRelay(["migrate"], { DATABASE_URL: url });
+      assert.equal((await first.exited).code, 0, first.output());
+      assert.match(first.output(), /applied: 0001_initial/);
+      const again = runRelay(["migrate"], { DATABASE_URL: url });
+      assert.equal((await again.exited).code, 0);
+      assert.match(again.output(), /database is up to date/);
+    } finally {
+      await drop();
+    }
+  });
+});
