@@ -52,6 +52,30 @@ describe("loadConfig", () => {
     );
   });
 
+  it("requires the fixed ExternalId in fixed mode, and checks the issuer URL's shape", () => {
+    assert.throws(
+      () => loadConfig({ env: { RELAY_AWS_EXTERNAL_ID_MODE: "fixed" } }),
+      /RELAY_AWS_EXTERNAL_ID is required/,
+    );
+    assert.equal(
+      loadConfig({ env: { RELAY_AWS_EXTERNAL_ID_MODE: "fixed", RELAY_AWS_EXTERNAL_ID: "tavus" } })
+        .awsExternalId,
+      "tavus",
+    );
+    for (const bad of [
+      "https://relay.example.com/",
+      "relay.example.com",
+      "ftp://relay.example.com",
+      "https://r.example.com?x=1",
+    ]) {
+      assert.throws(() => loadConfig({ env: { RELAY_ISSUER_URL: bad } }), /RELAY_ISSUER_URL/, bad);
+    }
+    assert.equal(
+      loadConfig({ env: { RELAY_ISSUER_URL: "https://recording-copy.example.com" } }).issuerUrl,
+      "https://recording-copy.example.com",
+    );
+  });
+
   it("rejects ports outside 0-65535", () => {
     assert.throws(() => loadConfig({ env: { RELAY_PORT: "70000" } }), /RELAY_PORT/);
   });

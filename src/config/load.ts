@@ -35,6 +35,9 @@ export function loadConfig({ env, flags = {} }: ConfigSources): Config {
       problems.push(`${source}=${shown}: ${rule}`);
     }
   }
+  if (values.awsExternalIdMode === "fixed" && values.awsExternalId === undefined) {
+    problems.push("RELAY_AWS_EXTERNAL_ID is required when RELAY_AWS_EXTERNAL_ID_MODE is fixed");
+  }
   if (problems.length > 0) {
     throw new AppError("INVALID_CONFIG", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }

@@ -85,6 +85,60 @@ export const settings = {
       "Bearer token of the operator (workspace management, recording ingest). Required with DATABASE_URL; with the embedded database it is generated on first start into `<data dir>/operator-token` and printed once.",
     secret: true,
   }),
+  issuerUrl: setting({
+    env: "RELAY_ISSUER_URL",
+    flag: "--issuer-url",
+    schema: z
+      .string()
+      .refine((value) => URL.canParse(value), "must be an absolute URL")
+      .refine(
+        (value) => /^https?:\/\//.test(value),
+        "must start with https:// (http:// only for local development)",
+      )
+      .refine(
+        (value) => !value.endsWith("/"),
+        "must not end with a slash: clouds compare the issuer string exactly",
+      )
+      .refine((value) => !/[?#]/.test(value), "must not contain a query or fragment"),
+    default: "http://localhost:8080",
+    description:
+      "Public base URL of the relay's OIDC issuer: the exact `iss` of every token and the issuer customers trust in GCP and Azure. Must be https and reachable by the clouds in production; discovery is served at `<issuer>/.well-known/openid-configuration`.",
+  }),
+  awsAccountId: setting({
+    env: "RELAY_AWS_ACCOUNT_ID",
+    flag: "--aws-account-id",
+    schema: z.string().regex(/^\d{12}$/, "must be a 12-digit AWS account id"),
+    description:
+      "The operator's AWS account, which customers' role trust policies name as the trusted principal. Required for S3 destinations and their setup instructions.",
+  }),
+  awsExternalIdMode: setting({
+    env: "RELAY_AWS_EXTERNAL_ID_MODE",
+    flag: "--aws-external-id-mode",
+    schema: z.enum(["workspace", "fixed"]),
+    default: "workspace",
+    description:
+      "`workspace`: the ExternalId of AssumeRole is the customer's Workspace ID, unique per customer as AWS advises against the confused deputy. `fixed`: every customer uses RELAY_AWS_EXTERNAL_ID.",
+  }),
+  awsExternalId: setting({
+    env: "RELAY_AWS_EXTERNAL_ID",
+    flag: "--aws-external-id",
+    schema: z
+      .string()
+      .regex(
+        /^[\w+=,.@:/-]{2,1224}$/,
+        "must be 2-1224 characters of letters, digits and +=,.@:/-_",
+      ),
+    description:
+      "The ExternalId every customer's trust policy requires when RELAY_AWS_EXTERNAL_ID_MODE is `fixed`.",
+  }),
+  awsRoleSessionSeconds: setting({
+    env: "RELAY_AWS_ROLE_SESSION_SECONDS",
+    flag: "--aws-role-session-seconds",
+    schema: integer(900, 43_200),
+    default: "43200",
+    description:
+      "DurationSeconds requested when assuming a customer's role, in seconds (900-43200); the role's MaxSessionDuration must be at least this.",
+  }),
   logLevel: setting({
     env: "RELAY_LOG_LEVEL",
     flag: "--log-level",
