@@ -10,6 +10,7 @@ import {
   signaturesEqual,
   signingKey,
   stringToSign,
+  toAmzDate,
   trailerStringToSign,
 } from "./sigv4.ts";
 
@@ -150,16 +151,9 @@ const stsCatalogue: Catalogue = {
   expired: () => stsErrors.expiredToken(),
   skewed: (amzDate, nowMs) =>
     stsErrors.signatureExpired(
-      `Signature expired: ${amzDate} is now earlier than ${toBasic(nowMs - 15 * 60_000)} (${toBasic(nowMs)} - 15 min.)`,
+      `Signature expired: ${amzDate} is now earlier than ${toAmzDate(nowMs - 15 * 60_000)} (${toAmzDate(nowMs)} - 15 min.)`,
     ),
   hostNotSigned: () =>
     stsErrors.incompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization."),
   mismatch: () => stsErrors.signatureDoesNotMatch(),
 };
-
-function toBasic(ms: number): string {
-  return new Date(ms)
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-}

@@ -40,12 +40,11 @@ export function header(
 }
 
 /** Lets a `100-continue` client start sending the body. */
-export function openBody(req: IncomingMessage, res: ServerResponse, gate: BodyGate): void {
+export function openBody(res: ServerResponse, gate: BodyGate): void {
   if (gate.expectsContinue && !gate.continued) {
     gate.continued = true;
     res.writeContinue();
   }
-  void req;
 }
 
 /**

@@ -199,7 +199,7 @@ export async function uploadPart(r: S3Request, env: MultipartEnv): Promise<void>
     );
   }
   const file = env.store.newPartFile();
-  openBody(r.req, r.res, r.gate);
+  openBody(r.res, r.gate);
   const received = await receiveBody({
     req: r.req,
     file,
@@ -269,7 +269,7 @@ export async function completeMultipartUpload(r: S3Request, env: MultipartEnv): 
   const upload = requireUpload(r, env);
   const declared = declaredChecksums(r.headers, r.payload);
   const bodyFile = env.store.newPartFile();
-  openBody(r.req, r.res, r.gate);
+  openBody(r.res, r.gate);
   await receiveBody({
     req: r.req,
     file: bodyFile,

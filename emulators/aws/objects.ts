@@ -75,7 +75,7 @@ export async function putObject(r: S3Request, env: ObjectEnv): Promise<void> {
   const declared = declaredChecksums(r.headers, r.payload);
   checkWritePreconditions(r, env.store.get(r.bucket, r.key));
   const file = env.store.newObjectFile();
-  openBody(r.req, r.res, r.gate);
+  openBody(r.res, r.gate);
   const received = await receiveBody({
     req: r.req,
     file,
@@ -266,7 +266,7 @@ export async function deleteObjects(r: S3Request, env: ObjectEnv): Promise<void>
     throw s3Errors.invalidRequest("Missing required header for this request: Content-MD5");
   }
   const file = env.store.newObjectFile();
-  openBody(r.req, r.res, r.gate);
+  openBody(r.res, r.gate);
   await receiveBody({ req: r.req, file, payload: r.payload, declared, maxBytes: 2 * 1024 * 1024 });
   const xml = await readFile(file, "utf8");
   await rm(file, { force: true });

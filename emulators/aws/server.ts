@@ -30,6 +30,8 @@ export interface RequestLogEntry {
   code?: string;
   bucket?: string;
   key?: string;
+  /** S3: the `x-amz-content-sha256` mode the client used (`signed` for a hex hash). */
+  payload?: string;
   /** Fault injected, if any. */
   fault?: "error" | "reset" | "error-in-200";
 }
@@ -270,6 +272,9 @@ async function handleS3(
     throw s3Errors.permanentRedirect(bucketConfig.name, bucketConfig.region);
   }
   const mode = payloadMode(p, auth);
+  const claimed = p.headers.get("x-amz-content-sha256")?.[0];
+  entry.payload =
+    claimed === undefined ? "none" : /^[0-9a-fA-F]{64}$/.test(claimed) ? "signed" : claimed;
   const nowMs = state.now();
   const authenticated = verifySigV4({
     service: "s3",

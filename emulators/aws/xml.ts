@@ -40,6 +40,8 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: true,
+  // Numeric character references (Go's encoder writes quotes in ETags as &#34;).
+  htmlEntities: true,
   isArray: (name) => name === "Part" || name === "Object",
 });
 
