@@ -453,6 +453,29 @@ describe("S3 authentication and authorisation", () => {
       "AccessDenied",
       403,
     );
+    // Refused before the body is read: with and without Expect: 100-continue the client gets the
+    // answer, not a broken pipe.
+    const big = Buffer.alloc(12 * 1024 * 1024, 1);
+    await rejectsWith(
+      prefixed.send(new PutObjectCommand({ Bucket: T.bucket, Key: "elsewhere/big", Body: big })),
+      "AccessDenied",
+      403,
+    );
+    const noExpect = s3Client(emulator, await assume(emulator, T.prefixRole), T.region, {
+      requestChecksumCalculation: "WHEN_REQUIRED",
+    });
+    noExpect.middlewareStack.addRelativeTo(
+      middleware((request) => {
+        delete request.headers.Expect;
+        delete request.headers.expect;
+      }),
+      { relation: "before", toMiddleware: "httpSigningMiddleware", name: "no-expect" },
+    );
+    await rejectsWith(
+      noExpect.send(new PutObjectCommand({ Bucket: T.bucket, Key: "elsewhere/big", Body: big })),
+      "AccessDenied",
+      403,
+    );
     const noPermissions = s3Client(emulator, await assume(emulator, T.shortRole));
     await rejectsWith(put(noPermissions), "AccessDenied", 403);
     // The operator's own user has no S3 permissions in this setup.
