@@ -6,22 +6,25 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { createServerDatabase } from "./helpers/databases.ts";
-import { runRelay, startRelay } from "./helpers/relay-process.ts";
+import { killAllRelays, runRelay, startRelay } from "./helpers/relay-process.ts";
 
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "relay-cli-"));
 });
-after(async () => await rm(dir, { recursive: true, force: true }));
+after(async () => {
+  // A failed assertion must not leave a server running and the test process waiting on it.
+  killAllRelays();
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe("serve on the embedded default", () => {
-  it("answers /healthz within 15 s, and a restart keeps the operator token and the workspaces", async () => {
+  // How fast it gets there is measured by `bench/startup.ts`, not asserted here.
+  it("answers /healthz, and a restart keeps the operator token and the workspaces", async () => {
     const dataDir = join(dir, "embedded");
-    const startedAt = Date.now();
     const first = await startRelay(["--data-dir", dataDir]);
     const health = await fetch(`${first.url}/healthz`);
     assert.equal(health.status, 200);
-    assert.ok(Date.now() - startedAt < 15_000, `healthy after ${Date.now() - startedAt} ms`);
 
     // The generated token is printed once and kept, readable only by its owner.
     const token = (await readFile(join(dataDir, "operator-token"), "utf8")).trim();

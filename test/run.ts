@@ -20,7 +20,14 @@ try {
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ["--test", "--test-concurrency=3", ...flags, ...(files.length ? files : defaultGlobs)],
+      // A hung test fails after 5 minutes instead of stalling CI until its deadline.
+      [
+        "--test",
+        "--test-concurrency=3",
+        "--test-timeout=300000",
+        ...flags,
+        ...(files.length ? files : defaultGlobs),
+      ],
       { stdio: "inherit", env: { ...process.env, TEST_DATABASE_URL: server.url } },
     );
     // Ctrl-C reaches the child through the terminal; wait for it, then clean up.

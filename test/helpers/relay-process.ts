@@ -15,12 +15,21 @@ export interface RelayProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+const running = new Set<ChildProcess>();
+
+/** Kills every relay this test process started that is still running (call it in `after`). */
+export function killAllRelays(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
 /** Starts `recording-relay <args>` with exactly the given environment (plus PATH). */
 export function runRelay(args: string[], env: Record<string, string> = {}): RelayProcess {
   const child = spawn(process.execPath, [executable, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout?.on("data", (chunk) => {
     output += chunk;
