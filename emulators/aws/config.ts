@@ -227,7 +227,7 @@ export function parseAwsEmulatorConfig(input: AwsEmulatorConfigInput): AwsEmulat
 export const DEMO = {
   operatorAccountId: "111111111111",
   operatorUserArn: "arn:aws:iam::111111111111:user/recording-relay",
-  operatorAccessKeyId: "AKIAEMULATOROPERATOR",
+  operatorAccessKeyId: "EMULATOR-OPERATOR-KEY",
   operatorSecretAccessKey: "emulator/operator/secret/not-a-real-key/0000",
   customerAccountId: "222222222222",
   roleArn: "arn:aws:iam::222222222222:role/RecordingWriter",
@@ -238,9 +238,10 @@ export const DEMO = {
 
 /**
  * A ready customer setup: the operator's long-term key; one customer role that trusts the
- * operator's account with an ExternalId and allows 12 h sessions; one bucket in eu-west-1.
+ * operator's account with an ExternalId (the demo's, or the one given, e.g. a Workspace ID) and
+ * allows 12 h sessions; one bucket in eu-west-1.
  */
-export function demoAwsConfig(): AwsEmulatorConfigInput {
+export function demoAwsConfig(options: { externalId?: string } = {}): AwsEmulatorConfigInput {
   return {
     identities: [
       {
@@ -260,7 +261,7 @@ export function demoAwsConfig(): AwsEmulatorConfigInput {
               Effect: "Allow",
               Principal: { AWS: `arn:aws:iam::${DEMO.operatorAccountId}:root` },
               Action: "sts:AssumeRole",
-              Condition: { StringEquals: { "sts:ExternalId": DEMO.externalId } },
+              Condition: { StringEquals: { "sts:ExternalId": options.externalId ?? DEMO.externalId } },
             },
           ],
         },

@@ -425,7 +425,7 @@ describe("S3 authentication and authorisation", () => {
     assert.equal((e as { BucketName?: string }).BucketName, "no-such-bucket");
     await rejectsWith(
       put(
-        s3Client(emulator, { accessKeyId: "AKIANOBODY0000000000", secretAccessKey: "x" }),
+        s3Client(emulator, { accessKeyId: "NOBODY-ACCESS-KEY-0000", secretAccessKey: "x" }),
         "k",
         "no-such-bucket",
       ),

@@ -3,6 +3,7 @@ import { request } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { after, before, describe, it } from "node:test";
+import example from "../../test/fixtures/aws-sigv4-example.json" with { type: "json" };
 import { checksumOf } from "./checksums.ts";
 import { AwsChunkedDecoder } from "./chunked.ts";
 import { type AwsEmulator, startAwsEmulator } from "./index.ts";
@@ -23,11 +24,11 @@ import {
 import { assume, T, testConfig } from "./testing.ts";
 
 // The worked examples of AWS's "Signature Version 4 for S3" documentation.
-const EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const EXAMPLE_SECRET = example.secretAccessKey;
 const EXAMPLE_SCOPE: CredentialScope = {
-  accessKeyId: "AKIAIOSFODNN7EXAMPLE",
-  date: "20130524",
-  region: "us-east-1",
+  accessKeyId: example.accessKeyId,
+  date: example.date,
+  region: example.region,
   service: "s3",
 };
 const EXAMPLE_DATE = "20130524T000000Z";

@@ -186,7 +186,7 @@ describe("STS AssumeRole", () => {
 
   it("rejects unknown keys, bad signatures and expired sessions", async () => {
     await rejectsWith(
-      assumeAs({ accessKeyId: "AKIANOTKNOWN00000000", secretAccessKey: "x" }),
+      assumeAs({ accessKeyId: "UNKNOWN-ACCESS-KEY-0000", secretAccessKey: "x" }),
       "InvalidClientTokenId",
       403,
       "The security token included in the request is invalid.",

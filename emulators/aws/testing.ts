@@ -8,8 +8,8 @@ import type { AwsEmulator, AwsEmulatorConfigInput } from "./index.ts";
 export const T = {
   operatorAccount: "111111111111",
   operatorArn: "arn:aws:iam::111111111111:user/relay",
-  operator: { accessKeyId: "AKIATESTOPERATOR0001", secretAccessKey: "operator-secret" },
-  stranger: { accessKeyId: "AKIATESTSTRANGER0001", secretAccessKey: "stranger-secret" },
+  operator: { accessKeyId: "TEST-OPERATOR-KEY-0001", secretAccessKey: "operator-secret" },
+  stranger: { accessKeyId: "TEST-STRANGER-KEY-0001", secretAccessKey: "stranger-secret" },
   /** An ECS-task-like role session of the operator: its AssumeRole calls are role chaining. */
   taskSession: {
     accessKeyId: "ASIATESTTASKSESSION1",

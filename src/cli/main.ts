@@ -12,8 +12,8 @@ export interface CliIo {
   stderr: (line: string) => void;
 }
 
-/** Builds the `recording-relay` program. */
-export function createCli(io: CliIo): Command {
+/** Builds the `recording-relay` program; `bin` adds the commands only it may compose. */
+export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
   const program = new Command("recording-relay")
     .description(
       "Deliver conversation recordings into customers' own buckets with federated identity.",
@@ -30,6 +30,7 @@ export function createCli(io: CliIo): Command {
     migrateCommand(io),
     workspaceCommand(io),
     apiKeyCommand(io),
+    ...extraCommands,
   ]) {
     program.addCommand(command);
   }
@@ -37,9 +38,13 @@ export function createCli(io: CliIo): Command {
 }
 
 /** Runs the CLI and returns the exit code; errors are reported as one clear line, never a stack. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  extraCommands: Command[] = [],
+): Promise<number> {
   try {
-    await createCli(io).parseAsync(argv, { from: "user" });
+    await createCli(io, extraCommands).parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;

@@ -1,0 +1,110 @@
+/**
+ * All three cloud emulators at once, each with one ready customer trusting the relay for one
+ * workspace: what `recording-relay emulators`, the demo and the end-to-end tests start.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  DEMO as AWS_DEMO,
+  type AwsEmulator,
+  demoAwsConfig,
+  startAwsEmulator,
+} from "./aws/index.ts";
+import { type AzureEmulator, buildAzureDemoConfig, startAzureEmulator } from "./azure/index.ts";
+import { demoGcpSetup, type GcpEmulator, startGcpEmulator } from "./gcp/index.ts";
+
+/** Who the emulated customers trust. */
+export interface EmulatorsOptions {
+  /** The relay's issuer URL (GCP and Azure fetch its discovery document and JWKS). */
+  issuerUrl: string;
+  /** The Workspace ID the customers trust (token `sub`/`customer_id`, and the AWS ExternalId). */
+  workspaceId: string;
+}
+
+/** The running emulators and the `recording_storage` object of each customer. */
+export interface RunningEmulators {
+  aws: AwsEmulator;
+  gcp: GcpEmulator;
+  azure: AzureEmulator;
+  destinations: {
+    s3: { provider: "s3"; bucket_name: string; bucket_region: string; assume_role_arn: string };
+    gcs: ReturnType<typeof demoGcpSetup>["destination"];
+    azure_blob: ReturnType<typeof buildAzureDemoConfig>["destination"];
+  };
+  /** The operator's emulated AWS identity (the long-term key the relay assumes roles with). */
+  awsOperator: { accountId: string; accessKeyId: string; secretAccessKey: string };
+  /** A file holding the Azure emulator's CA certificate (for NODE_EXTRA_CA_CERTS). */
+  azureCaCertPath: string;
+  /** A human-readable summary of endpoints and destinations. */
+  describe(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts the three emulators on free loopback ports. */
+export async function startEmulators({
+  issuerUrl,
+  workspaceId,
+}: EmulatorsOptions): Promise<RunningEmulators> {
+  const dir = await mkdtemp(join(tmpdir(), "relay-emulators-"));
+  const gcpSetup = demoGcpSetup({ issuerUrl, workspaceId });
+  const azureSetup = buildAzureDemoConfig({ issuer: issuerUrl, workspaceId });
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const aws = await startAwsEmulator(demoAwsConfig({ externalId: workspaceId }));
+    started.push(aws);
+    const gcp = await startGcpEmulator({ customers: gcpSetup.customers });
+    started.push(gcp);
+    const azure = await startAzureEmulator(azureSetup.config);
+    started.push(azure);
+    const azureCaCertPath = join(dir, "azure-emulator-ca.pem");
+    await writeFile(azureCaCertPath, azure.caCertPem);
+    const destinations: RunningEmulators["destinations"] = {
+      s3: {
+        provider: "s3",
+        bucket_name: AWS_DEMO.bucket,
+        bucket_region: AWS_DEMO.region,
+        assume_role_arn: AWS_DEMO.roleArn,
+      },
+      gcs: gcpSetup.destination,
+      azure_blob: azureSetup.destination,
+    };
+    const awsOperator = {
+      accountId: AWS_DEMO.operatorAccountId,
+      accessKeyId: AWS_DEMO.operatorAccessKeyId,
+      secretAccessKey: AWS_DEMO.operatorSecretAccessKey,
+    };
+    return {
+      aws,
+      gcp,
+      azure,
+      destinations,
+      awsOperator,
+      azureCaCertPath,
+      describe: () =>
+        [
+          `Emulated customers trust issuer ${issuerUrl} for workspace ${workspaceId}.`,
+          "",
+          `AWS (STS + S3, path-style):  ${aws.endpoint}`,
+          `  operator account ${awsOperator.accountId}, access key ${awsOperator.accessKeyId} (emulator only)`,
+          `  ExternalId ${workspaceId}; bucket ${AWS_DEMO.bucket} in ${AWS_DEMO.region}`,
+          `GCP (STS, IAM Credentials, GCS): ${gcp.endpoint}`,
+          `  token audience ${gcpSetup.audience}`,
+          `Azure (Entra ID + Blob, HTTPS):  ${azure.authorityHost}`,
+          `  blob endpoint ${azure.blobEndpoint(azureSetup.destination.storage_account)}`,
+          `  CA certificate ${azureCaCertPath}`,
+          "",
+          "recording_storage objects:",
+          ...Object.values(destinations).map((destination) => `  ${JSON.stringify(destination)}`),
+        ].join("\n"),
+      async stop() {
+        await Promise.allSettled(started.map((emulator) => emulator.stop()));
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(started.map((emulator) => emulator.stop()));
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * `recording-relay emulators`. It lives in the composition root because the rest of src/ never
+ * loads emulators/ (a deployment's request path must not contain them): the emulators' code is
+ * imported only when this command runs.
+ */
+import { Command } from "commander";
+import type { CliIo } from "../cli/main.ts";
+import { settings } from "../config/index.ts";
+import { AppError } from "../errors/index.ts";
+
+/** The Workspace ID the emulated customers trust unless `--workspace` says otherwise. */
+export const DEMO_WORKSPACE_ID = "00000000-0000-4000-8000-000000000001";
+
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Builds the `emulators` command. */
+export function emulatorsCommand(io: CliIo, waitForSignal: () => Promise<unknown>): Command {
+  return new Command("emulators")
+    .description(
+      "Run local stand-ins for AWS STS+S3, GCP STS+IAM Credentials+GCS and Entra ID+Blob, each with one customer ready to trust the relay",
+    )
+    .option(
+      "--issuer-url <url>",
+      "the relay issuer the emulated customers trust",
+      "http://localhost:8080",
+    )
+    .option("--workspace <id>", "the Workspace ID the emulated customers trust", DEMO_WORKSPACE_ID)
+    .action(async (options: { issuerUrl: string; workspace: string }) => {
+      const issuer = settings.issuerUrl.schema.safeParse(options.issuerUrl);
+      if (!issuer.success) {
+        throw new AppError("VALIDATION_FAILED", `--issuer-url ${issuer.error.issues[0]?.message}`);
+      }
+      if (!uuidShape.test(options.workspace)) {
+        throw new AppError(
+          "VALIDATION_FAILED",
+          "--workspace must be a workspace id (a lowercase UUID)",
+        );
+      }
+      const { startEmulators } = await import("../../emulators/main.ts");
+      const running = await startEmulators({
+        issuerUrl: issuer.data,
+        workspaceId: options.workspace,
+      });
+      io.stdout(running.describe());
+      io.stderr("emulators running; Ctrl-C stops them");
+      await waitForSignal();
+      await running.stop();
+    });
+}
