@@ -261,7 +261,9 @@ export function demoAwsConfig(options: { externalId?: string } = {}): AwsEmulato
               Effect: "Allow",
               Principal: { AWS: `arn:aws:iam::${DEMO.operatorAccountId}:root` },
               Action: "sts:AssumeRole",
-              Condition: { StringEquals: { "sts:ExternalId": options.externalId ?? DEMO.externalId } },
+              Condition: {
+                StringEquals: { "sts:ExternalId": options.externalId ?? DEMO.externalId },
+              },
             },
           ],
         },

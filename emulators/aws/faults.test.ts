@@ -10,7 +10,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { AssumeRoleCommand } from "@aws-sdk/client-sts";
-import { FaultInjector, seededRandom } from "./faults.ts";
+import { createSeededRandom } from "../shared/rng.ts";
+import { FaultInjector } from "./faults.ts";
 import { type AwsEmulator, startAwsEmulator } from "./index.ts";
 import { assume, rejectsWith, s3Client, stsClient, T, testConfig } from "./testing.ts";
 
@@ -27,7 +28,7 @@ describe("fault injection is deterministic", () => {
     assert.notDeepEqual(decisions(7), decisions(8));
     const errors = decisions(7).filter((d) => !d.startsWith("-")).length;
     assert.ok(errors > 35 && errors < 85, `${errors} errors out of 200 at rate 0.3`);
-    assert.equal(seededRandom(1)(), seededRandom(1)());
+    assert.equal(createSeededRandom(1)(), createSeededRandom(1)());
   });
 
   it("rules match by service, bucket and operation", () => {

@@ -1,21 +1,10 @@
+import { createSeededRandom, type Random } from "../shared/rng.ts";
 import {
   type FaultConfig,
   type FaultConfigInput,
   type FaultRule,
   faultConfigSchema,
 } from "./config.ts";
-
-/** A small deterministic PRNG (mulberry32): same seed, same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** What a request is, for matching fault rules. */
 export interface FaultTarget {
@@ -35,17 +24,17 @@ export interface FaultPlan {
 /** Holds the current fault configuration and draws decisions from its seeded generator. */
 export class FaultInjector {
   #config: FaultConfig;
-  #random: () => number;
+  #random: Random;
 
   constructor(config: FaultConfigInput) {
     this.#config = faultConfigSchema.parse(config);
-    this.#random = seededRandom(this.#config.seed);
+    this.#random = createSeededRandom(this.#config.seed);
   }
 
   /** Replaces the configuration and reseeds the generator. */
   set(config: FaultConfigInput): void {
     this.#config = faultConfigSchema.parse(config);
-    this.#random = seededRandom(this.#config.seed);
+    this.#random = createSeededRandom(this.#config.seed);
   }
 
   /** Removes every rule and the session lifetime cap. */

@@ -10,6 +10,7 @@ import { unlink } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { readSmallBody } from "../shared/http.ts";
 import { authenticate, type BlobAuthContext, headerValue } from "./blob-auth.ts";
 import { type BlobError, blobErrors, writeBlobError, xmlEscape } from "./blob-errors.ts";
 import {
@@ -22,7 +23,7 @@ import {
 } from "./blocks.ts";
 import type { Directory } from "./directory.ts";
 import type { FaultDecision } from "./faults.ts";
-import { afterBody, readSmallBody } from "./http.ts";
+import { afterBody } from "./http.ts";
 import { isAllowed, type RequiredAction } from "./rbac.ts";
 import type { BlobProperties, BlobRecord, BlobStore, BlockRef, ContainerState } from "./store.ts";
 

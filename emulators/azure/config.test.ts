@@ -3,9 +3,9 @@ import { X509Certificate } from "node:crypto";
 import { describe, it } from "node:test";
 import { ClientAssertionCredential } from "@azure/identity";
 import { BlockBlobClient, type StoragePipelineOptions } from "@azure/storage-blob";
-import { parseAzureConfig } from "./config.ts";
+import { startTestIssuer } from "../shared/test-issuer.ts";
+import { parseAzureConfig, tokenExchangeAudience } from "./config.ts";
 import { buildAzureDemoConfig, startAzureEmulator } from "./index.ts";
-import { startTestIssuer } from "./test-issuer.ts";
 import { generateLoopbackTls } from "./tls.ts";
 
 const tenantId = "11111111-2222-4333-8444-555555555555";
@@ -97,7 +97,7 @@ describe("TLS", () => {
 
 describe("demo config", () => {
   it("sets up a customer the SDKs can deliver to with the relay's issuer and workspace id", async () => {
-    const issuer = await startTestIssuer();
+    const issuer = await startTestIssuer({ audience: tokenExchangeAudience });
     const demo = buildAzureDemoConfig({ issuer: issuer.url, workspaceId: "ws_demo" });
     const emulator = await startAzureEmulator(demo.config);
     try {

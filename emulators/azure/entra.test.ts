@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { after, before, describe, it } from "node:test";
 import { decodeJwt } from "jose";
+import { generateTestKey } from "../shared/test-issuer.ts";
 import { type Harness, ids, postToken, startHarness, tokenForm } from "./test-support.ts";
 
 describe("Entra emulator", () => {
@@ -263,7 +264,7 @@ describe("Entra emulator", () => {
     it("answers AADSTS5002738 for a non-RS256 assertion", async () => {
       const form = tokenForm(
         ids.writer.clientId,
-        await h.issuer.mint(ids.writer.subject, { es256: true }),
+        await h.issuer.mint(ids.writer.subject, { key: await generateTestKey("ES256") }),
       );
       assertAadsts(await postToken(h, form), 401, "invalid_client", 5002738);
     });
@@ -292,7 +293,7 @@ describe("Entra emulator", () => {
       assert.equal(cached.jwksFetches - before.jwksFetches, 1);
       assert.equal(cached.discoveryFetches - before.discoveryFetches, 1);
 
-      const kid = await h.issuer.addKey({ publish: false, makeCurrent: false });
+      const { kid } = await h.issuer.addKey({ publish: false, makeCurrent: false });
       const unpublished = await postToken(
         h,
         tokenForm(ids.writer.clientId, await h.issuer.mint(ids.writer.subject, { kid })),

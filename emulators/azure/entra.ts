@@ -7,11 +7,11 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt, type JWTPayload } from "jose";
+import { readSmallBody, sendJson } from "../shared/http.ts";
 import type { AccessTokenSigner } from "./access-tokens.ts";
 import { storageResource, type Tenant } from "./config.ts";
 import type { Directory } from "./directory.ts";
 import { type EntraError, entraErrorBody, entraErrors } from "./entra-errors.ts";
-import { readSmallBody, sendJson } from "./http.ts";
 import type { IssuerKeyCache, SignatureFailure } from "./issuer-keys.ts";
 
 /** What the Entra handlers need from the emulator. */
@@ -29,6 +29,16 @@ const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** Clock skew Entra tolerates on assertion nbf/exp (the .NET validators' default). */
 const clockSkewSeconds = 300;
 
+/** Sends a JSON answer the way Entra does: never cacheable (metadata, tokens and errors alike). */
+export function sendEntraJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(res, status, body, { "cache-control": "no-store, no-cache", ...headers });
+}
+
 /** Handles a request whose first path segment looks like a tenant. */
 export async function handleEntra(
   ctx: EntraContext,
@@ -40,7 +50,7 @@ export async function handleEntra(
   const route = rest.join("/");
   const correlationId = url.searchParams.get("client-request-id") ?? undefined;
   const fail = (err: EntraError) => {
-    sendJson(res, err.status, entraErrorBody(err, ctx.now(), correlationId), {
+    sendEntraJson(res, err.status, entraErrorBody(err, ctx.now(), correlationId), {
       "x-ms-request-id": randomUUID(),
     });
   };
@@ -48,11 +58,11 @@ export async function handleEntra(
 
   if (route === "v2.0/.well-known/openid-configuration" && req.method === "GET") {
     if (!tenant) return fail(entraErrors.tenantNotFound(tenantSegment));
-    return sendJson(res, 200, openIdConfiguration(ctx.origin, tenant.tenantId));
+    return sendEntraJson(res, 200, openIdConfiguration(ctx.origin, tenant.tenantId));
   }
   if ((route === "discovery/v2.0/keys" || route === "discovery/keys") && req.method === "GET") {
     if (!tenant) return fail(entraErrors.tenantNotFound(tenantSegment));
-    return sendJson(res, 200, { keys: [ctx.signer.publicJwk] });
+    return sendEntraJson(res, 200, { keys: [ctx.signer.publicJwk] });
   }
   if (route === "oauth2/v2.0/token") {
     ctx.stats.tokenRequests++;
@@ -72,7 +82,7 @@ export async function handleEntra(
     const outcome = await exchange(ctx, tenant, tenantSegment, form);
     if ("error" in outcome) return fail(outcome.error);
     ctx.stats.tokensIssued++;
-    return sendJson(res, 200, {
+    return sendEntraJson(res, 200, {
       token_type: "Bearer",
       expires_in: outcome.expiresInSeconds,
       ext_expires_in: outcome.expiresInSeconds,

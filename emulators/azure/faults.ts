@@ -4,7 +4,7 @@
  * the same number of random values whatever the settings, so a seed replays the same decisions for
  * the same request order even after settings change at runtime.
  */
-import { createRng, type Rng } from "./rng.ts";
+import { createSeededRandom, type Random } from "../shared/rng.ts";
 
 /** Which half of the emulator a fault setting applies to. */
 export type FaultSurface = "entra" | "blob";
@@ -50,12 +50,12 @@ export const noFaults: FaultSettings = {
 
 /** Holds the current settings and the seeded generator; settings may change at runtime. */
 export class FaultInjector {
-  #rng: Rng;
+  #rng: Random;
   #settings: FaultSettings;
   #injected = 0;
 
   constructor(seed: number, settings: Partial<FaultSettings>) {
-    this.#rng = createRng(seed);
+    this.#rng = createSeededRandom(seed);
     this.#settings = validate({ ...noFaults, ...settings });
   }
 

@@ -14,10 +14,9 @@ import {
   type RoleAssignmentInput,
 } from "./config.ts";
 import { Directory, looksLikeTenant } from "./directory.ts";
-import { type EntraContext, handleEntra } from "./entra.ts";
+import { type EntraContext, handleEntra, sendEntraJson } from "./entra.ts";
 import { entraErrorBody, entraErrors } from "./entra-errors.ts";
 import { FaultInjector, type FaultSettings } from "./faults.ts";
-import { sendJson } from "./http.ts";
 import { type IssuerFetchStats, IssuerKeyCache } from "./issuer-keys.ts";
 import type { StoredBlobDigest } from "./store.ts";
 import { BlobStore } from "./store.ts";
@@ -168,7 +167,7 @@ export async function startAzureEmulator(input: AzureEmulatorConfig): Promise<Az
         if (decision.errorStatus) {
           req.resume();
           const err = entraErrors.transient();
-          sendJson(res, err.status, entraErrorBody(err, config.now(), undefined));
+          sendEntraJson(res, err.status, entraErrorBody(err, config.now(), undefined));
           return;
         }
         await handleEntra(entra, req, res, url);

@@ -6,9 +6,9 @@
 import { ClientAssertionCredential } from "@azure/identity";
 import { BlockBlobClient, type StoragePipelineOptions } from "@azure/storage-blob";
 import { Agent, fetch } from "undici";
-import type { AzureEmulatorConfig } from "./config.ts";
+import { startTestIssuer, type TestIssuer } from "../shared/test-issuer.ts";
+import { type AzureEmulatorConfig, tokenExchangeAudience } from "./config.ts";
 import { type AzureEmulator, startAzureEmulator } from "./index.ts";
-import { startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
 /** Fixed identifiers of the test customer. */
 export const ids = {
@@ -67,7 +67,7 @@ export interface BlobClientOptions {
 
 /** Starts an issuer and an emulator with the standard test customer. */
 export async function startHarness(overrides: Partial<AzureEmulatorConfig> = {}): Promise<Harness> {
-  const issuer = await startTestIssuer();
+  const issuer = await startTestIssuer({ audience: tokenExchangeAudience });
   const clock = { offsetMs: 0 };
   const app = (key: AppKey, name: string) => ({
     displayName: name,

@@ -4,10 +4,11 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { guardLoopbackOnly } from "../shared/loopback-guard.ts";
+import { startTestIssuer, type TestIssuer } from "../shared/test-issuer.ts";
 import { FaultInjector } from "./faults.ts";
 import { demoGcpSetup, type GcpEmulator, startGcpEmulator } from "./index.ts";
 import { identityPoolClientV9, identityPoolClientV10, storageFor } from "./test-clients.ts";
-import { guardLoopbackOnly, startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
 const WORKSPACE = "ws_f4u17";
 const MIB = 1_048_576;
@@ -37,7 +38,7 @@ const federation = () => ({
   emulator,
   audience,
   serviceAccountEmail: writer,
-  getSubjectToken: () => issuer.mint(WORKSPACE, audience),
+  getSubjectToken: () => issuer.mint(WORKSPACE, { audience }),
 });
 
 describe("fault schedule", () => {

@@ -2,7 +2,7 @@
  * Seeded fault injection: injected 429/500/503 answers, added latency, connection resets in the
  * middle of a body, and tokens that die before their advertised expiry.
  */
-import { createSeededRandom, type Random } from "./rng.ts";
+import { createSeededRandom, type Random } from "../shared/rng.ts";
 
 /** The APIs faults can target. */
 export type FaultApi = "sts" | "iam" | "gcs";

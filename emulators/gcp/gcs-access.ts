@@ -4,10 +4,10 @@
  * `resource.name.startsWith(...)`).
  */
 import type { IncomingMessage } from "node:http";
+import { bearerToken } from "../shared/http.ts";
 import type { Bucket, CustomerModel, StoragePermission } from "./config.ts";
 import { STORAGE_ROLES } from "./config.ts";
 import { type GcsErrorBody, gcsError } from "./google-errors.ts";
-import { bearerToken } from "./http.ts";
 import { describePrincipal, memberMatches, type Principal } from "./principals.ts";
 import type { TokenRegistry } from "./tokens.ts";
 

@@ -4,6 +4,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { after, before, describe, test } from "node:test";
 import { CRC32C } from "@google-cloud/storage";
+import { guardLoopbackOnly } from "../shared/loopback-guard.ts";
+import { startTestIssuer, type TestIssuer } from "../shared/test-issuer.ts";
 import { demoGcpSetup, type GcpEmulator, startGcpEmulator } from "./index.ts";
 import {
   identityPoolClientV9,
@@ -11,7 +13,6 @@ import {
   STORAGE_SCOPES,
   storageFor,
 } from "./test-clients.ts";
-import { guardLoopbackOnly, startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
 const WORKSPACE = "ws_77aa";
 const MIB = 1_048_576;
@@ -53,7 +54,7 @@ const federation = () => ({
   emulator,
   audience,
   serviceAccountEmail: writer,
-  getSubjectToken: () => issuer.mint(WORKSPACE, audience),
+  getSubjectToken: () => issuer.mint(WORKSPACE, { audience }),
 });
 const storage = () => storageFor(emulator, identityPoolClientV9(federation()));
 

@@ -6,12 +6,12 @@ import { createReadStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
+import { BodyTooLargeError, drain, mediaType, readSmallBody, sendJson } from "../shared/http.ts";
 import { ByteReader, MalformedBodyError, parsePartHeaders } from "./byte-reader.ts";
 import type { Bucket, CustomerModel, StoragePermission } from "./config.ts";
 import { type ContentDigests, ContentHasher } from "./content-hasher.ts";
 import { authenticate, authorize, findBucket, type GcsDenial } from "./gcs-access.ts";
 import { gcsError } from "./google-errors.ts";
-import { BodyTooLargeError, drain, mediaType, readSmallBody, sendJson } from "./http.ts";
 import type { Principal } from "./principals.ts";
 import {
   checkGoogHash,

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { guardLoopbackOnly } from "../shared/loopback-guard.ts";
+import { startTestIssuer, type TestIssuer } from "../shared/test-issuer.ts";
 import { AUTH_TEXT, getAccessTokenDenied } from "./google-errors.ts";
 import { demoGcpSetup, type GcpEmulator, startGcpEmulator } from "./index.ts";
 import { identityPoolClientV10 } from "./test-clients.ts";
-import { guardLoopbackOnly, startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
 const WORKSPACE = "ws_41d9";
 const guard = guardLoopbackOnly();
@@ -66,7 +67,7 @@ async function federatedToken(
       audience,
       scope,
       requested_token_type: "urn:ietf:params:oauth:token-type:access_token",
-      subject_token: await issuer.mint(WORKSPACE, audience),
+      subject_token: await issuer.mint(WORKSPACE, { audience }),
       subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
     }),
   });
@@ -100,7 +101,7 @@ describe("generateAccessToken", () => {
       emulator,
       audience,
       serviceAccountEmail: writer,
-      getSubjectToken: () => issuer.mint(WORKSPACE, audience),
+      getSubjectToken: () => issuer.mint(WORKSPACE, { audience }),
     });
     const started = Date.now();
     const { token, res } = await client.getAccessToken();
@@ -128,7 +129,7 @@ describe("generateAccessToken", () => {
       emulator,
       audience,
       serviceAccountEmail: UNBOUND,
-      getSubjectToken: () => issuer.mint(WORKSPACE, audience),
+      getSubjectToken: () => issuer.mint(WORKSPACE, { audience }),
     });
     await assert.rejects(client.getAccessToken(), (error: { status?: number; message: string }) => {
       assert.equal(error.status, 403);

@@ -4,10 +4,10 @@
  * a short-lived access token for it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BodyTooLargeError, bearerToken, readSmallBody, sendJson } from "../shared/http.ts";
 import { type CustomerModel, findServiceAccount, TOKEN_ROLES } from "./config.ts";
 import type { FaultInjector } from "./faults.ts";
 import { AUTH_TEXT, getAccessTokenDenied, rpcError } from "./google-errors.ts";
-import { BodyTooLargeError, bearerToken, readSmallBody, sendJson } from "./http.ts";
 import { memberMatches } from "./principals.ts";
 import type { TokenRegistry } from "./tokens.ts";
 

@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { drain, sendJson } from "../shared/http.ts";
 import { type ContentDigests, ContentHasher } from "./content-hasher.ts";
 import { type GcsErrorBody, gcsError } from "./google-errors.ts";
-import { drain, sendJson } from "./http.ts";
 import type { Principal } from "./principals.ts";
 import type { StoredObject, WritableObjectMetadata } from "./store.ts";
 

@@ -5,11 +5,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { drain, sendJson } from "../shared/http.ts";
 import type { CustomerModel } from "./config.ts";
 import type { FaultApi, FaultInjector } from "./faults.ts";
 import { handleGcs } from "./gcs.ts";
 import { gcsError, injectedFault, rpcError } from "./google-errors.ts";
-import { drain, sendJson } from "./http.ts";
 import { GENERATE_ACCESS_TOKEN_PATH, handleGenerateAccessToken } from "./iam-credentials.ts";
 import type { IssuerKeyCache } from "./issuer-keys.ts";
 import type { ResumableSessions } from "./resumable.ts";

@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { guardLoopbackOnly } from "../shared/loopback-guard.ts";
+import { generateTestKey, startTestIssuer, type TestIssuer } from "../shared/test-issuer.ts";
 import { STS_TEXT } from "./google-errors.ts";
 import { demoGcpSetup, type GcpEmulator, startGcpEmulator } from "./index.ts";
 import { identityPoolClientV10 } from "./test-clients.ts";
-import {
-  generateTestKey,
-  guardLoopbackOnly,
-  startTestIssuer,
-  type TestIssuer,
-} from "./test-issuer.ts";
 
 const WORKSPACE = "ws_8f2c1a";
 const guard = guardLoopbackOnly();
@@ -40,7 +36,7 @@ async function exchangeForm(fields: Record<string, string>) {
 before(async () => {
   issuer = await startTestIssuer();
   foreign = await startTestIssuer();
-  ecIssuer = await startTestIssuer("ES256");
+  ecIssuer = await startTestIssuer({ alg: "ES256" });
   const setup = demoGcpSetup({ issuerUrl: issuer.url, workspaceId: WORKSPACE });
   audience = setup.audience;
   const pool = setup.customers.projects![0]!.workloadIdentityPools![0]!;
@@ -78,7 +74,7 @@ after(async () => {
 
 describe("STS token exchange", () => {
   test("form request with a valid token returns a federated access token", async () => {
-    const token = await issuer.mint(WORKSPACE, audience);
+    const token = await issuer.mint(WORKSPACE, { audience });
     const { status, body } = await exchangeForm(base(token));
     assert.equal(status, 200);
     assert.equal(body.issued_token_type, "urn:ietf:params:oauth:token-type:access_token");
@@ -91,7 +87,7 @@ describe("STS token exchange", () => {
   });
 
   test("JSON request with camelCase fields is accepted; id_token type too; https: audience form too", async () => {
-    const token = await issuer.mint(WORKSPACE, `https:${audience}`);
+    const token = await issuer.mint(WORKSPACE, { audience: `https:${audience}` });
     const response = await fetch(emulator.stsTokenUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -110,22 +106,34 @@ describe("STS token exchange", () => {
 
   test("JWKS is cached between exchanges and refetched when a new kid appears", async () => {
     emulator.clearIssuerKeys();
-    const before = issuer.jwksFetches;
-    assert.equal((await exchangeForm(base(await issuer.mint(WORKSPACE, audience)))).status, 200);
-    assert.equal((await exchangeForm(base(await issuer.mint(WORKSPACE, audience)))).status, 200);
-    assert.equal(issuer.jwksFetches, before + 1);
+    const before = issuer.fetches.jwks;
+    assert.equal(
+      (await exchangeForm(base(await issuer.mint(WORKSPACE, { audience })))).status,
+      200,
+    );
+    assert.equal(
+      (await exchangeForm(base(await issuer.mint(WORKSPACE, { audience })))).status,
+      200,
+    );
+    assert.equal(issuer.fetches.jwks, before + 1);
     await issuer.rotate();
-    assert.equal((await exchangeForm(base(await issuer.mint(WORKSPACE, audience)))).status, 200);
-    assert.equal(issuer.jwksFetches, before + 2);
+    assert.equal(
+      (await exchangeForm(base(await issuer.mint(WORKSPACE, { audience })))).status,
+      200,
+    );
+    assert.equal(issuer.fetches.jwks, before + 2);
   });
 
   test("ES256 issuers, `in` lists and parenthesised conditions work", async () => {
     const ecAudience = emulator.audience("123456789012", "recording-relay-pool", "ec-provider");
     assert.equal(
-      (await exchangeForm(base(await ecIssuer.mint("ws_a", ecAudience), ecAudience))).status,
+      (await exchangeForm(base(await ecIssuer.mint("ws_a", { audience: ecAudience }), ecAudience)))
+        .status,
       200,
     );
-    const refused = await exchangeForm(base(await ecIssuer.mint("ws_b", ecAudience), ecAudience));
+    const refused = await exchangeForm(
+      base(await ecIssuer.mint("ws_b", { audience: ecAudience }), ecAudience),
+    );
     assert.deepEqual(refused, {
       status: 400,
       body: { error: "unauthorized_client", error_description: STS_TEXT.conditionRejected },
@@ -135,10 +143,12 @@ describe("STS token exchange", () => {
   test("allowedAudiences replace the default resource-name audience", async () => {
     const custom = emulator.audience("123456789012", "recording-relay-pool", "custom-aud");
     const ok = await exchangeForm(
-      base(await issuer.mint(WORKSPACE, "https://relay.example.com/gcp"), custom),
+      base(await issuer.mint(WORKSPACE, { audience: "https://relay.example.com/gcp" }), custom),
     );
     assert.equal(ok.status, 200);
-    const wrong = await exchangeForm(base(await issuer.mint(WORKSPACE, custom), custom));
+    const wrong = await exchangeForm(
+      base(await issuer.mint(WORKSPACE, { audience: custom }), custom),
+    );
     assert.deepEqual(wrong.body, {
       error: "invalid_grant",
       error_description: STS_TEXT.audienceMismatch(custom),
@@ -160,13 +170,13 @@ describe("STS rejections carry Google's error bodies", () => {
   };
 
   test("malformed audience → invalid_request", async () => {
-    const token = await issuer.mint(WORKSPACE, audience);
+    const token = await issuer.mint(WORKSPACE, { audience });
     const poolOnly = audience.replace(/\/providers\/.*$/, "");
     await expectError(base(token, poolOnly), "invalid_request", STS_TEXT.malformedAudience);
   });
 
   test("unknown or disabled provider → invalid_target", async () => {
-    const token = await issuer.mint(WORKSPACE, audience);
+    const token = await issuer.mint(WORKSPACE, { audience });
     await expectError(
       base(token, audience.replace("recording-relay-pool", "nope-pool")),
       "invalid_target",
@@ -174,14 +184,14 @@ describe("STS rejections carry Google's error bodies", () => {
     );
     const disabled = emulator.audience("123456789012", "recording-relay-pool", "switched-off");
     await expectError(
-      base(await issuer.mint(WORKSPACE, disabled), disabled),
+      base(await issuer.mint(WORKSPACE, { audience: disabled }), disabled),
       "invalid_target",
       STS_TEXT.invalidTarget,
     );
   });
 
   test("wrong grant type, requested token type, subject token type and missing fields → invalid_request", async () => {
-    const token = await issuer.mint(WORKSPACE, audience);
+    const token = await issuer.mint(WORKSPACE, { audience });
     await expectError(
       { ...base(token), grant_type: "client_credentials" },
       "invalid_request",
@@ -203,27 +213,25 @@ describe("STS rejections carry Google's error bodies", () => {
   });
 
   test("a token from a foreign issuer is refused without contacting that issuer", async () => {
-    const token = await foreign.mint(WORKSPACE, audience);
+    const token = await foreign.mint(WORKSPACE, { audience });
     await expectError(base(token), "invalid_grant", /issuer in ID Token/);
-    assert.equal(foreign.discoveryFetches, 0);
-    assert.equal(foreign.jwksFetches, 0);
+    assert.equal(foreign.fetches.discovery, 0);
+    assert.equal(foreign.fetches.jwks, 0);
   });
 
   test("a token claiming our issuer but signed by a foreign key (same kid) → invalid_grant", async () => {
     const forged = await generateTestKey();
-    const token = await issuer.mint(
-      WORKSPACE,
+    const token = await issuer.mint(WORKSPACE, {
       audience,
-      {},
-      { key: { ...forged, kid: issuer.active.kid } },
-    );
+      key: { ...forged, kid: issuer.active.kid },
+    });
     await expectError(base(token), "invalid_grant", /signature/);
   });
 
   test("an unknown kid (after a refetch) → invalid_grant", async () => {
     const stranger = await generateTestKey();
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, {}, { key: stranger })),
+      base(await issuer.mint(WORKSPACE, { audience, key: stranger })),
       "invalid_grant",
       /kid/,
     );
@@ -233,12 +241,12 @@ describe("STS rejections carry Google's error bodies", () => {
     const other =
       "//iam.googleapis.com/projects/999/locations/global/workloadIdentityPools/x-pool/providers/x-prov";
     await expectError(
-      base(await issuer.mint(WORKSPACE, other)),
+      base(await issuer.mint(WORKSPACE, { audience: other })),
       "invalid_grant",
       STS_TEXT.audienceMismatch(other),
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, "api://AzureADTokenExchange")),
+      base(await issuer.mint(WORKSPACE, { audience: "api://AzureADTokenExchange" })),
       "invalid_grant",
       STS_TEXT.audienceMismatch("api://AzureADTokenExchange"),
     );
@@ -246,13 +254,13 @@ describe("STS rejections carry Google's error bodies", () => {
 
   test("a workspace id failing the attribute condition → unauthorized_client", async () => {
     await expectError(
-      base(await issuer.mint("ws_someone_else", audience)),
+      base(await issuer.mint("ws_someone_else", { audience })),
       "unauthorized_client",
       STS_TEXT.conditionRejected,
     );
     // A token without the customer_id claim makes the condition error, which also rejects.
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { customer_id: undefined })),
+      base(await issuer.mint(WORKSPACE, { audience, claims: { customer_id: undefined } })),
       "unauthorized_client",
       STS_TEXT.conditionRejected,
     );
@@ -262,48 +270,58 @@ describe("STS rejections carry Google's error bodies", () => {
     const now = Math.floor(Date.now() / 1000);
     await expectError(
       base(
-        await issuer.mint(WORKSPACE, audience, {
-          iat: now - 1200,
-          nbf: now - 1200,
-          exp: now - 600,
+        await issuer.mint(WORKSPACE, {
+          audience,
+          claims: {
+            iat: now - 1200,
+            nbf: now - 1200,
+            exp: now - 600,
+          },
         }),
       ),
       "invalid_grant",
       /expired/,
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { iat: now + 600, exp: now + 1200 })),
+      base(await issuer.mint(WORKSPACE, { audience, claims: { iat: now + 600, exp: now + 1200 } })),
       "invalid_grant",
       /future/,
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { iat: now - 10, exp: now - 10 + 48 * 3600 })),
+      base(
+        await issuer.mint(WORKSPACE, {
+          audience,
+          claims: { iat: now - 10, exp: now - 10 + 48 * 3600 },
+        }),
+      ),
       "invalid_grant",
       /48 hours/,
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { nbf: now + 600 })),
+      base(await issuer.mint(WORKSPACE, { audience, claims: { nbf: now + 600 } })),
       "invalid_grant",
       /not valid before/,
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { iat: undefined })),
+      base(await issuer.mint(WORKSPACE, { audience, claims: { iat: undefined } })),
       "invalid_grant",
       /iat/,
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { exp: undefined })),
+      base(await issuer.mint(WORKSPACE, { audience, claims: { exp: undefined } })),
       "invalid_grant",
       /exp/,
     );
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, { sub: undefined })),
+      base(await issuer.mint(WORKSPACE, { audience, claims: { sub: undefined } })),
       "invalid_grant",
       /sub/,
     );
     // Just under 48 h is fine.
     const ok = await exchangeForm(
-      base(await issuer.mint(WORKSPACE, audience, { iat: now, exp: now + 48 * 3600 - 1 })),
+      base(
+        await issuer.mint(WORKSPACE, { audience, claims: { iat: now, exp: now + 48 * 3600 - 1 } }),
+      ),
     );
     assert.equal(ok.status, 200);
     assert.equal(ok.body.expires_in, 3600);
@@ -313,7 +331,7 @@ describe("STS rejections carry Google's error bodies", () => {
     const hs = `${Buffer.from(JSON.stringify({ alg: "HS256", kid: "k", typ: "JWT" })).toString("base64url")}.${Buffer.from(JSON.stringify({ iss: issuer.url })).toString("base64url")}.c2ln`;
     await expectError(base(hs), "invalid_grant", /RS256 and ES256/);
     await expectError(
-      base(await issuer.mint(WORKSPACE, audience, {}, { header: { kid: undefined } })),
+      base(await issuer.mint(WORKSPACE, { audience, header: { kid: undefined } })),
       "invalid_grant",
       /kid/,
     );
@@ -326,7 +344,7 @@ describe("STS rejections carry Google's error bodies", () => {
       "true";
     try {
       await expectError(
-        base(await issuer.mint(long, audience)),
+        base(await issuer.mint(long, { audience })),
         "invalid_grant",
         STS_TEXT.subjectTooLong,
       );
@@ -342,7 +360,7 @@ describe("google-auth-library 10 against the STS", () => {
     const client = identityPoolClientV10({
       emulator,
       audience,
-      getSubjectToken: () => issuer.mint(WORKSPACE, audience),
+      getSubjectToken: () => issuer.mint(WORKSPACE, { audience }),
     });
     const { token } = await client.getAccessToken();
     assert.match(token ?? "", /^ya29\.d\./);
@@ -352,7 +370,7 @@ describe("google-auth-library 10 against the STS", () => {
     const client = identityPoolClientV10({
       emulator,
       audience,
-      getSubjectToken: () => issuer.mint("ws_intruder", audience),
+      getSubjectToken: () => issuer.mint("ws_intruder", { audience }),
     });
     await assert.rejects(client.getAccessToken(), (error: Error) => {
       assert.equal(error.message, `Error code unauthorized_client: ${STS_TEXT.conditionRejected}`);

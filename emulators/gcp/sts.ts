@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt, decodeProtectedHeader, type JSONWebKeySet } from "jose";
+import { BodyTooLargeError, mediaType, readSmallBody, sendJson } from "../shared/http.ts";
 import { type CelValue, runCel } from "./cel.ts";
 import { type CustomerModel, type OidcProvider, providerResourceName } from "./config.ts";
 import type { FaultInjector } from "./faults.ts";
 import { type OAuthErrorBody, oauthError, STS_TEXT } from "./google-errors.ts";
-import { BodyTooLargeError, mediaType, readSmallBody, sendJson } from "./http.ts";
 import { type IssuerKeyCache, SUBJECT_TOKEN_ALGORITHMS } from "./issuer-keys.ts";
 import type { FederatedPrincipal } from "./principals.ts";
 import type { TokenRegistry } from "./tokens.ts";

@@ -1,28 +1,12 @@
-/** Small node:http helpers shared by the three APIs. */
+/** Small node:http helpers for the JSON APIs of the emulated clouds. */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-/** Thrown when a buffered body exceeds its limit. */
+/** Thrown when a buffered request body exceeds its limit. */
 export class BodyTooLargeError extends Error {
   override name = "BodyTooLargeError";
 }
 
-/** Sends a JSON answer. */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=UTF-8",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** Buffers a small request body (JSON, forms); larger bodies throw BodyTooLargeError. */
+/** Buffers a small request body (JSON, forms, block lists); larger ones throw BodyTooLargeError. */
 export async function readSmallBody(req: IncomingMessage, limitBytes = 1_048_576): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -44,6 +28,22 @@ export async function drain(req: IncomingMessage): Promise<void> {
   } catch {
     // the client went away; nothing to drain
   }
+}
+
+/** Sends a JSON answer; `headers` add to (or override) the defaults. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
 }
 
 /** The bearer token from `Authorization`, if any. */

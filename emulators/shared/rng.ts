@@ -1,12 +1,12 @@
 /**
- * Seeded pseudo-random numbers so that fault injection is reproducible: the same seed and the
- * same request order give the same faults.
+ * A small seeded pseudo-random generator (mulberry32). Fault injection must replay the same
+ * decisions for the same seed and request order, which Math.random cannot give.
  */
 
 /** A function returning uniformly distributed numbers in [0, 1). */
 export type Random = () => number;
 
-/** Creates a mulberry32 generator; tiny, fast and good enough for test fault schedules. */
+/** Returns a generator of floats in [0, 1) determined entirely by `seed`. */
 export function createSeededRandom(seed: number): Random {
   let state = seed >>> 0;
   return () => {
