@@ -8,18 +8,18 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt, type JWTPayload } from "jose";
 import { readSmallBody, sendJson } from "../shared/http.ts";
+import type { OidcKeyCache, SignatureFailure } from "../shared/oidc-keys.ts";
 import type { AccessTokenSigner } from "./access-tokens.ts";
 import { storageResource, type Tenant } from "./config.ts";
 import type { Directory } from "./directory.ts";
 import { type EntraError, entraErrorBody, entraErrors } from "./entra-errors.ts";
-import type { IssuerKeyCache, SignatureFailure } from "./issuer-keys.ts";
 
 /** What the Entra handlers need from the emulator. */
 export interface EntraContext {
   origin: string;
   directory: Directory;
   signer: AccessTokenSigner;
-  issuerKeys: IssuerKeyCache;
+  issuerKeys: OidcKeyCache;
   accessTokenLifetimeSeconds: () => number;
   now: () => number;
   stats: { tokenRequests: number; tokensIssued: number };

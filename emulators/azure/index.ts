@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { type OidcFetchStats, OidcKeyCache } from "../shared/oidc-keys.ts";
 import { AccessTokenSigner } from "./access-tokens.ts";
 import { type BlobContext, handleBlob } from "./blob.ts";
 import {
@@ -17,7 +18,6 @@ import { Directory, looksLikeTenant } from "./directory.ts";
 import { type EntraContext, handleEntra, sendEntraJson } from "./entra.ts";
 import { entraErrorBody, entraErrors } from "./entra-errors.ts";
 import { FaultInjector, type FaultSettings } from "./faults.ts";
-import { type IssuerFetchStats, IssuerKeyCache } from "./issuer-keys.ts";
 import type { StoredBlobDigest } from "./store.ts";
 import { BlobStore } from "./store.ts";
 import { generateLoopbackTls } from "./tls.ts";
@@ -34,7 +34,7 @@ export type { FaultSettings } from "./faults.ts";
 export type { StoredBlobDigest } from "./store.ts";
 
 /** Request counters, for tests that check caching, retries and fault behaviour. */
-export interface AzureEmulatorStats extends IssuerFetchStats {
+export interface AzureEmulatorStats extends OidcFetchStats {
   tokenRequests: number;
   tokensIssued: number;
   blobRequests: number;
@@ -109,10 +109,12 @@ export async function startAzureEmulator(input: AzureEmulatorConfig): Promise<Az
     }
   }
   const faults = new FaultInjector(config.seed, config.faults);
-  const issuerKeys = new IssuerKeyCache({
-    allowHttp: config.allowHttpIssuers,
+  const issuerKeys = new OidcKeyCache({
+    // Entra supports RS256 only for federated issuers (§3.2 of the research notes).
+    algorithms: ["RS256"],
+    allowHttp: () => config.allowHttpIssuers,
     fetchTimeoutMs: config.issuerFetchTimeoutMs,
-    cacheTtlMs: config.jwksCacheTtlMs,
+    ttlMs: config.jwksCacheTtlMs,
     refetchCooldownMs: config.jwksRefetchCooldownMs,
     now: config.now,
   });

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { isLoopbackUrl, OidcKeyCache } from "../shared/oidc-keys.ts";
 import {
   type CustomerModel,
   type CustomerModelInput,
@@ -14,10 +15,10 @@ import {
   providerResourceName,
 } from "./config.ts";
 import { FaultInjector, type GcpFaults } from "./faults.ts";
-import { IssuerKeyCache } from "./issuer-keys.ts";
 import { ResumableSessions } from "./resumable.ts";
 import { type RequestLogEntry, startServer } from "./server.ts";
 import { ObjectStore, type StoredObject } from "./store.ts";
+import { SUBJECT_TOKEN_ALGORITHMS } from "./sts.ts";
 import { TokenRegistry } from "./tokens.ts";
 
 export type { CustomerModel, CustomerModelInput } from "./config.ts";
@@ -91,13 +92,6 @@ export interface GcpEmulator {
   stop(): Promise<void>;
 }
 
-const LOOPBACK_HOSTS = new Set(["localhost", "[::1]", "::1"]);
-
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-}
-
 /** Starts the emulator and resolves once it listens. */
 export async function startGcpEmulator(options: GcpEmulatorOptions): Promise<GcpEmulator> {
   const model = parseCustomerModel(options.customers);
@@ -123,7 +117,8 @@ export async function startGcpEmulator(options: GcpEmulatorOptions): Promise<Gcp
   await store.init();
   const faults = new FaultInjector(options.faults);
   const tokens = new TokenRegistry(now);
-  const keys = new IssuerKeyCache({
+  const keys = new OidcKeyCache({
+    algorithms: SUBJECT_TOKEN_ALGORITHMS,
     now,
     ttlMs: options.jwksCacheTtlMs ?? 300_000,
     allowHttp: allowHttpIssuer,

@@ -6,12 +6,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { drain, sendJson } from "../shared/http.ts";
+import type { OidcKeyCache } from "../shared/oidc-keys.ts";
 import type { CustomerModel } from "./config.ts";
 import type { FaultApi, FaultInjector } from "./faults.ts";
 import { handleGcs } from "./gcs.ts";
 import { gcsError, injectedFault, rpcError } from "./google-errors.ts";
 import { GENERATE_ACCESS_TOKEN_PATH, handleGenerateAccessToken } from "./iam-credentials.ts";
-import type { IssuerKeyCache } from "./issuer-keys.ts";
 import type { ResumableSessions } from "./resumable.ts";
 import type { ObjectStore } from "./store.ts";
 import { handleStsToken } from "./sts.ts";
@@ -20,7 +20,7 @@ import type { TokenRegistry } from "./tokens.ts";
 /** Everything the router dispatches to. */
 export interface ServerDeps {
   model: CustomerModel;
-  keys: IssuerKeyCache;
+  keys: OidcKeyCache;
   tokens: TokenRegistry;
   store: ObjectStore;
   sessions: ResumableSessions;

@@ -5,11 +5,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt, decodeProtectedHeader, type JSONWebKeySet } from "jose";
 import { BodyTooLargeError, mediaType, readSmallBody, sendJson } from "../shared/http.ts";
+import type { OidcKeyCache, SignatureFailure } from "../shared/oidc-keys.ts";
 import { type CelValue, runCel } from "./cel.ts";
 import { type CustomerModel, type OidcProvider, providerResourceName } from "./config.ts";
 import type { FaultInjector } from "./faults.ts";
 import { type OAuthErrorBody, oauthError, STS_TEXT } from "./google-errors.ts";
-import { type IssuerKeyCache, SUBJECT_TOKEN_ALGORITHMS } from "./issuer-keys.ts";
 import type { FederatedPrincipal } from "./principals.ts";
 import type { TokenRegistry } from "./tokens.ts";
 
@@ -22,13 +22,15 @@ const SUBJECT_TOKEN_TYPES = [
 const MAX_TOKEN_WINDOW_SECONDS = 48 * 3600;
 const MAX_FEDERATED_LIFETIME_SECONDS = 3600;
 const CLOCK_SKEW_SECONDS = 60;
+/** Google STS accepts only these subject-token algorithms. */
+export const SUBJECT_TOKEN_ALGORITHMS = ["RS256", "ES256"];
 const AUDIENCE_PATTERN =
   /^\/\/iam\.googleapis\.com\/projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
 
 /** What the STS handler needs. */
 export interface StsDeps {
   model: CustomerModel;
-  keys: IssuerKeyCache;
+  keys: OidcKeyCache;
   tokens: TokenRegistry;
   faults: FaultInjector;
   now: () => number;
@@ -259,18 +261,9 @@ async function verifySubjectToken(
   }
   let uploaded: JSONWebKeySet | undefined;
   if (provider.jwksJson !== undefined) uploaded = JSON.parse(provider.jwksJson) as JSONWebKeySet;
-  const signature = await deps.keys.verify(provider.issuerUri, token, uploaded);
-  if (!signature.ok) return { ok: false, description: signature.description };
-
-  let payload: Record<string, CelValue>;
-  try {
-    payload = JSON.parse(new TextDecoder().decode(signature.result.payload)) as Record<
-      string,
-      CelValue
-    >;
-  } catch {
-    return { ok: false, description: "Invalid ID Token: the payload is not JSON." };
-  }
+  const signature = await deps.keys.verify(token, provider.issuerUri, uploaded);
+  if (!signature.ok) return { ok: false, description: signatureText(signature.failure) };
+  const payload = signature.payload as Record<string, CelValue>;
   const now = Math.floor(deps.now() / 1000);
   const { iat, exp, nbf, sub } = payload;
   if (typeof sub !== "string" || sub === "")
@@ -334,4 +327,19 @@ function mapAttributes(provider: OidcProvider, assertion: Record<string, CelValu
     }
   }
   return { ok: true, subject: subject!, attributes, groups };
+}
+
+function signatureText(failure: SignatureFailure): string {
+  switch (failure.kind) {
+    case "malformed":
+      return "Invalid ID Token: the token could not be parsed.";
+    case "unsupported_alg":
+      return `Invalid ID Token: unsupported signing algorithm [${failure.alg}]; only RS256 and ES256 are supported.`;
+    case "metadata_failed":
+      return failure.detail;
+    case "key_not_found":
+      return "Invalid ID Token: no key in the issuer's JWKS matches the token's kid and alg.";
+    case "bad_signature":
+      return "Invalid ID Token: the signature could not be verified.";
+  }
 }
