@@ -9,6 +9,7 @@ import {
   DEMO as AWS_DEMO,
   type AwsEmulator,
   demoAwsConfig,
+  oidcProviderUrlProblem,
   startAwsEmulator,
 } from "./aws/index.ts";
 import { type AzureEmulator, buildAzureDemoConfig, startAzureEmulator } from "./azure/index.ts";
@@ -16,7 +17,7 @@ import { demoGcpSetup, type GcpEmulator, startGcpEmulator } from "./gcp/index.ts
 
 /** Who the emulated customers trust. */
 export interface EmulatorsOptions {
-  /** The relay's issuer URL (GCP and Azure fetch its discovery document and JWKS). */
+  /** The relay's issuer URL (GCP, Azure and AWS web identity fetch its discovery document and JWKS). */
   issuerUrl: string;
   /** The Workspace ID the customers trust (token `sub`/`customer_id`, and the AWS ExternalId). */
   workspaceId: string;
@@ -51,7 +52,14 @@ export async function startEmulators({
   const azureSetup = buildAzureDemoConfig({ issuer: issuerUrl, workspaceId });
   const started: { stop(): Promise<void> }[] = [];
   try {
-    const aws = await startAwsEmulator(demoAwsConfig({ externalId: workspaceId }));
+    // IAM takes only https issuers (the emulator also loopback http); others get AssumeRole only.
+    const webIdentityProblem = oidcProviderUrlProblem(issuerUrl);
+    const aws = await startAwsEmulator(
+      demoAwsConfig({
+        externalId: workspaceId,
+        ...(webIdentityProblem ? {} : { webIdentity: { issuerUrl, workspaceId } }),
+      }),
+    );
     started.push(aws);
     const gcp = await startGcpEmulator({ customers: gcpSetup.customers });
     started.push(gcp);
@@ -88,6 +96,9 @@ export async function startEmulators({
           `AWS (STS + S3, path-style):  ${aws.endpoint}`,
           `  operator account ${awsOperator.accountId}, access key ${awsOperator.accessKeyId} (emulator only)`,
           `  ExternalId ${workspaceId}; bucket ${AWS_DEMO.bucket} in ${AWS_DEMO.region}`,
+          webIdentityProblem
+            ? `  no AssumeRoleWithWebIdentity: the issuer URL ${webIdentityProblem}`
+            : `  or, with no AWS credentials: AssumeRoleWithWebIdentity on ${AWS_DEMO.webIdentityRoleArn} (aud ${AWS_DEMO.webIdentityAudience})`,
           `GCP (STS, IAM Credentials, GCS): ${gcp.endpoint}`,
           `  token audience ${gcpSetup.audience}`,
           `Azure (Entra ID + Blob, HTTPS):  ${azure.authorityHost}`,

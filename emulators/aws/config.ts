@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isLoopbackUrl } from "../shared/oidc-keys.ts";
 
 const MiB = 1024 * 1024;
 
@@ -39,7 +40,16 @@ export type S3Permission = z.infer<typeof s3PermissionSchema>;
 const trustStatementSchema = z.strictObject({
   Sid: z.string().optional(),
   Effect: z.enum(["Allow", "Deny"]),
-  Principal: z.union([z.literal("*"), z.strictObject({ AWS: stringOrList })]),
+  /** `AWS`: IAM principals (AssumeRole); `Federated`: IAM OIDC provider ARNs (AssumeRoleWithWebIdentity). */
+  Principal: z.union([
+    z.literal("*"),
+    z
+      .strictObject({ AWS: stringOrList.optional(), Federated: stringOrList.optional() })
+      .refine(
+        (p) => p.AWS !== undefined || p.Federated !== undefined,
+        "Principal needs AWS or Federated",
+      ),
+  ]),
   Action: stringOrList,
   /** Condition operators supported: StringEquals, StringLike (`*`/`?` wildcards). */
   Condition: z
@@ -50,7 +60,7 @@ const trustStatementSchema = z.strictObject({
     .optional(),
 });
 
-/** An IAM role trust policy document (the subset AssumeRole trust evaluation needs). */
+/** An IAM role trust policy document (the subset AssumeRole* trust evaluation needs). */
 export const trustPolicySchema = z.strictObject({
   Version: z.string().optional(),
   Statement: z.array(trustStatementSchema).min(1),
@@ -95,6 +105,48 @@ const sessionIdentitySchema = z.strictObject({
 export const identitySchema = z.union([userIdentitySchema, sessionIdentitySchema]);
 /** See {@link identitySchema}. */
 export type IdentityConfig = z.infer<typeof identitySchema>;
+
+/**
+ * An IAM OIDC identity provider (what `CreateOpenIDConnectProvider` makes): the issuer URL and the
+ * audiences (client ids) tokens may carry. Its ARN is
+ * `arn:aws:iam::<accountId>:oidc-provider/<url without scheme>`.
+ */
+export const oidcProviderSchema = z.strictObject({
+  accountId: z.string().regex(/^\d{12}$/, "12-digit AWS account id"),
+  /** `https://host[/path]` exactly as the tokens' `iss`; plain http only for loopback issuers. */
+  url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(u) && !u.endsWith("/"), {
+      message: "issuer URL: scheme and host, optional path, no query, fragment or trailing slash",
+    }),
+  /** The ClientIDList: accepted `aud` values (IAM allows up to 100). */
+  clientIds: z.array(z.string().min(1).max(255)).min(1).max(100),
+});
+/** See {@link oidcProviderSchema}. */
+export type OidcProviderConfig = z.infer<typeof oidcProviderSchema>;
+
+/** Why IAM (or the emulator's loopback exception) would refuse `url` as an OIDC provider, if it would. */
+export function oidcProviderUrlProblem(url: string, allowHttpIssuers = true): string | undefined {
+  const parsed = oidcProviderSchema.shape.url.safeParse(url);
+  if (!parsed.success) return parsed.error.issues[0]?.message ?? "is not a URL";
+  const { protocol } = new URL(url);
+  // IAM refuses to create a provider without https.
+  if (protocol === "http:" && !(allowHttpIssuers && isLoopbackUrl(new URL(url)))) {
+    return "must use https";
+  }
+  return undefined;
+}
+
+/** The provider's URL without its scheme: its ARN suffix and the prefix of its condition keys. */
+export function oidcProviderHostPath(url: string): string {
+  return url.replace(/^https?:\/\//, "");
+}
+
+/** The ARN IAM gives an OIDC provider of `accountId` for `url`. */
+export function oidcProviderArn(accountId: string, url: string): string {
+  return `arn:aws:iam::${accountId}:oidc-provider/${oidcProviderHostPath(url)}`;
+}
 
 /** A bucket and its region (DNS-valid S3 names). */
 export const bucketSchema = z.strictObject({
@@ -157,6 +209,17 @@ export const awsEmulatorConfigSchema = z.strictObject({
   dataDir: z.string().optional(),
   identities: z.array(identitySchema).default([]),
   roles: z.array(roleSchema).default([]),
+  /** IAM OIDC identity providers, for AssumeRoleWithWebIdentity. */
+  oidcProviders: z.array(oidcProviderSchema).default([]),
+  /**
+   * Accept `http://` OIDC providers whose host is loopback (127.0.0.0/8, ::1, localhost), as tests
+   * and the demo run the issuer there. IAM itself accepts https only; non-loopback http never is.
+   */
+  allowHttpIssuers: z.boolean().default(true),
+  /** How long a fetched issuer JWKS is used before it is fetched again. */
+  jwksCacheTtlMs: z.number().int().min(0).default(300_000),
+  /** Timeout for fetching an issuer's discovery document and JWKS. */
+  issuerFetchTimeoutMs: z.number().int().min(1).default(5_000),
   buckets: z.array(bucketSchema).default([]),
   faults: faultConfigSchema.default({ seed: 1, rules: [] }),
   s3: z
@@ -220,6 +283,14 @@ export function parseAwsEmulatorConfig(input: AwsEmulatorConfigInput): AwsEmulat
     if (roles.has(role.arn)) throw new Error(`aws emulator config: role ${role.arn} listed twice`);
     roles.add(role.arn);
   }
+  const providers = new Set<string>();
+  for (const provider of config.oidcProviders) {
+    const arn = oidcProviderArn(provider.accountId, provider.url);
+    if (providers.has(arn)) throw new Error(`aws emulator config: ${arn} listed twice`);
+    providers.add(arn);
+    const problem = oidcProviderUrlProblem(provider.url, config.allowHttpIssuers);
+    if (problem) throw new Error(`aws emulator config: OIDC provider ${provider.url} ${problem}`);
+  }
   return config;
 }
 
@@ -231,18 +302,48 @@ export const DEMO = {
   operatorSecretAccessKey: "emulator/operator/secret/not-a-real-key/0000",
   customerAccountId: "222222222222",
   roleArn: "arn:aws:iam::222222222222:role/RecordingWriter",
+  /** The role the relay assumes with its own OIDC token (AssumeRoleWithWebIdentity). */
+  webIdentityRoleArn: "arn:aws:iam::222222222222:role/RecordingWriterWebIdentity",
+  /** The audience AWS documents for tokens presented to STS. */
+  webIdentityAudience: "sts.amazonaws.com",
   externalId: "recording-relay-demo",
   bucket: "acme-recordings",
   region: "eu-west-1",
 } as const;
 
+/** Options of {@link demoAwsConfig}. */
+export interface DemoAwsOptions {
+  /** The ExternalId the AssumeRole role requires (e.g. a Workspace ID); default the demo's. */
+  externalId?: string;
+  /**
+   * Also trust the relay's own issuer: an IAM OIDC provider for `issuerUrl` (client id
+   * `sts.amazonaws.com`) and a role assumable with AssumeRoleWithWebIdentity by tokens whose
+   * `sub` is `workspaceId`.
+   */
+  webIdentity?: { issuerUrl: string; workspaceId: string };
+}
+
 /**
  * A ready customer setup: the operator's long-term key; one customer role that trusts the
  * operator's account with an ExternalId (the demo's, or the one given, e.g. a Workspace ID) and
- * allows 12 h sessions; one bucket in eu-west-1.
+ * allows 12 h sessions; optionally an OIDC provider for the relay's issuer and a web-identity
+ * role trusting it for one workspace; one bucket in eu-west-1.
  */
-export function demoAwsConfig(options: { externalId?: string } = {}): AwsEmulatorConfigInput {
-  return {
+export function demoAwsConfig(options: DemoAwsOptions = {}): AwsEmulatorConfigInput {
+  const permissions: S3Permission[] = [
+    {
+      bucket: DEMO.bucket,
+      actions: [
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+      ],
+    },
+  ];
+  const config: AwsEmulatorConfigInput & { roles: RoleConfig[] } = {
     identities: [
       {
         arn: DEMO.operatorUserArn,
@@ -267,21 +368,42 @@ export function demoAwsConfig(options: { externalId?: string } = {}): AwsEmulato
             },
           ],
         },
-        permissions: [
-          {
-            bucket: DEMO.bucket,
-            actions: [
-              "s3:PutObject",
-              "s3:AbortMultipartUpload",
-              "s3:ListMultipartUploadParts",
-              "s3:GetObject",
-              "s3:DeleteObject",
-              "s3:ListBucket",
-            ],
-          },
-        ],
+        permissions,
       },
     ],
     buckets: [{ name: DEMO.bucket, region: DEMO.region }],
   };
+  if (options.webIdentity) {
+    const { issuerUrl, workspaceId } = options.webIdentity;
+    const hostPath = oidcProviderHostPath(issuerUrl);
+    config.oidcProviders = [
+      {
+        accountId: DEMO.customerAccountId,
+        url: issuerUrl,
+        clientIds: [DEMO.webIdentityAudience],
+      },
+    ];
+    config.roles.push({
+      arn: DEMO.webIdentityRoleArn,
+      maxSessionDurationSeconds: 43_200,
+      trustPolicy: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Federated: oidcProviderArn(DEMO.customerAccountId, issuerUrl) },
+            Action: "sts:AssumeRoleWithWebIdentity",
+            Condition: {
+              StringEquals: {
+                [`${hostPath}:aud`]: DEMO.webIdentityAudience,
+                [`${hostPath}:sub`]: workspaceId,
+              },
+            },
+          },
+        ],
+      },
+      permissions,
+    });
+  }
+  return config;
 }

@@ -301,4 +301,23 @@ export const stsErrors = {
       "The request processing has failed because of an unknown error, exception or failure.",
     ),
   throttling: () => new AwsError(400, "Throttling", "Rate exceeded"),
+  /** AssumeRoleWithWebIdentity: the token, its issuer or its audience is not acceptable. */
+  invalidIdentityToken: (message: string) => new AwsError(400, "InvalidIdentityToken", message),
+  /** AssumeRoleWithWebIdentity: the token's `exp` has passed (AWS's text has no space before the second time). */
+  expiredWebIdentityToken: (nowSeconds: number, expSeconds: number) =>
+    new AwsError(
+      400,
+      "ExpiredTokenException",
+      `Token expired: current date/time ${nowSeconds} must be before the expiration date/time${expSeconds}`,
+    ),
+  /** AssumeRoleWithWebIdentity: the issuer's discovery document or JWKS could not be reached. */
+  idpCommunicationError: () =>
+    new AwsError(
+      400,
+      "IDPCommunicationError",
+      "The request could not be fulfilled because the identity provider (IDP) that was asked to verify the incoming identity token could not be reached. This is often a transient error caused by network conditions. Retry the request a limited number of times and wait between attempts. If the error persists, the identity provider might be down or not responding.",
+    ),
+  /** AssumeRoleWithWebIdentity: no trust statement lets this token's provider and claims in. */
+  webIdentityAccessDenied: () =>
+    new AwsError(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
 } as const;

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isLoopbackUrl, OidcKeyCache } from "../shared/oidc-keys.ts";
 import {
   type AwsEmulatorConfigInput,
   type FaultConfig,
@@ -20,16 +21,25 @@ export type {
   AwsEmulatorConfig,
   AwsEmulatorConfigInput,
   BucketConfig,
+  DemoAwsOptions,
   FaultConfig,
   FaultConfigInput,
   FaultRule,
   IdentityConfig,
+  OidcProviderConfig,
   RoleConfig,
   S3Action,
   S3Permission,
   TrustPolicy,
 } from "./config.ts";
-export { DEMO, demoAwsConfig, parseAwsEmulatorConfig } from "./config.ts";
+export {
+  DEMO,
+  demoAwsConfig,
+  oidcProviderArn,
+  oidcProviderHostPath,
+  oidcProviderUrlProblem,
+  parseAwsEmulatorConfig,
+} from "./config.ts";
 export type { ObjectInfo } from "./objects.ts";
 export type { RequestLogEntry } from "./server.ts";
 
@@ -73,6 +83,8 @@ export interface AwsEmulator {
   expireSessions(accessKeyId?: string): number;
   /** Requests handled so far (most recent last). */
   requests(): readonly RequestLogEntry[];
+  /** Forgets the cached discovery documents and JWKS of OIDC issuers. */
+  clearIssuerKeyCache(): void;
   /** Number of multipart uploads in progress in a bucket. */
   pendingUploads(bucket: string): number;
 }
@@ -88,6 +100,13 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
   for (const identity of config.identities) credentials.addIdentity(identity);
   const now = config.now ?? Date.now;
   const faults = new FaultInjector(config.faults);
+  const oidcKeys = new OidcKeyCache({
+    algorithms: ["RS256"],
+    allowHttp: (url) => config.allowHttpIssuers && isLoopbackUrl(url),
+    fetchTimeoutMs: config.issuerFetchTimeoutMs,
+    ttlMs: config.jwksCacheTtlMs,
+    now,
+  });
   let endpoint = "";
   const state: EmulatorState = {
     config,
@@ -97,6 +116,7 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
     store,
     uploads: new UploadRegistry(),
     faults,
+    oidcKeys,
     now,
     endpoint: () => endpoint,
     log: [],
@@ -151,6 +171,7 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
     expireSessions: (accessKeyId) =>
       credentials.expire(now(), (r) => accessKeyId === undefined || r.accessKeyId === accessKeyId),
     requests: () => state.log,
+    clearIssuerKeyCache: () => oidcKeys.clear(),
     pendingUploads: (bucket) => state.uploads.list(bucket).length,
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { OidcKeyCache } from "../shared/oidc-keys.ts";
 import { chunkSigner, verifySigV4 } from "./auth.ts";
 import type { AwsEmulatorConfig, BucketConfig, RoleConfig } from "./config.ts";
 import type { CredentialStore } from "./credentials.ts";
@@ -20,6 +21,7 @@ import {
 } from "./sigv4.ts";
 import type { ObjectStore } from "./store.ts";
 import { runStsAction } from "./sts.ts";
+import { assumeRoleWithWebIdentity } from "./web-identity.ts";
 
 /** One handled request, for tests that assert on what the emulator saw. */
 export interface RequestLogEntry {
@@ -45,6 +47,8 @@ export interface EmulatorState {
   store: ObjectStore;
   uploads: UploadRegistry;
   faults: FaultInjector;
+  /** Discovery + JWKS of OIDC providers' issuers (AssumeRoleWithWebIdentity). */
+  oidcKeys: OidcKeyCache;
   now: () => number;
   endpoint: () => string;
   log: RequestLogEntry[];
@@ -173,6 +177,20 @@ async function handleSts(
   if (plan.resetAfterBytes !== undefined) {
     req.socket.destroy();
     throw new ConnectionResetByFault();
+  }
+  if (entry.operation === "AssumeRoleWithWebIdentity") {
+    // An anonymous action: the token is the credential, a signature (if any) is not looked at.
+    const xml = await assumeRoleWithWebIdentity(params, {
+      roles: state.roles,
+      providers: state.config.oidcProviders,
+      keys: state.oidcKeys,
+      credentials: state.credentials,
+      nowMs: state.now(),
+      sessionLifetimeCapSeconds: state.faults.config.sessionLifetimeCapSeconds,
+      requestId: p.requestId,
+    });
+    send(res, 200, { "Content-Type": "text/xml" }, xml);
+    return;
   }
   const parsedAuth = parseAuthorization(req.headers, p.queryPairs);
   if (parsedAuth.kind === "none") throw stsErrors.missingAuthenticationToken();

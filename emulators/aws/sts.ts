@@ -36,7 +36,8 @@ export function runStsAction(params: URLSearchParams, caller: Principal, ctx: St
   }
 }
 
-function response(action: string, result: string, requestId: string): string {
+/** Wraps an action's result elements in the query protocol's response document. */
+export function response(action: string, result: string, requestId: string): string {
   return (
     `<${action}Response xmlns="${NS}">\n  <${action}Result>${result}</${action}Result>\n` +
     `  <ResponseMetadata>${xmlElement("RequestId", requestId)}</ResponseMetadata>\n</${action}Response>\n`
@@ -44,9 +45,10 @@ function response(action: string, result: string, requestId: string): string {
 }
 
 /** Collects violations in the `1 validation error detected: …` format of AWS's query APIs. */
-class Violations {
+export class Violations {
   readonly items: string[] = [];
 
+  /** Checks a string's length against the model's bounds. */
   length(member: string, value: string | null, min: number, max: number): void {
     if (value === null) return;
     if (value.length < min)
@@ -55,6 +57,7 @@ class Violations {
       this.add(value, member, `Member must have length less than or equal to ${max}`);
   }
 
+  /** Checks a string against the model's pattern. */
   pattern(member: string, value: string | null, pattern: string): void {
     if (value === null) return;
     if (!new RegExp(`^${pattern}$`, "u").test(value)) {
@@ -62,6 +65,7 @@ class Violations {
     }
   }
 
+  /** Checks that a required member is present. */
   required(member: string, value: string | null): void {
     if (value === null)
       this.items.push(
@@ -69,10 +73,26 @@ class Violations {
       );
   }
 
+  /** Parses DurationSeconds (default one hour) and checks the model's 900–43200 range. */
+  duration(text: string | null): number {
+    if (text === null) return ONE_HOUR_SECONDS;
+    if (!/^-?\d+$/.test(text)) {
+      throw new AwsError(400, "MalformedInput", `Invalid value for DurationSeconds: ${text}`);
+    }
+    const seconds = Number(text);
+    if (seconds < 900)
+      this.add(text, "durationSeconds", "Member must have value greater than or equal to 900");
+    else if (seconds > 43_200)
+      this.add(text, "durationSeconds", "Member must have value less than or equal to 43200");
+    return seconds;
+  }
+
+  /** Records one violation. */
   add(value: string, member: string, constraint: string): void {
     this.items.push(`Value '${value}' at '${member}' failed to satisfy constraint: ${constraint}`);
   }
 
+  /** Throws the ValidationError listing every violation, if any. */
   throwIfAny(): void {
     const n = this.items.length;
     if (n === 0) return;
@@ -104,28 +124,13 @@ function assumeRole(params: URLSearchParams, caller: Principal, ctx: StsContext)
   v.length("policy", policy, 1, 2048);
   if (tagKeys.length > 50)
     v.add(`[${tagKeys.length} tags]`, "tags", "Member must have length less than or equal to 50");
-  let durationSeconds = ONE_HOUR_SECONDS;
-  if (durationText !== null) {
-    durationSeconds = Number(durationText);
-    if (!/^-?\d+$/.test(durationText)) {
-      throw new AwsError(
-        400,
-        "MalformedInput",
-        `Invalid value for DurationSeconds: ${durationText}`,
-      );
-    }
-    if (durationSeconds < 900)
-      v.add(durationText, "durationSeconds", "Member must have value greater than or equal to 900");
-    else if (durationSeconds > 43_200)
-      v.add(durationText, "durationSeconds", "Member must have value less than or equal to 43200");
-  }
+  const durationSeconds = v.duration(durationText);
   v.throwIfAny();
   if (sourceIdentity?.startsWith("aws:")) {
     throw stsErrors.validation("SourceIdentity must not begin with the prefix 'aws:'");
   }
 
   const arn = roleArn!;
-  const session = sessionName!;
   const role = ctx.roles.get(arn);
   const actions = ["sts:AssumeRole"];
   if (sourceIdentity !== null) actions.push("sts:SetSourceIdentity");
@@ -133,7 +138,7 @@ function assumeRole(params: URLSearchParams, caller: Principal, ctx: StsContext)
     actions.push("sts:TagSession");
   const context = {
     "sts:ExternalId": externalId ?? undefined,
-    "sts:RoleSessionName": session,
+    "sts:RoleSessionName": sessionName!,
     "sts:SourceIdentity": sourceIdentity ?? undefined,
     "aws:PrincipalArn": caller.roleArn ?? caller.arn,
     "aws:PrincipalAccount": caller.accountId,
@@ -150,42 +155,65 @@ function assumeRole(params: URLSearchParams, caller: Principal, ctx: StsContext)
       "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
     );
   }
-  if (durationSeconds > trustedRole.maxSessionDurationSeconds) {
+  const session = issueRoleSession(trustedRole, sessionName!, durationSeconds, ctx);
+  const packed = policy !== null || tagKeys.length > 0 ? xmlElement("PackedPolicySize", 6) : "";
+  return response(
+    "AssumeRole",
+    session.xml +
+      packed +
+      (sourceIdentity === null ? "" : xmlElement("SourceIdentity", sourceIdentity)),
+    ctx.requestId,
+  );
+}
+
+/** What issuing a role session needs: where credentials live, the clock and the fault cap. */
+export type SessionContext = Pick<
+  StsContext,
+  "credentials" | "nowMs" | "sessionLifetimeCapSeconds"
+>;
+
+/**
+ * Issues temporary credentials for a session of `role` (after trust was decided), enforcing the
+ * role's MaxSessionDuration; returns the session principal and its `<Credentials>` and
+ * `<AssumedRoleUser>` elements.
+ */
+export function issueRoleSession(
+  role: RoleConfig,
+  sessionName: string,
+  durationSeconds: number,
+  ctx: SessionContext,
+): { principal: Principal; xml: string } {
+  if (durationSeconds > role.maxSessionDurationSeconds) {
     throw stsErrors.validation(
       "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
     );
   }
-
   // Expiration is announced in whole seconds; keep the real expiry identical to it.
   const expiresAtMs = Math.floor((ctx.nowMs + durationSeconds * 1000) / 1000) * 1000;
   const cap = ctx.sessionLifetimeCapSeconds;
   const invalidAfterMs =
     cap === undefined ? expiresAtMs : Math.min(expiresAtMs, ctx.nowMs + cap * 1000);
+  const arn = role.arn;
   const accountId = accountOf(arn);
   const roleName = arn.slice(arn.lastIndexOf("/") + 1);
   const partition = arn.split(":")[1]!;
   const roleId = iamUniqueId("AROA", arn);
   const principal: Principal = {
     kind: "assumed-role",
-    arn: `arn:${partition}:sts::${accountId}:assumed-role/${roleName}/${session}`,
+    arn: `arn:${partition}:sts::${accountId}:assumed-role/${roleName}/${sessionName}`,
     accountId,
-    userId: `${roleId}:${session}`,
+    userId: `${roleId}:${sessionName}`,
     roleArn: arn,
-    permissions: trustedRole.permissions,
+    permissions: role.permissions,
   };
   const issued = ctx.credentials.issue(principal, expiresAtMs, invalidAfterMs);
-  const packed = policy !== null || tagKeys.length > 0 ? xmlElement("PackedPolicySize", 6) : "";
-  return response(
-    "AssumeRole",
+  const xml =
     "<Credentials>" +
-      xmlElement("AccessKeyId", issued.accessKeyId) +
-      xmlElement("SecretAccessKey", issued.secretAccessKey) +
-      xmlElement("SessionToken", issued.sessionToken!) +
-      xmlElement("Expiration", new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z")) +
-      "</Credentials>" +
-      `<AssumedRoleUser>${xmlElement("Arn", principal.arn)}${xmlElement("AssumedRoleId", principal.userId)}</AssumedRoleUser>` +
-      packed +
-      (sourceIdentity === null ? "" : xmlElement("SourceIdentity", sourceIdentity)),
-    ctx.requestId,
-  );
+    xmlElement("AccessKeyId", issued.accessKeyId) +
+    xmlElement("SecretAccessKey", issued.secretAccessKey) +
+    xmlElement("SessionToken", issued.sessionToken!) +
+    xmlElement("Expiration", new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z")) +
+    "</Credentials>" +
+    `<AssumedRoleUser>${xmlElement("Arn", principal.arn)}${xmlElement("AssumedRoleId", principal.userId)}</AssumedRoleUser>`;
+  return { principal, xml };
 }

@@ -18,7 +18,8 @@ import {
 export type SignatureFailure =
   | { kind: "malformed" }
   | { kind: "unsupported_alg"; alg: string }
-  | { kind: "metadata_failed"; detail: string }
+  /** `unreachable`: the issuer did not answer at all (network error or timeout). */
+  | { kind: "metadata_failed"; detail: string; unreachable: boolean }
   | { kind: "key_not_found"; kid: string }
   | { kind: "bad_signature"; kid: string };
 
@@ -47,6 +48,11 @@ export interface OidcFetchStats {
   jwksFetches: number;
 }
 
+interface FetchFailure {
+  detail: string;
+  unreachable: boolean;
+}
+
 interface CachedKeys {
   jwks: JSONWebKeySet;
   fetchedAtMs: number;
@@ -56,7 +62,7 @@ interface CachedKeys {
 export class OidcKeyCache {
   readonly #options: OidcKeyCacheOptions;
   readonly #cache = new Map<string, CachedKeys>();
-  readonly #inflight = new Map<string, Promise<CachedKeys | { detail: string }>>();
+  readonly #inflight = new Map<string, Promise<CachedKeys | FetchFailure>>();
   readonly stats: OidcFetchStats = { discoveryFetches: 0, jwksFetches: 0 };
 
   constructor(options: OidcKeyCacheOptions) {
@@ -137,7 +143,7 @@ export class OidcKeyCache {
   }
 
   /** One fetch per issuer at a time: concurrent token checks share it. */
-  #fetch(issuer: string): Promise<CachedKeys | { detail: string }> {
+  #fetch(issuer: string): Promise<CachedKeys | FetchFailure> {
     const pending = this.#inflight.get(issuer);
     if (pending) return pending;
     const promise = this.#fetchNow(issuer).finally(() => this.#inflight.delete(issuer));
@@ -145,7 +151,7 @@ export class OidcKeyCache {
     return promise;
   }
 
-  async #fetchNow(issuer: string): Promise<CachedKeys | { detail: string }> {
+  async #fetchNow(issuer: string): Promise<CachedKeys | FetchFailure> {
     const discoveryUrl = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
     this.stats.discoveryFetches++;
     const discovery = await this.#getJson(discoveryUrl);
@@ -154,34 +160,38 @@ export class OidcKeyCache {
     if (doc.issuer !== issuer) {
       return {
         detail: `The issuer [${String(doc.issuer)}] in the discovery document at [${discoveryUrl}] does not match [${issuer}].`,
+        unreachable: false,
       };
     }
     if (typeof doc.jwks_uri !== "string")
-      return { detail: `The discovery document at [${discoveryUrl}] has no jwks_uri.` };
+      return {
+        detail: `The discovery document at [${discoveryUrl}] has no jwks_uri.`,
+        unreachable: false,
+      };
     this.stats.jwksFetches++;
     const keys = await this.#getJson(doc.jwks_uri);
     if ("detail" in keys) return keys;
     const jwks = keys.json as JSONWebKeySet | null;
     if (typeof jwks !== "object" || jwks === null || !Array.isArray(jwks.keys)) {
-      return { detail: `The JWKS at [${doc.jwks_uri}] has no keys array.` };
+      return { detail: `The JWKS at [${doc.jwks_uri}] has no keys array.`, unreachable: false };
     }
     const entry = { jwks, fetchedAtMs: this.#options.now() };
     this.#cache.set(issuer, entry);
     return entry;
   }
 
-  async #getJson(url: string): Promise<{ json: unknown } | { detail: string }> {
+  async #getJson(url: string): Promise<{ json: unknown } | FetchFailure> {
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      return { detail: `[${url}] is not a URL.` };
+      return { detail: `[${url}] is not a URL.`, unreachable: false };
     }
     if (
       parsed.protocol !== "https:" &&
       !(parsed.protocol === "http:" && this.#options.allowHttp(parsed))
     ) {
-      return { detail: `The URL [${url}] must use https.` };
+      return { detail: `The URL [${url}] must use https.`, unreachable: false };
     }
     let response: Response;
     try {
@@ -191,16 +201,22 @@ export class OidcKeyCache {
         headers: { accept: "application/json" },
       });
     } catch (error) {
-      return { detail: `Unable to retrieve [${url}]: ${(error as Error).message}.` };
+      return {
+        detail: `Unable to retrieve [${url}]: ${(error as Error).message}.`,
+        unreachable: true,
+      };
     }
     if (!response.ok) {
       await response.body?.cancel();
-      return { detail: `Unable to retrieve [${url}]: HTTP ${response.status}.` };
+      return {
+        detail: `Unable to retrieve [${url}]: HTTP ${response.status}.`,
+        unreachable: false,
+      };
     }
     try {
       return { json: await response.json() };
     } catch {
-      return { detail: `The document at [${url}] is not valid JSON.` };
+      return { detail: `The document at [${url}] is not valid JSON.`, unreachable: false };
     }
   }
 }
