@@ -15,6 +15,7 @@ import {
 } from "./checksums.ts";
 import { AwsChunkedDecoder, type ChunkSigner } from "./chunked.ts";
 import { AwsError, s3Errors } from "./errors.ts";
+import { openBody, type S3Request } from "./http.ts";
 
 /** How the request body is framed and what `x-amz-content-sha256` promised. */
 export type PayloadMode =
@@ -106,6 +107,27 @@ export class ConnectionResetByFault extends Error {
     super("connection reset by fault injection");
     this.name = "ConnectionResetByFault";
   }
+}
+
+/**
+ * Receives the object bytes of PutObject or UploadPart: lets a `100-continue` client start, and
+ * applies the connection reset fault injection planned for this request.
+ */
+export function receiveUpload(
+  r: S3Request,
+  file: string,
+  declared: ChecksumDeclaration,
+  maxBytes: number,
+): Promise<ReceivedBody> {
+  openBody(r.res, r.gate);
+  return receiveBody({
+    req: r.req,
+    file,
+    payload: r.payload,
+    declared,
+    maxBytes,
+    ...(r.fault.resetAfterBytes === undefined ? {} : { resetAfterBytes: r.fault.resetAfterBytes }),
+  });
 }
 
 /**

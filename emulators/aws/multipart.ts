@@ -14,7 +14,7 @@ import type { AwsEmulatorConfig } from "./config.ts";
 import type { Principal } from "./credentials.ts";
 import { s3Errors } from "./errors.ts";
 import { header, isoDate, openBody, type S3Request, send, sendXml } from "./http.ts";
-import { declaredChecksums, receiveBody } from "./ingest.ts";
+import { declaredChecksums, receiveBody, receiveUpload } from "./ingest.ts";
 import { objectHeadersFromRequest } from "./objects.ts";
 import { compareKeys, type ObjectStore, type StoredObject } from "./store.ts";
 import { parseXml, s3Document, xmlElement, xmlNode } from "./xml.ts";
@@ -199,15 +199,7 @@ export async function uploadPart(r: S3Request, env: MultipartEnv): Promise<void>
     );
   }
   const file = env.store.newPartFile();
-  openBody(r.res, r.gate);
-  const received = await receiveBody({
-    req: r.req,
-    file,
-    payload: r.payload,
-    declared,
-    maxBytes: env.config.s3.maxPartSizeBytes,
-    ...(r.fault.resetAfterBytes === undefined ? {} : { resetAfterBytes: r.fault.resetAfterBytes }),
-  });
+  const received = await receiveUpload(r, file, declared, env.config.s3.maxPartSizeBytes);
   if (env.uploads.find(r.bucket, r.key, upload.uploadId) !== upload) {
     // Aborted or completed while this part was in flight.
     await rm(file, { force: true });

@@ -6,7 +6,7 @@ import { checksumElementName, checksumHeaderName } from "./checksums.ts";
 import type { AwsEmulatorConfig } from "./config.ts";
 import { s3Errors } from "./errors.ts";
 import { header, httpDate, isoDate, openBody, type S3Request, send, sendXml } from "./http.ts";
-import { declaredChecksums, receiveBody } from "./ingest.ts";
+import { declaredChecksums, receiveBody, receiveUpload } from "./ingest.ts";
 import { isAllowed, mayListBucket } from "./permissions.ts";
 import { awsUriEncode } from "./sigv4.ts";
 import { compareKeys, type ObjectStore, type StoredObject } from "./store.ts";
@@ -75,15 +75,7 @@ export async function putObject(r: S3Request, env: ObjectEnv): Promise<void> {
   const declared = declaredChecksums(r.headers, r.payload);
   checkWritePreconditions(r, env.store.get(r.bucket, r.key));
   const file = env.store.newObjectFile();
-  openBody(r.res, r.gate);
-  const received = await receiveBody({
-    req: r.req,
-    file,
-    payload: r.payload,
-    declared,
-    maxBytes: env.config.s3.maxPutObjectBytes,
-    ...(r.fault.resetAfterBytes === undefined ? {} : { resetAfterBytes: r.fault.resetAfterBytes }),
-  });
+  const received = await receiveUpload(r, file, declared, env.config.s3.maxPutObjectBytes);
   try {
     // Conditional writes are decided when the write commits, as S3 does.
     checkWritePreconditions(r, env.store.get(r.bucket, r.key));
