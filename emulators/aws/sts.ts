@@ -73,6 +73,15 @@ export class Violations {
       );
   }
 
+  /** Checks the RoleArn and RoleSessionName every AssumeRole* action requires. */
+  roleAndSession(roleArn: string | null, sessionName: string | null): void {
+    this.required("roleArn", roleArn);
+    this.length("roleArn", roleArn, 20, 2048);
+    this.required("roleSessionName", sessionName);
+    this.length("roleSessionName", sessionName, 2, 64);
+    this.pattern("roleSessionName", sessionName, "[\\w+=,.@-]*");
+  }
+
   /** Parses DurationSeconds (default one hour) and checks the model's 900–43200 range. */
   duration(text: string | null): number {
     if (text === null) return ONE_HOUR_SECONDS;
@@ -112,11 +121,7 @@ function assumeRole(params: URLSearchParams, caller: Principal, ctx: StsContext)
   const tagKeys = [...params.keys()].filter((k) => /^Tags\.member\.\d+\.Key$/.test(k));
 
   const v = new Violations();
-  v.required("roleArn", roleArn);
-  v.length("roleArn", roleArn, 20, 2048);
-  v.required("roleSessionName", sessionName);
-  v.length("roleSessionName", sessionName, 2, 64);
-  v.pattern("roleSessionName", sessionName, "[\\w+=,.@-]*");
+  v.roleAndSession(roleArn, sessionName);
   v.length("externalId", externalId, 2, 1224);
   v.pattern("externalId", externalId, "[\\w+=,.@:\\/-]*");
   v.length("sourceIdentity", sourceIdentity, 2, 64);

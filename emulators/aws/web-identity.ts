@@ -47,11 +47,7 @@ export async function assumeRoleWithWebIdentity(
   const token = params.get("WebIdentityToken");
   const policy = params.get("Policy");
   const v = new Violations();
-  v.required("roleArn", roleArn);
-  v.length("roleArn", roleArn, 20, 2048);
-  v.required("roleSessionName", sessionName);
-  v.length("roleSessionName", sessionName, 2, 64);
-  v.pattern("roleSessionName", sessionName, "[\\w+=,.@-]*");
+  v.roleAndSession(roleArn, sessionName);
   v.required("webIdentityToken", token);
   v.length("webIdentityToken", token, 4, 20_000);
   v.length("providerId", params.get("ProviderId"), 4, 2048);
