@@ -94,23 +94,51 @@ function entropyPerCharacter(value: string): number {
   return bits;
 }
 
+/**
+ * How evenly letter case is mixed: the smaller of P(upper after upper) and P(upper after lower)
+ * over adjacent letters. Random base64 scores about 0.5; words, paths, CamelCase (an upper letter
+ * is nearly always followed by a lower one) and ALL-CAPS parts score near 0.
+ */
+function caseMixing(value: string): number {
+  let upperUpper = 0;
+  let upperLower = 0;
+  let lowerUpper = 0;
+  let lowerLower = 0;
+  for (let i = 1; i < value.length; i++) {
+    const a = value[i - 1]!;
+    const b = value[i]!;
+    if (!/[A-Za-z]/.test(a) || !/[A-Za-z]/.test(b)) continue;
+    const aUpper = a === a.toUpperCase();
+    const bUpper = b === b.toUpperCase();
+    if (aUpper && bUpper) upperUpper++;
+    else if (aUpper) upperLower++;
+    else if (bUpper) lowerUpper++;
+    else lowerLower++;
+  }
+  const afterUpper = upperUpper + upperLower;
+  const afterLower = lowerUpper + lowerLower;
+  if (afterUpper === 0 || afterLower === 0) return 0;
+  return Math.min(upperUpper / afterUpper, lowerUpper / afterLower);
+}
+
+const looksRandom = (value: string, minBits: number) =>
+  /[A-Z]/.test(value) &&
+  /[a-z]/.test(value) &&
+  /\d/.test(value) &&
+  caseMixing(value) >= 0.2 &&
+  entropyPerCharacter(value) > minBits;
+
 function valueLooksLike(value: string): string | undefined {
   for (const [shape, looksLike] of valueShapes) {
     if (shape.test(value)) return looksLike;
   }
-  // An AWS secret access key is 40 random base64 characters; its shape alone would also match a
-  // 40-character path, so it must also mix cases and digits and be as random as a key is.
-  if (
-    /^[A-Za-z0-9/+]{40}$/.test(value) &&
-    /[A-Z]/.test(value) &&
-    /[a-z]/.test(value) &&
-    /\d/.test(value) &&
-    entropyPerCharacter(value) > 4.2
-  ) {
+  // An AWS secret access key is 40 base64 characters; that shape alone would also match a
+  // 40-character path, so the value must also look random.
+  if (/^[A-Za-z0-9/+]{40}$/.test(value) && looksRandom(value, 4)) {
     return "an AWS secret access key";
   }
   // Any other long random base64 blob (session tokens, keys of other shapes).
-  if (/^[A-Za-z0-9+/_-]{64,}={0,2}$/.test(value) && entropyPerCharacter(value) > 4.5) {
+  if (/^[A-Za-z0-9+/_-]{64,}={0,2}$/.test(value) && looksRandom(value, 4.3)) {
     return "a token or key";
   }
   return undefined;
