@@ -36,7 +36,8 @@ function fieldFromPath(context: string, instancePath: string): string | undefine
     .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i ? `.${part}` : part))
     .join("");
   if (context === "body") return path || undefined;
-  return path ? `${context === "params" ? "path" : context}.${path}` : context;
+  const prefix = context === "params" ? "path" : context === "querystring" ? "query" : context;
+  return path ? `${prefix}.${path}` : prefix;
 }
 
 /** Maps anything thrown by a route or by Fastify itself to an {@link AppError}. */
