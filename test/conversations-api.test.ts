@@ -259,7 +259,7 @@ for (const kind of databaseKinds) {
 
 describe("operator settings and seams", () => {
   it("refuses S3 with 409 NOT_CONFIGURED naming RELAY_AWS_ACCOUNT_ID when no AWS account is set, and stores nothing", async () => {
-    const relay = await startTestRelay("embedded", {
+    const relay = await startTestRelay("postgres", {
       trust: testTrust({ awsAccountId: undefined }),
     });
     try {
@@ -298,7 +298,7 @@ describe("operator settings and seams", () => {
   });
 
   it("uses the operator's default key template and http callbacks when configured", async () => {
-    const relay = await startTestRelay("embedded", {
+    const relay = await startTestRelay("postgres", {
       defaultKeyTemplate: "acme/{conversation_id}.mp4",
       allowHttpCallbacks: true,
     });
@@ -323,7 +323,7 @@ describe("operator settings and seams", () => {
 
   it("calls the injected destination check with the captured destination; its refusal stores nothing", async () => {
     const checked: unknown[] = [];
-    const relay = await startTestRelay("embedded", {
+    const relay = await startTestRelay("postgres", {
       async checkDestination(destination, context) {
         checked.push({ destination, workspaceId: context.workspaceId, signal: context.signal });
         if (destination.provider === "s3" && destination.bucket_name === "refused-bucket") {
@@ -376,7 +376,7 @@ describe("operator settings and seams", () => {
   });
 
   it("documents the new routes in the OpenAPI document", async () => {
-    const relay = await startTestRelay("embedded");
+    const relay = await startTestRelay("postgres");
     try {
       const doc = (await relay.call("GET", "/openapi.json")).body;
       assert.ok(doc.paths["/v2/conversations"].post);

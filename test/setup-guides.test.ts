@@ -79,7 +79,7 @@ describe("setup guides through the HTTP API", () => {
     relay.call("GET", `/v2/recording-storage/setup/${provider}`, { apiKey });
 
   before(async () => {
-    relay = await startTestRelay("embedded");
+    relay = await startTestRelay("postgres");
     workspace = await relay.workspace();
   });
   after(async () => await relay.close());
@@ -171,7 +171,7 @@ describe("setup guides through the HTTP API", () => {
   });
 
   it("s3: the fixed ExternalId mode, a short session (AWS minimum one hour) and a saved default fill the guide", async () => {
-    const fixed = await startTestRelay("embedded", {
+    const fixed = await startTestRelay("postgres", {
       trust: testTrust({
         awsExternalIdMode: "fixed",
         awsExternalId: "relay-shared-id",
