@@ -184,3 +184,63 @@ describe("serve on a PostgreSQL server", () => {
     }
   });
 });
+
+describe("setup from the command line", () => {
+  it("prints a workspace's setup as shell and Terraform, and names RELAY_AWS_ACCOUNT_ID when S3 needs it", async () => {
+    const dataDir = join(dir, "setup");
+    const workspace = runRelay(["workspace", "create", "--name", "Acme", "--data-dir", dataDir]);
+    assert.equal((await workspace.exited).code, 0, workspace.output());
+    const { workspace_id } = JSON.parse(workspace.output()) as { workspace_id: string };
+
+    const gcs = runRelay(["setup", "gcs", "--workspace", workspace_id, "--data-dir", dataDir], {
+      RELAY_ISSUER_URL: "https://relay.example.com",
+    });
+    assert.equal((await gcs.exited).code, 0, gcs.output());
+    assert.match(gcs.output(), /# ===== 1\. Shell/);
+    assert.match(gcs.output(), /ISSUER=https:\/\/relay\.example\.com/);
+    assert.match(gcs.output(), /attribute.customer_id\/\$\{WORKSPACE_ID\}/);
+    assert.match(gcs.output(), new RegExp(`workspace_id = "${workspace_id}"`));
+
+    const s3 = runRelay(["setup", "s3", "--workspace", workspace_id, "--data-dir", dataDir]);
+    assert.equal((await s3.exited).code, 1);
+    assert.match(s3.output(), /^error: S3 destinations are not available: .*RELAY_AWS_ACCOUNT_ID/m);
+
+    const json = runRelay([
+      "setup",
+      "s3",
+      "--workspace",
+      workspace_id,
+      "--aws-account-id",
+      "111122223333",
+      "--format",
+      "json",
+      "--data-dir",
+      dataDir,
+    ]);
+    assert.equal((await json.exited).code, 0, json.output());
+    const guide = JSON.parse(json.output()) as { relay_identity: Record<string, unknown> };
+    assert.equal(guide.relay_identity.trusted_aws_account_id, "111122223333");
+    assert.equal(guide.relay_identity.external_id, workspace_id);
+
+    const unknown = runRelay([
+      "setup",
+      "gcs",
+      "--workspace",
+      crypto.randomUUID(),
+      "--data-dir",
+      dataDir,
+    ]);
+    assert.equal((await unknown.exited).code, 1);
+    assert.match(unknown.output(), /^error: no workspace /m);
+    const badProvider = runRelay([
+      "setup",
+      "ftp",
+      "--workspace",
+      workspace_id,
+      "--data-dir",
+      dataDir,
+    ]);
+    assert.equal((await badProvider.exited).code, 1);
+    assert.match(badProvider.output(), /provider must be one of s3, gcs, azure_blob/);
+  });
+});

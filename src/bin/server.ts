@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import packageJson from "../../package.json" with { type: "json" };
 import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
+import type { RelayTrust } from "../domain/index.ts";
 import { createApp } from "../http/app.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
 
@@ -17,6 +18,17 @@ export interface RunningServer {
   db: Db;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
+}
+
+/** The trust customers configure, from the configuration. */
+export function trustFrom(config: Config): RelayTrust {
+  return {
+    issuerUrl: config.issuerUrl,
+    awsAccountId: config.awsAccountId,
+    awsExternalIdMode: config.awsExternalIdMode,
+    awsExternalId: config.awsExternalId,
+    awsRoleSessionSeconds: config.awsRoleSessionSeconds,
+  };
 }
 
 /** Opens the database, migrates it, and listens. */
@@ -31,6 +43,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
       bodyLimitBytes: config.bodyLimitBytes,
       logger: config.logLevel === "silent" ? false : { level: config.logLevel },
       version: packageJson.version,
+      trust: trustFrom(config),
+      defaultKeyTemplate: config.defaultKeyTemplate,
+      allowHttpCallbacks: config.allowHttpCallbacks,
     });
     const address = await app.listen({ host: config.host, port: config.port });
     return {

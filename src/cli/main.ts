@@ -3,6 +3,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import { isAppError } from "../errors/index.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { setupCommand } from "./commands/setup.ts";
 import { apiKeyCommand, workspaceCommand } from "./commands/workspace.ts";
 
 /** What commands read and write instead of touching `process` directly. */
@@ -30,6 +31,7 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
     migrateCommand(io),
     workspaceCommand(io),
     apiKeyCommand(io),
+    setupCommand(io),
     ...extraCommands,
   ]) {
     program.addCommand(command);

@@ -4,6 +4,7 @@
  * generated from it, so the two cannot drift.
  */
 import { z } from "zod";
+import { keyTemplateProblem, SEED_DEFAULT_KEY_TEMPLATE } from "../domain/key-template.ts";
 
 /** One configurable value. Raw values always arrive as strings (environment or argv). */
 export interface Setting<T> {
@@ -138,6 +139,25 @@ export const settings = {
     default: "43200",
     description:
       "DurationSeconds requested when assuming a customer's role, in seconds (900-43200); the role's MaxSessionDuration must be at least this.",
+  }),
+  defaultKeyTemplate: setting({
+    env: "RELAY_DEFAULT_KEY_TEMPLATE",
+    flag: "--default-key-template",
+    schema: z.string().superRefine((value, context) => {
+      const problem = keyTemplateProblem(value);
+      if (problem) context.addIssue({ code: "custom", message: problem });
+    }),
+    default: SEED_DEFAULT_KEY_TEMPLATE,
+    description:
+      "Destination key template of recordings whose `recording_storage` has no `key_template`: tokens `{conversation_id}` and `{epoch_ms}`, characters `0-9A-Za-z./_-`, at most 512 characters, no leading `/`, no `//`, no `..`. Captured per conversation at creation.",
+  }),
+  allowHttpCallbacks: setting({
+    env: "RELAY_ALLOW_HTTP_CALLBACKS",
+    flag: "--allow-http-callbacks",
+    schema: z.enum(["true", "false"]).transform((value) => value === "true"),
+    default: "false",
+    description:
+      "`true` accepts `http://` callback URLs (local development only); otherwise callbacks must be `https://`.",
   }),
   logLevel: setting({
     env: "RELAY_LOG_LEVEL",

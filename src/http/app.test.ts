@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { testDestinationDeps } from "../../test/helpers/app-deps.ts";
 import { databaseKinds, openTestDatabase } from "../../test/helpers/databases.ts";
 import type { Db } from "../db/index.ts";
 import { createApp } from "./app.ts";
@@ -72,6 +73,7 @@ for (const kind of databaseKinds) {
         bodyLimitBytes: 4096,
         logger: false,
         version: "test",
+        ...testDestinationDeps,
       });
       base = await app.listen({ host: "127.0.0.1", port: 0 });
     });
@@ -334,6 +336,7 @@ describe("readiness when the database is gone", () => {
       bodyLimitBytes: 4096,
       logger: false,
       version: "test",
+      ...testDestinationDeps,
     });
     try {
       await db.close();

@@ -5,9 +5,13 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from "fastify-type-provider-zod";
+import type { DestinationCheck } from "../conversations/index.ts";
 import type { Db } from "../db/index.ts";
+import type { RelayTrust } from "../domain/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
 /** What the HTTP app needs; `bin` builds it from the configuration. */
@@ -19,6 +23,14 @@ export interface AppDeps {
   /** Pino options, `false` to log nothing (tests). */
   logger: boolean | { level: string };
   version: string;
+  /** What customers trust (issuer, AWS account, ExternalId): fills setup guides, gates S3. */
+  trust: RelayTrust;
+  /** Key template of destinations without their own. */
+  defaultKeyTemplate: string;
+  /** Accept `http://` callback URLs (development only). */
+  allowHttpCallbacks: boolean;
+  /** Live check of a new conversation's destination (S3 AssumeRole, from the AWS adapter). */
+  checkDestination?: DestinationCheck;
 }
 
 /** Builds the Fastify app; it does not listen (tests use `inject()` or `listen({port: 0})`). */
@@ -69,5 +81,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.db));
   await app.register(workspaceRoutes(deps));
+  await app.register(conversationRoutes(deps));
+  await app.register(recordingStorageRoutes(deps));
   return app;
 }

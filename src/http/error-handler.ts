@@ -15,6 +15,7 @@ const statusOf = {
   UNAUTHENTICATED: 401,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  NOT_CONFIGURED: 409,
   RATE_LIMITED: 429,
   NOT_READY: 503,
   INTERNAL_ERROR: 500,
@@ -35,7 +36,8 @@ function fieldFromPath(context: string, instancePath: string): string | undefine
     .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i ? `.${part}` : part))
     .join("");
   if (context === "body") return path || undefined;
-  return path ? `${context === "params" ? "path" : context}.${path}` : context;
+  const prefix = context === "params" ? "path" : context === "querystring" ? "query" : context;
+  return path ? `${prefix}.${path}` : prefix;
 }
 
 /** Maps anything thrown by a route or by Fastify itself to an {@link AppError}. */

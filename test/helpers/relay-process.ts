@@ -48,7 +48,8 @@ export function runRelay(args: string[], env: Record<string, string> = {}): Rela
 export async function startRelay(
   args: string[],
   env: Record<string, string> = {},
-  timeoutMs = 30_000,
+  // Generous: a cold embedded start is seconds alone, but much slower on a loaded 2-core CI machine.
+  timeoutMs = 90_000,
 ): Promise<RelayProcess & { url: string; stop: () => Promise<number | null> }> {
   const relay = runRelay(["serve", "--port", "0", "--log-level", "warn", ...args], env);
   const deadline = Date.now() + timeoutMs;

@@ -15,6 +15,13 @@ export function serveCommand(io: CliIo): Command {
     "logLevel",
     "bodyLimitBytes",
     "shutdownTimeoutMs",
+    "issuerUrl",
+    "awsAccountId",
+    "awsExternalIdMode",
+    "awsExternalId",
+    "awsRoleSessionSeconds",
+    "defaultKeyTemplate",
+    "allowHttpCallbacks",
   ]);
   return command.action(async (options: Record<string, unknown>) => {
     const config = configFrom(io.env, options);

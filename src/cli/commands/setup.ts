@@ -1,0 +1,98 @@
+import { Command } from "commander";
+import { trustFrom } from "../../bin/server.ts";
+import { migrate, openDatabase } from "../../db/index.ts";
+import { type StorageProvider, storageProviders } from "../../domain/index.ts";
+import { AppError } from "../../errors/index.ts";
+import { generateSetup } from "../../setup/index.ts";
+import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
+import type { CliIo } from "../main.ts";
+import { configFrom, databaseSettings, withSettings } from "../options.ts";
+
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const formats = ["all", "cli", "terraform", "json"] as const;
+
+/**
+ * `recording-relay setup <provider> --workspace <id>`: the trust a customer configures, filled in
+ * with that workspace's values (the same guide as `GET /v2/recording-storage/setup/{provider}`).
+ */
+export function setupCommand(io: CliIo): Command {
+  const command = new Command("setup")
+    .description(
+      "Print a workspace's customer setup for s3, gcs or azure_blob: shell commands and Terraform",
+    )
+    .argument("<provider>", `one of ${storageProviders.join(", ")}`)
+    .requiredOption("--workspace <id>", "the workspace id")
+    .option(
+      "--format <format>",
+      "all (commented shell, then Terraform), cli (the shell script only), terraform (main.tf only) or json",
+      "all",
+    );
+  withSettings(command, [
+    ...databaseSettings,
+    "issuerUrl",
+    "awsAccountId",
+    "awsExternalIdMode",
+    "awsExternalId",
+    "awsRoleSessionSeconds",
+    "defaultKeyTemplate",
+  ]);
+  return command.action(async (provider: string, options: Record<string, unknown>) => {
+    if (!(storageProviders as string[]).includes(provider)) {
+      throw new AppError(
+        "VALIDATION_FAILED",
+        `provider must be one of ${storageProviders.join(", ")}, not ${JSON.stringify(provider)}`,
+      );
+    }
+    const format = String(options.format);
+    if (!(formats as readonly string[]).includes(format)) {
+      throw new AppError("VALIDATION_FAILED", `--format must be one of ${formats.join(", ")}`);
+    }
+    const workspaceId = String(options.workspace);
+    if (!uuidShape.test(workspaceId)) {
+      throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
+    }
+    const config = configFrom(io.env, options);
+    const db = await openDatabase(config);
+    let saved: Awaited<ReturnType<typeof getDefaultRecordingStorage>>;
+    try {
+      await migrate(db);
+      if (!(await findWorkspace(db, workspaceId))) {
+        throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);
+      }
+      saved = await getDefaultRecordingStorage(db, workspaceId);
+    } finally {
+      await db.close();
+    }
+    const known = saved?.provider === provider ? saved : undefined;
+    const guide = generateSetup(provider as StorageProvider, {
+      workspaceId,
+      trust: trustFrom(config),
+      keyTemplate: known?.key_template ?? config.defaultKeyTemplate,
+      known,
+    });
+    switch (format) {
+      case "cli":
+        io.stdout(guide.cli.trimEnd());
+        break;
+      case "terraform":
+        io.stdout(guide.terraform.trimEnd());
+        break;
+      case "json":
+        io.stdout(JSON.stringify(guide, null, 2));
+        break;
+      default:
+        io.stdout(
+          [
+            "# ===== 1. Shell (save as setup.sh and run it, or paste) =====",
+            guide.cli.trimEnd(),
+            "",
+            "# ===== 2. Or the same as Terraform (save as main.tf) =====",
+            guide.terraform.trimEnd(),
+            "",
+            "# ===== Notes =====",
+            ...guide.notes.map((note) => `# - ${note}`),
+          ].join("\n"),
+        );
+    }
+  });
+}

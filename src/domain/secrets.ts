@@ -1,0 +1,183 @@
+/**
+ * Refusing secrets by construction (SPEC §3): nothing a customer configures is ever a credential,
+ * so anything that looks like one — by its field name or by the shape of its value, anywhere in
+ * the object — is refused before any other rule runs. That keeps stored configuration safe to log
+ * and to show back in full, and tells a customer who pasted a key that we do not want it.
+ */
+
+/** The message every refusal carries (SPEC §3). */
+export const SECRET_REFUSED = "secrets are not accepted: use federated identity";
+
+/** A credential-looking field or value, with what it looks like. */
+export interface SecretFinding {
+  /** Dotted path of the field, e.g. `properties.recording_storage.secret_access_key`. */
+  field: string;
+  /** What it looks like, in words, e.g. "an AWS access key id". */
+  looksLike: string;
+}
+
+// Field names, compared without case, `_`, `-` or spaces: a name containing any of these parts is
+// a credential. None of them occurs in a legitimate field (`key_template`, `client_id`,
+// `storage_account`, `service_account_email` do not match).
+const secretNameParts: [string, string][] = [
+  ["secret", "a secret"],
+  ["password", "a password"],
+  ["passwd", "a password"],
+  ["accesskey", "an access key"],
+  ["sessiontoken", "a session token"],
+  ["securitytoken", "a session token"],
+  ["accesstoken", "an access token"],
+  ["refreshtoken", "a refresh token"],
+  ["idtoken", "an identity token"],
+  ["bearertoken", "a bearer token"],
+  ["connectionstring", "a connection string"],
+  ["connstr", "a connection string"],
+  ["sastoken", "a SAS token"],
+  ["sasurl", "a SAS URL"],
+  ["sasuri", "a SAS URL"],
+  ["accountkey", "a storage account key"],
+  ["storagekey", "a storage account key"],
+  ["sharedkey", "a storage account key"],
+  ["privatekey", "a private key"],
+  ["credential", "a credential"],
+  ["apikey", "an API key"],
+  ["authorization", "an authorization header"],
+  ["keyfile", "a key file"],
+  ["keyjson", "a service account key"],
+  ["serviceaccountkey", "a service account key"],
+];
+// Whole names that are credentials on their own but too short to match as parts.
+const secretNames: Record<string, string> = {
+  token: "a token",
+  sas: "a SAS token",
+  sig: "a SAS signature",
+  key: "a key",
+  pem: "a private key",
+  p12: "a private key",
+  pfx: "a private key",
+};
+
+function nameLooksLike(name: string): string | undefined {
+  const normalized = name.toLowerCase().replace(/[\s_-]/g, "");
+  if (secretNames[normalized]) return secretNames[normalized];
+  for (const [part, looksLike] of secretNameParts) {
+    if (normalized.includes(part)) return looksLike;
+  }
+  return undefined;
+}
+
+// Value shapes: each is the documented or well-known format of one kind of credential.
+const valueShapes: [RegExp, string][] = [
+  [/(?:^|[^A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/, "an AWS access key id"],
+  [/^(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9+/=]{20,}$/, "an AWS session token"],
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, "a private key"],
+  [/(?:^|;)\s*(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=/i, "a connection string"],
+  [/DefaultEndpointsProtocol\s*=/i, "a connection string"],
+  [/(?:^|[?&])sig=[^&]+/, "a SAS token"],
+  [/^[A-Za-z0-9+/]{86}==$/, "a storage account key"],
+  [/"(?:private_key|private_key_id)"\s*:/, "a service account key"],
+  [/"type"\s*:\s*"service_account"/, "a service account key"],
+  [/^ya29\.[0-9A-Za-z_-]{20,}$/, "a Google access token"],
+  [/^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$/, "a signed token (JWT)"],
+  [/^[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}$/, "an Entra ID client secret"],
+];
+
+/** Bits of Shannon entropy per character: random keys score high, words and paths low. */
+function entropyPerCharacter(value: string): number {
+  const counts = new Map<string, number>();
+  for (const character of value) counts.set(character, (counts.get(character) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) {
+    const p = count / value.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/**
+ * How evenly letter case is mixed: the smaller of P(upper after upper) and P(upper after lower)
+ * over adjacent letters. Random base64 scores about 0.5; words, paths, CamelCase (an upper letter
+ * is nearly always followed by a lower one) and ALL-CAPS parts score near 0.
+ */
+function caseMixing(value: string): number {
+  let upperUpper = 0;
+  let upperLower = 0;
+  let lowerUpper = 0;
+  let lowerLower = 0;
+  for (let i = 1; i < value.length; i++) {
+    const a = value[i - 1]!;
+    const b = value[i]!;
+    if (!/[A-Za-z]/.test(a) || !/[A-Za-z]/.test(b)) continue;
+    const aUpper = a === a.toUpperCase();
+    const bUpper = b === b.toUpperCase();
+    if (aUpper && bUpper) upperUpper++;
+    else if (aUpper) upperLower++;
+    else if (bUpper) lowerUpper++;
+    else lowerLower++;
+  }
+  const afterUpper = upperUpper + upperLower;
+  const afterLower = lowerUpper + lowerLower;
+  if (afterUpper === 0 || afterLower === 0) return 0;
+  return Math.min(upperUpper / afterUpper, lowerUpper / afterLower);
+}
+
+const looksRandom = (value: string, minBits: number) =>
+  /[A-Z]/.test(value) &&
+  /[a-z]/.test(value) &&
+  /\d/.test(value) &&
+  caseMixing(value) >= 0.2 &&
+  entropyPerCharacter(value) > minBits;
+
+function valueLooksLike(value: string): string | undefined {
+  for (const [shape, looksLike] of valueShapes) {
+    if (shape.test(value)) return looksLike;
+  }
+  // An AWS secret access key is 40 base64 characters; that shape alone would also match a
+  // 40-character path, so the value must also look random.
+  if (/^[A-Za-z0-9/+]{40}$/.test(value) && looksRandom(value, 4)) {
+    return "an AWS secret access key";
+  }
+  // Any other long random base64 blob (session tokens, keys of other shapes).
+  if (/^[A-Za-z0-9+/_-]{64,}={0,2}$/.test(value) && looksRandom(value, 4.3)) {
+    return "a token or key";
+  }
+  return undefined;
+}
+
+/**
+ * Looks for a credential in `value` (field names and string values, recursively) and returns the
+ * first finding, or `undefined`. `path` is the dotted path of `value` itself.
+ */
+export function findSecret(
+  value: unknown,
+  path: string,
+  options: { names?: boolean; values?: boolean } = {},
+): SecretFinding | undefined {
+  const { names = true, values = true } = options;
+  if (typeof value === "string") {
+    const looksLike = values ? valueLooksLike(value) : undefined;
+    return looksLike ? { field: path, looksLike } : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = findSecret(item, `${path}[${index}]`, options);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [name, item] of Object.entries(value)) {
+      const field = path ? `${path}.${name}` : name;
+      const byName = names ? nameLooksLike(name) : undefined;
+      if (byName) return { field, looksLike: byName };
+      const found = findSecret(item, field, options);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The full refusal message for a finding. */
+export function secretMessage(finding: SecretFinding): string {
+  return `${SECRET_REFUSED} (this looks like ${finding.looksLike}; the relay needs only the non-secret identifiers of a trust you configure on your side)`;
+}

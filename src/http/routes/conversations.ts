@@ -1,0 +1,254 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  type Conversation,
+  createConversation,
+  type DestinationCheck,
+  findConversation,
+  type ListPosition,
+  listConversations,
+  type RecordingSummary,
+  recordingsOf,
+} from "../../conversations/index.ts";
+import type { Db } from "../../db/index.ts";
+import {
+  keyTemplateOverwrites,
+  overwriteWarning,
+  parseCreateConversation,
+  type RelayTrust,
+  type ValidationIssue,
+  withKeyTemplate,
+} from "../../domain/index.ts";
+import { AppError } from "../../errors/index.ts";
+import { requireAwsAccount } from "../../setup/index.ts";
+import { getDefaultRecordingStorage } from "../../workspaces/index.ts";
+import { requireWorkspace } from "../auth.ts";
+import { conversationSchema, warningSchema } from "../schemas/recording-storage.ts";
+
+/** What the conversation and destination routes need. */
+export interface DestinationDeps {
+  db: Db;
+  trust: RelayTrust;
+  /** Key template of destinations without their own (operator setting). */
+  defaultKeyTemplate: string;
+  /** Accept `http://` callback URLs (development). */
+  allowHttpCallbacks: boolean;
+  /** Live check of a new conversation's destination (S3 AssumeRole); absent: not checked. */
+  checkDestination?: DestinationCheck;
+}
+
+/** A domain validation issue as the 400 every route answers. */
+export function validationError(issue: ValidationIssue): AppError {
+  return new AppError(
+    "VALIDATION_FAILED",
+    issue.field ? `${issue.field}: ${issue.message}` : issue.message,
+    issue.field ? { field: issue.field } : {},
+  );
+}
+
+/** An AbortSignal that fires when the caller goes away. */
+export function signalOf(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once("close", () => controller.abort(new Error(`request ${request.id} closed`)));
+  return controller.signal;
+}
+
+const showRecording = (recording: RecordingSummary) => ({
+  recording_id: recording.id,
+  epoch_ms: recording.epochMs,
+  key: recording.key,
+  storage_uri: recording.storageUri,
+  state: recording.state,
+  created_at: recording.createdAt.toISOString(),
+});
+
+const showConversation = (conversation: Conversation, recordings: RecordingSummary[]) => ({
+  conversation_id: conversation.id,
+  status: conversation.status,
+  properties: conversation.properties as Record<string, unknown>,
+  recording_storage: conversation.recordingStorage,
+  recording_storage_source: conversation.recordingStorageSource,
+  created_at: conversation.createdAt.toISOString(),
+  recordings: recordings.map(showRecording),
+});
+
+// Cursors are opaque to clients: base64url of the last item's exact position and id.
+const cursorShape = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function encodeCursor(last: Conversation): string {
+  return Buffer.from(JSON.stringify([last.position, last.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): ListPosition {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === "string" &&
+      cursorShape.test(value[0]) &&
+      typeof value[1] === "string" &&
+      uuidShape.test(value[1])
+    ) {
+      return { position: value[0], id: value[1] };
+    }
+  } catch {
+    // Falls through to the 400 below.
+  }
+  throw new AppError(
+    "VALIDATION_FAILED",
+    "query.cursor: is not a cursor from a previous page (pass next_cursor unchanged)",
+    { field: "query.cursor" },
+  );
+}
+
+const securityApiKey = [{ apiKey: [] }];
+
+/** `POST/GET /v2/conversations` and `GET /v2/conversations/{id}` (SPEC §4). */
+export function conversationRoutes(deps: DestinationDeps) {
+  return async function conversationRoutes(parent: FastifyInstance): Promise<void> {
+    const app = parent.withTypeProvider<ZodTypeProvider>();
+    const workspaceOnly = requireWorkspace(deps.db);
+
+    app.post(
+      "/v2/conversations",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["conversations"],
+          summary: "Create a conversation with its recording destination",
+          description:
+            "`properties`: `enable_recording` (boolean), `callback_url` (https URL), and a destination as `recording_storage` (s3, gcs or azure_blob) or as the legacy flat S3 fields `aws_assume_role_arn`, `recording_s3_bucket_name`, `recording_s3_bucket_region` (all three). Without a destination of its own, the workspace default in force now is captured. Anything that looks like a secret is refused.",
+          security: securityApiKey,
+          body: z.unknown(),
+          response: {
+            201: conversationSchema.extend({ warnings: z.array(warningSchema) }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const parsed = parseCreateConversation(request.body, deps);
+        if (!parsed.ok) throw validationError(parsed.issue);
+        const { properties, destination } = parsed.value;
+        const warnings = [...parsed.warnings];
+        if (destination?.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+
+        let effective = destination;
+        if (!effective) {
+          effective = await getDefaultRecordingStorage(deps.db, request.workspaceId);
+          if (effective) {
+            if (effective.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+            const template = effective.key_template ?? deps.defaultKeyTemplate;
+            if (keyTemplateOverwrites(template)) {
+              warnings.push({
+                code: "KEY_TEMPLATE_OVERWRITES",
+                field: "recording_storage.key_template",
+                message: `the workspace default destination's ${overwriteWarning(template)}`,
+              });
+            }
+          }
+        }
+        if (properties.enable_recording === true && !effective) {
+          throw validationError({
+            field: "properties.recording_storage",
+            message:
+              "is required when enable_recording is true and the workspace has no default destination: send recording_storage (or the legacy S3 fields), or set a default with PUT /v2/recording-storage",
+          });
+        }
+        const captured = effective ? withKeyTemplate(effective, deps.defaultKeyTemplate) : null;
+        if (captured && deps.checkDestination) {
+          await deps.checkDestination(captured, {
+            workspaceId: request.workspaceId,
+            signal: signalOf(request, reply),
+          });
+        }
+        const conversation = await createConversation(deps.db, {
+          workspaceId: request.workspaceId,
+          properties,
+          recordingStorage: captured,
+          callbackUrl: properties.callback_url ?? null,
+        });
+        return reply.status(201).send({ ...showConversation(conversation, []), warnings });
+      },
+    );
+
+    app.get(
+      "/v2/conversations",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["conversations"],
+          summary: "List the workspace's conversations, newest first",
+          description:
+            "Cursor pagination: pass the answer's `next_cursor` as `cursor` to get the next page; `next_cursor` is null on the last page. The order (newest first, ties by id) is stable, and conversations created while paging never shift or repeat items.",
+          security: securityApiKey,
+          querystring: z.strictObject({
+            limit: z
+              .string()
+              .regex(/^\d+$/, "must be a whole number from 1 to 100")
+              .transform(Number)
+              .pipe(
+                z
+                  .number()
+                  .min(1, "must be a whole number from 1 to 100")
+                  .max(100, "must be a whole number from 1 to 100"),
+              )
+              .optional()
+              .meta({ description: "Page size, 1-100 (default 20)" }),
+            cursor: z
+              .string()
+              .max(200, "is not a cursor from a previous page")
+              .optional()
+              .meta({ description: "The next_cursor of the previous page" }),
+          }),
+          response: {
+            200: z.object({
+              data: z.array(conversationSchema),
+              next_cursor: z.string().nullable(),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const after = request.query.cursor ? decodeCursor(request.query.cursor) : undefined;
+        const page = await listConversations(deps.db, request.workspaceId, {
+          limit: request.query.limit ?? 20,
+          ...(after ? { after } : {}),
+        });
+        const recordings = await recordingsOf(
+          deps.db,
+          request.workspaceId,
+          page.items.map((conversation) => conversation.id),
+        );
+        return {
+          data: page.items.map((c) => showConversation(c, recordings.get(c.id) ?? [])),
+          next_cursor: page.hasMore ? encodeCursor(page.items.at(-1)!) : null,
+        };
+      },
+    );
+
+    app.get(
+      "/v2/conversations/:conversation_id",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["conversations"],
+          summary: "A conversation with its recordings",
+          security: securityApiKey,
+          params: z.object({ conversation_id: z.uuid("must be a conversation id (a UUID)") }),
+          response: { 200: conversationSchema },
+        },
+      },
+      async (request) => {
+        const { conversation_id } = request.params;
+        const conversation = await findConversation(deps.db, request.workspaceId, conversation_id);
+        // Another workspace's conversation is indistinguishable from a missing one.
+        if (!conversation) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
+        const recordings = await recordingsOf(deps.db, request.workspaceId, [conversation.id]);
+        return showConversation(conversation, recordings.get(conversation.id) ?? []);
+      },
+    );
+  };
+}

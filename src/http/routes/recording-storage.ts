@@ -1,0 +1,140 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { storageProviders, validateRecordingStorage } from "../../domain/index.ts";
+import { AppError } from "../../errors/index.ts";
+import { generateSetup, requireAwsAccount } from "../../setup/index.ts";
+import { getDefaultRecordingStorage, setDefaultRecordingStorage } from "../../workspaces/index.ts";
+import { requireWorkspace } from "../auth.ts";
+import { recordingStorageSchema, warningSchema } from "../schemas/recording-storage.ts";
+import { type DestinationDeps, validationError } from "./conversations.ts";
+
+const securityApiKey = [{ apiKey: [] }];
+
+const defaultAnswer = z.object({
+  recording_storage: recordingStorageSchema,
+  effective_key_template: z
+    .string()
+    .meta({ description: "The template conversations capture: its own, or the operator default" }),
+});
+
+/** The workspace default destination and the customer setup guides (SPEC §4). */
+export function recordingStorageRoutes(deps: DestinationDeps) {
+  return async function recordingStorageRoutes(parent: FastifyInstance): Promise<void> {
+    const app = parent.withTypeProvider<ZodTypeProvider>();
+    const workspaceOnly = requireWorkspace(deps.db);
+
+    app.put(
+      "/v2/recording-storage",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["recording-storage"],
+          summary: "Set the workspace's default destination (validated on save)",
+          description:
+            "The body is a `recording_storage` object. Conversations created later without a destination of their own capture it; existing conversations keep theirs.",
+          security: securityApiKey,
+          body: z.unknown(),
+          response: { 200: defaultAnswer.extend({ warnings: z.array(warningSchema) }) },
+        },
+      },
+      async (request) => {
+        const result = validateRecordingStorage(request.body, "", deps);
+        if (!result.ok) throw validationError(result.issue);
+        if (result.value.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        if (!(await setDefaultRecordingStorage(deps.db, request.workspaceId, result.value))) {
+          throw new AppError("UNAUTHENTICATED", "the API key's workspace no longer exists");
+        }
+        return {
+          recording_storage: result.value,
+          effective_key_template: result.value.key_template ?? deps.defaultKeyTemplate,
+          warnings: result.warnings,
+        };
+      },
+    );
+
+    app.get(
+      "/v2/recording-storage",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["recording-storage"],
+          summary: "The workspace's default destination (404 when none is set)",
+          security: securityApiKey,
+          response: { 200: defaultAnswer },
+        },
+      },
+      async (request) => {
+        const destination = await getDefaultRecordingStorage(deps.db, request.workspaceId);
+        if (!destination) {
+          throw new AppError(
+            "NOT_FOUND",
+            "this workspace has no default recording_storage; set one with PUT /v2/recording-storage",
+          );
+        }
+        return {
+          recording_storage: destination,
+          effective_key_template: destination.key_template ?? deps.defaultKeyTemplate,
+        };
+      },
+    );
+
+    app.delete(
+      "/v2/recording-storage",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["recording-storage"],
+          summary: "Remove the workspace's default destination (conversations keep theirs)",
+          security: securityApiKey,
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        await setDefaultRecordingStorage(deps.db, request.workspaceId, null);
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.get(
+      "/v2/recording-storage/setup/:provider",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["recording-storage"],
+          summary: "The trust to configure on the customer's side, as CLI commands and Terraform",
+          description:
+            "Filled in with this workspace's Workspace ID, the relay's issuer, trusted AWS account and ExternalId, and any names the workspace default already gives. Values the customer must supply are listed in `placeholders` and marked FILL IN.",
+          security: securityApiKey,
+          params: z.object({
+            provider: z.enum(storageProviders, "must be one of s3, gcs, azure_blob"),
+          }),
+          response: {
+            200: z.object({
+              provider: z.enum(storageProviders),
+              workspace_id: z.string(),
+              relay_identity: z.record(z.string(), z.union([z.string(), z.number()])),
+              placeholders: z.array(z.object({ name: z.string(), description: z.string() })),
+              cli: z.string(),
+              terraform: z.string(),
+              recording_storage: z.record(z.string(), z.string()),
+              notes: z.array(z.string()),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const { provider } = request.params;
+        const saved = await getDefaultRecordingStorage(deps.db, request.workspaceId);
+        // A saved default of the same provider supplies names and its key template.
+        const known = saved?.provider === provider ? saved : undefined;
+        return generateSetup(provider, {
+          workspaceId: request.workspaceId,
+          trust: deps.trust,
+          keyTemplate: known?.key_template ?? deps.defaultKeyTemplate,
+          known,
+        });
+      },
+    );
+  };
+}

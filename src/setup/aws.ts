@@ -1,0 +1,302 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the generated shell and Terraform interpolate ${...} themselves.
+/**
+ * S3 setup: an IAM role in the customer's account that trusts only the relay's AWS account, only
+ * with the workspace's ExternalId, with a session long enough for the relay's AssumeRole, and that
+ * may only write recordings under the key prefix (SPEC §1, research §1.4).
+ */
+import {
+  externalIdFor,
+  keyTemplatePermissionPrefix,
+  partitionOfRegion,
+  requiredMaxSessionSeconds,
+  verifyProbePrefix,
+} from "../domain/index.ts";
+import { AppError } from "../errors/index.ts";
+import {
+  fillIn,
+  hclString,
+  type Placeholder,
+  placeholderGuard,
+  type SetupGuide,
+  type SetupInput,
+  shellQuote,
+} from "./guide.ts";
+
+/**
+ * The actions granted on the key prefix, each with the reason the relay needs it. Nothing else is
+ * granted: no s3:ListBucket (a HEAD of a missing key then answers 403 instead of 404, which the
+ * relay treats as "not there yet" rather than asking for the right to list your keys), no
+ * s3:PutObjectAcl (the relay never changes ownership or ACLs), no bucket-level action at all.
+ */
+export const s3WriteActions: [action: string, why: string][] = [
+  [
+    "s3:PutObject",
+    "upload the recording: PutObject, and CreateMultipartUpload/UploadPart/CompleteMultipartUpload of streamed recordings, all authorize as s3:PutObject",
+  ],
+  [
+    "s3:AbortMultipartUpload",
+    "abandon a failed streamed upload so its parts do not linger (and bill) in your bucket",
+  ],
+  [
+    "s3:ListMultipartUploadParts",
+    "resume a streamed upload after a worker restart: ListParts tells which parts already landed",
+  ],
+  [
+    "s3:GetObject",
+    "HeadObject (authorized as s3:GetObject) on redelivery: an object already present with the same size and checksum counts as delivered instead of being uploaded again",
+  ],
+];
+
+/** Why delete is granted, on the verify probe's folder only. */
+export const s3ProbeDeleteWhy =
+  "remove the small test object POST /v2/recording-storage/verify writes; limited to the probe folder, so the relay can never delete a recording";
+
+/** Throws the 409 that tells an operator which setting S3 needs. */
+export function requireAwsAccount(accountId: string | undefined): string {
+  if (accountId === undefined) {
+    throw new AppError(
+      "NOT_CONFIGURED",
+      "S3 destinations are not available: the relay's operator has not set RELAY_AWS_ACCOUNT_ID (the AWS account customers' role trust policies must name)",
+      { details: { setting: "RELAY_AWS_ACCOUNT_ID" } },
+    );
+  }
+  return accountId;
+}
+
+/** The S3 setup guide. */
+export function awsSetup(input: SetupInput): SetupGuide {
+  const { workspaceId, trust, keyTemplate } = input;
+  const accountId = requireAwsAccount(trust.awsAccountId);
+  const externalId = externalIdFor(trust, workspaceId);
+  const maxSessionSeconds = requiredMaxSessionSeconds(trust);
+  const known = input.known?.provider === "s3" ? input.known : undefined;
+  const prefix = keyTemplatePermissionPrefix(keyTemplate);
+  const probePrefix = verifyProbePrefix(keyTemplate);
+  const roleName = known ? known.assume_role_arn.split("/").pop()! : "recording-relay-writer";
+  const bucket = known?.bucket_name ?? fillIn("bucket-name");
+  const region = known?.bucket_region ?? fillIn("bucket-region");
+  const partition = known ? partitionOfRegion(known.bucket_region) : "aws";
+
+  const placeholders: Placeholder[] = [];
+  if (!known) {
+    placeholders.push(
+      { name: "BUCKET", description: "the existing S3 bucket recordings go to" },
+      { name: "BUCKET_REGION", description: "the bucket's region, e.g. eu-west-1" },
+    );
+  }
+  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const externalIdNote =
+    trust.awsExternalIdMode === "workspace"
+      ? "your Workspace ID, which the relay sends as ExternalId"
+      : "the relay's ExternalId";
+
+  const cli = [
+    "#!/usr/bin/env bash",
+    `# recording-relay: S3 setup for workspace ${workspaceId}`,
+    "# Creates one IAM role that the relay assumes to write recordings into your bucket, and",
+    "# nothing else. Fill in the values marked FILL IN; everything else comes from the relay.",
+    "set -euo pipefail",
+    "",
+    `BUCKET=${shellQuote(bucket)}${fill("BUCKET")}`,
+    `BUCKET_REGION=${shellQuote(region)}${fill("BUCKET_REGION")}`,
+    `ROLE_NAME=${shellQuote(roleName)}`,
+    "",
+    "# From the relay (do not change):",
+    `RELAY_AWS_ACCOUNT=${shellQuote(accountId)}  # the only principal the role trusts`,
+    `EXTERNAL_ID=${shellQuote(externalId)}  # ${externalIdNote}`,
+    `MAX_SESSION_SECONDS=${maxSessionSeconds}  # the relay asks for ${trust.awsRoleSessionSeconds} s sessions; a shorter maximum fails AssumeRole`,
+    `KEY_PREFIX=${shellQuote(prefix)}  # every recording key starts with this (your key_template)`,
+    `PROBE_PREFIX=${shellQuote(probePrefix)}  # where the verify diagnostic writes and removes its test object`,
+    "",
+    ...placeholderGuard(placeholders.map((p) => p.name)),
+    "# The partition (aws, aws-cn, aws-us-gov) of the account you are signed in to.",
+    "PARTITION=$(aws sts get-caller-identity --query Arn --output text | cut -d: -f2)",
+    "",
+    "# 1. The role: only the relay's account may assume it, and only with the ExternalId",
+    "#    (the confused-deputy guard). No other action than sts:AssumeRole is trusted.",
+    "cat > recording-relay-trust.json <<EOF",
+    "{",
+    '  "Version": "2012-10-17",',
+    '  "Statement": [',
+    "    {",
+    '      "Sid": "RecordingRelayAssumeRole",',
+    '      "Effect": "Allow",',
+    '      "Principal": { "AWS": "arn:${PARTITION}:iam::${RELAY_AWS_ACCOUNT}:root" },',
+    '      "Action": "sts:AssumeRole",',
+    '      "Condition": { "StringEquals": { "sts:ExternalId": "${EXTERNAL_ID}" } }',
+    "    }",
+    "  ]",
+    "}",
+    "EOF",
+    'aws iam create-role --role-name "$ROLE_NAME" \\',
+    '  --description "recording-relay writes conversation recordings (workspace ' +
+      workspaceId +
+      ')" \\',
+    '  --max-session-duration "$MAX_SESSION_SECONDS" \\',
+    "  --assume-role-policy-document file://recording-relay-trust.json",
+    "",
+    "# 2. Its only permissions, on objects under the key prefix:",
+    ...s3WriteActions.map(([action, why]) => `#    ${action}: ${why}.`),
+    `#    s3:DeleteObject, on the probe folder only: ${s3ProbeDeleteWhy}.`,
+    "#    If the bucket uses SSE-KMS with a customer-managed key, also allow kms:GenerateDataKey",
+    "#    and kms:Decrypt on that key (multipart uploads need both).",
+    "cat > recording-relay-permissions.json <<EOF",
+    "{",
+    '  "Version": "2012-10-17",',
+    '  "Statement": [',
+    "    {",
+    '      "Sid": "WriteRecordings",',
+    '      "Effect": "Allow",',
+    `      "Action": [${s3WriteActions.map(([action]) => `"${action}"`).join(", ")}],`,
+    '      "Resource": "arn:${PARTITION}:s3:::${BUCKET}/${KEY_PREFIX}*"',
+    "    },",
+    "    {",
+    '      "Sid": "RemoveVerifyProbe",',
+    '      "Effect": "Allow",',
+    '      "Action": "s3:DeleteObject",',
+    '      "Resource": "arn:${PARTITION}:s3:::${BUCKET}/${PROBE_PREFIX}*"',
+    "    }",
+    "  ]",
+    "}",
+    "EOF",
+    'aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name recording-relay-write \\',
+    "  --policy-document file://recording-relay-permissions.json",
+    "",
+    "# 3. Send this as recording_storage (POST /v2/conversations, or PUT /v2/recording-storage):",
+    'ROLE_ARN=$(aws iam get-role --role-name "$ROLE_NAME" --query Role.Arn --output text)',
+    "cat <<EOF",
+    `{"provider": "s3", "bucket_name": "\${BUCKET}", "bucket_region": "\${BUCKET_REGION}", "assume_role_arn": "\${ROLE_ARN}", "key_template": ${JSON.stringify(keyTemplate)}}`,
+    "EOF",
+    "",
+  ].join("\n");
+
+  const variable = (name: string, description: string, value: string | undefined) =>
+    [
+      `variable "${name}" {`,
+      `  description = ${hclString(description)}`,
+      "  type        = string",
+      ...(value === undefined ? [] : [`  default     = ${hclString(value)}`]),
+      "}",
+    ].join("\n");
+
+  const terraform = [
+    `# recording-relay: S3 setup for workspace ${workspaceId}.`,
+    "# One IAM role the relay assumes to write recordings, and nothing else. Variables without a",
+    "# default are yours to fill in (terraform asks for them); the locals come from the relay.",
+    "",
+    "terraform {",
+    "  required_providers {",
+    "    aws = {",
+    '      source  = "hashicorp/aws"',
+    '      version = ">= 5.0"',
+    "    }",
+    "  }",
+    "}",
+    "",
+    variable("bucket_name", "FILL IN: the existing S3 bucket recordings go to", known?.bucket_name),
+    "",
+    variable("bucket_region", "FILL IN: the bucket's region, e.g. eu-west-1", known?.bucket_region),
+    "",
+    variable("role_name", "Name of the IAM role the relay assumes", roleName),
+    "",
+    'provider "aws" {',
+    "  region = var.bucket_region",
+    "}",
+    "",
+    "# From the relay (do not change).",
+    "locals {",
+    `  relay_aws_account_id = ${hclString(accountId)}`,
+    `  external_id          = ${hclString(externalId)}`,
+    `  max_session_seconds  = ${maxSessionSeconds}`,
+    `  key_prefix           = ${hclString(prefix)}`,
+    `  probe_prefix         = ${hclString(probePrefix)}`,
+    "}",
+    "",
+    'data "aws_partition" "current" {}',
+    "",
+    'resource "aws_iam_role" "recording_relay" {',
+    "  name        = var.role_name",
+    `  description = ${hclString(`recording-relay writes conversation recordings (workspace ${workspaceId})`)}`,
+    "  # The relay asks for sessions this long; a shorter maximum makes AssumeRole fail.",
+    "  max_session_duration = local.max_session_seconds",
+    "  # Only the relay's account, only with the ExternalId (the confused-deputy guard).",
+    "  assume_role_policy = jsonencode({",
+    '    Version = "2012-10-17"',
+    "    Statement = [{",
+    '      Sid       = "RecordingRelayAssumeRole"',
+    '      Effect    = "Allow"',
+    '      Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.relay_aws_account_id}:root" }',
+    '      Action    = "sts:AssumeRole"',
+    '      Condition = { StringEquals = { "sts:ExternalId" = local.external_id } }',
+    "    }]",
+    "  })",
+    "}",
+    "",
+    'resource "aws_iam_role_policy" "recording_relay_write" {',
+    '  name = "recording-relay-write"',
+    "  role = aws_iam_role.recording_relay.id",
+    "  policy = jsonencode({",
+    '    Version = "2012-10-17"',
+    "    Statement = [",
+    "      {",
+    '        Sid    = "WriteRecordings"',
+    '        Effect = "Allow"',
+    "        Action = [",
+    ...s3WriteActions.flatMap(([action, why]) => [`          # ${why}`, `          "${action}",`]),
+    "        ]",
+    '        Resource = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}/${local.key_prefix}*"',
+    "      },",
+    "      {",
+    `        # ${s3ProbeDeleteWhy}`,
+    '        Sid      = "RemoveVerifyProbe"',
+    '        Effect   = "Allow"',
+    '        Action   = "s3:DeleteObject"',
+    '        Resource = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}/${local.probe_prefix}*"',
+    "      },",
+    "    ]",
+    "  })",
+    "}",
+    "",
+    "# Send this as recording_storage.",
+    'output "recording_storage" {',
+    "  value = jsonencode({",
+    '    provider        = "s3"',
+    "    bucket_name     = var.bucket_name",
+    "    bucket_region   = var.bucket_region",
+    "    assume_role_arn = aws_iam_role.recording_relay.arn",
+    `    key_template    = ${hclString(keyTemplate)}`,
+    "  })",
+    "}",
+    "",
+  ].join("\n");
+
+  return {
+    provider: "s3",
+    workspace_id: workspaceId,
+    relay_identity: {
+      trusted_aws_account_id: accountId,
+      external_id: externalId,
+      external_id_mode: trust.awsExternalIdMode,
+      role_session_seconds: trust.awsRoleSessionSeconds,
+      required_max_session_duration: maxSessionSeconds,
+    },
+    placeholders,
+    cli,
+    terraform,
+    recording_storage: {
+      provider: "s3",
+      bucket_name: bucket,
+      bucket_region: region,
+      assume_role_arn:
+        known?.assume_role_arn ?? `arn:${partition}:iam::<your-account-id>:role/${roleName}`,
+      key_template: keyTemplate,
+    },
+    notes: [
+      `The role trusts the relay's AWS account ${accountId} only when it presents ExternalId ${externalId}; every other caller, and the relay acting for another workspace, is refused.`,
+      `MaxSessionDuration must be at least ${maxSessionSeconds} s: the relay requests ${trust.awsRoleSessionSeconds} s sessions, and AWS refuses a longer session than the role allows ("unable to assume role with given parameters" at conversation creation).`,
+      `Writes are limited to keys under "${prefix || "(the whole bucket)"}"; if you change key_template, widen the Resource to the new prefix or deliveries fail with DESTINATION_AUTH_FAILED.`,
+      ...s3WriteActions.map(([action, why]) => `${action}: ${why}.`),
+      `s3:DeleteObject on "${probePrefix}" only: ${s3ProbeDeleteWhy}.`,
+    ],
+  };
+}

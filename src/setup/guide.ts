@@ -1,0 +1,72 @@
+/**
+ * The customer setup guide (SPEC §4 `GET /v2/recording-storage/setup/{provider}`, CLI
+ * `recording-relay setup`): the trust a customer configures on their side, filled in with their
+ * Workspace ID and the relay's issuer, account and ExternalId, as a shell script and as Terraform.
+ */
+import type { RecordingStorage, RelayTrust, StorageProvider } from "../domain/index.ts";
+
+/** What a generator needs. */
+export interface SetupInput {
+  workspaceId: string;
+  trust: RelayTrust;
+  /** The key template in force for this workspace: it fixes the prefix the permission covers. */
+  keyTemplate: string;
+  /** The workspace's saved default, used to fill in names the relay already knows. */
+  known: RecordingStorage | undefined;
+}
+
+/** A value the customer must supply. */
+export interface Placeholder {
+  /** The shell variable / Terraform variable that holds it. */
+  name: string;
+  description: string;
+}
+
+/** One provider's complete setup. */
+export interface SetupGuide {
+  provider: StorageProvider;
+  workspace_id: string;
+  /** What the relay presents, which the customer's trust checks (issuer, subject, account, …). */
+  relay_identity: Record<string, string | number>;
+  /** Values the customer must fill in before running either form. */
+  placeholders: Placeholder[];
+  /** Shell script with `aws`, `gcloud` or `az` commands. */
+  cli: string;
+  /** A Terraform configuration (one file). */
+  terraform: string;
+  /** The `recording_storage` object to send once the trust exists (placeholders in `<...>`). */
+  recording_storage: Record<string, string>;
+  /** Things to know: what is granted and why, and optional narrowing. */
+  notes: string[];
+}
+
+/** Quotes a value for POSIX shells. */
+export function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A Terraform string literal, with interpolation sequences escaped. */
+export function hclString(value: string): string {
+  const escaped = value
+    .replaceAll("\\", "\\\\")
+    .replaceAll('"', '\\"')
+    .replaceAll("${", "$${")
+    .replaceAll("%{", "%%{");
+  return `"${escaped}"`;
+}
+
+/** `<your-thing>`, the marker of a value the customer must fill in. */
+export const fillIn = (what: string) => `<your-${what}>`;
+
+/** A shell guard refusing to run while placeholders are unfilled. */
+export function placeholderGuard(names: string[]): string[] {
+  if (names.length === 0) return [];
+  const joined = names.map((name) => `$${name}`).join("");
+  return [
+    `case "${joined}" in *"<your-"*)`,
+    `  echo "Fill in ${names.join(", ")} at the top of this script first." >&2`,
+    "  exit 1",
+    "  ;;",
+    "esac",
+  ];
+}

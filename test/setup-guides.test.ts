@@ -1,0 +1,343 @@
+/**
+ * Customer setup guides through the HTTP API: filled with the workspace's values, exactly the
+ * trust the relay needs, Terraform that `terraform fmt -check` accepts, and shell scripts that run
+ * under bash against stand-in `aws`/`gcloud`/`az` commands which record what they were asked.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { validGcs, validS3 } from "./fixtures/recording-storage-corpus.ts";
+import { testAwsAccountId, testTrust } from "./helpers/app-deps.ts";
+import { startTestRelay, type TestRelay } from "./helpers/relay-api.ts";
+
+const terraform = spawnSync("terraform", ["version"], { encoding: "utf8" }).status === 0;
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "relay-setup-"));
+  // Stand-ins for the cloud CLIs: log argv (one line per call), answer what the scripts read.
+  const stub = (answers: string) =>
+    `#!/usr/bin/env bash\nprintf '%s\\n' "$(basename "$0") $*" >> "$STUB_LOG"\n${answers}\n`;
+  await writeFile(
+    join(dir, "aws"),
+    stub(
+      `case "$*" in *get-caller-identity*) echo "arn:aws:iam::999988887777:user/admin";; *get-role*) echo "arn:aws:iam::999988887777:role/recording-relay-writer";; esac`,
+    ),
+  );
+  await writeFile(
+    join(dir, "gcloud"),
+    stub(`case "$*" in "projects describe"*) echo "555566667777";; esac`),
+  );
+  await writeFile(
+    join(dir, "az"),
+    stub(
+      `case "$*" in "ad app create"*) echo "0f3a1c2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b";; "ad sp create"*) echo "11111111-2222-4333-8444-555555555555";; "account show"*) echo "72f988bf-86f1-41af-91ab-2d7cd011db47";; esac`,
+    ),
+  );
+  for (const name of ["aws", "gcloud", "az"]) await chmod(join(dir, name), 0o755);
+});
+after(async () => await rm(dir, { recursive: true, force: true }));
+
+/** Runs a generated script with the stubs; returns its exit code, output, the calls and files. */
+async function runScript(name: string, script: string) {
+  const work = await mkdtemp(join(dir, `${name}-`));
+  const log = join(work, "calls.log");
+  await writeFile(log, "");
+  const result = spawnSync("bash", ["-c", script], {
+    cwd: work,
+    encoding: "utf8",
+    env: { PATH: `${dir}:${process.env.PATH}`, STUB_LOG: log },
+  });
+  const calls = (await readFile(log, "utf8")).split("\n").filter(Boolean);
+  const file = (file: string) => readFile(join(work, file), "utf8");
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls, file };
+}
+
+async function fmtCheck(name: string, source: string) {
+  const work = await mkdtemp(join(dir, `tf-${name}-`));
+  await writeFile(join(work, "main.tf"), source);
+  const result = spawnSync("terraform", ["fmt", "-check", "-diff", "main.tf"], {
+    cwd: work,
+    encoding: "utf8",
+  });
+  assert.equal(result.status, 0, `terraform fmt -check failed:\n${result.stdout}${result.stderr}`);
+}
+
+const fill = (script: string, values: Record<string, string>) =>
+  Object.entries(values).reduce(
+    (text, [name, value]) => text.replace(new RegExp(`^${name}=.*$`, "m"), `${name}=${value}`),
+    script,
+  );
+
+describe("setup guides through the HTTP API", () => {
+  let relay: TestRelay;
+  let workspace: { id: string; apiKey: string };
+  const setup = (provider: string, apiKey = workspace.apiKey) =>
+    relay.call("GET", `/v2/recording-storage/setup/${provider}`, { apiKey });
+
+  before(async () => {
+    relay = await startTestRelay("postgres");
+    workspace = await relay.workspace();
+  });
+  after(async () => await relay.close());
+
+  it("s3: trusts only the relay's account with the workspace's ExternalId, for long enough, and writes only under the prefix", async () => {
+    const answer = await setup("s3");
+    assert.equal(answer.status, 200);
+    const guide = answer.body;
+    assert.deepEqual(guide.relay_identity, {
+      trusted_aws_account_id: testAwsAccountId,
+      external_id: workspace.id,
+      external_id_mode: "workspace",
+      role_session_seconds: 43_200,
+      required_max_session_duration: 43_200,
+    });
+    assert.deepEqual(
+      guide.placeholders.map((p: { name: string }) => p.name),
+      ["BUCKET", "BUCKET_REGION"],
+    );
+    assert.match(guide.cli, /^BUCKET='<your-bucket-name>' {2}# FILL IN$/m);
+
+    // Unfilled, the script refuses to run and calls nothing.
+    const unfilled = await runScript("s3-unfilled", guide.cli);
+    assert.equal(unfilled.status, 1);
+    assert.match(unfilled.stderr, /Fill in BUCKET, BUCKET_REGION/);
+    assert.deepEqual(unfilled.calls, []);
+
+    const run = await runScript(
+      "s3",
+      fill(guide.cli, { BUCKET: "acme-recs", BUCKET_REGION: "eu-west-1" }),
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const trust = JSON.parse(await run.file("recording-relay-trust.json"));
+    assert.deepEqual(trust.Statement, [
+      {
+        Sid: "RecordingRelayAssumeRole",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${testAwsAccountId}:root` },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "sts:ExternalId": workspace.id } },
+      },
+    ]);
+    const permissions = JSON.parse(await run.file("recording-relay-permissions.json"));
+    assert.deepEqual(permissions.Statement, [
+      {
+        Sid: "WriteRecordings",
+        Effect: "Allow",
+        Action: [
+          "s3:PutObject",
+          "s3:AbortMultipartUpload",
+          "s3:ListMultipartUploadParts",
+          "s3:GetObject",
+        ],
+        Resource: "arn:aws:s3:::acme-recs/tavus/*",
+      },
+      {
+        Sid: "RemoveVerifyProbe",
+        Effect: "Allow",
+        Action: "s3:DeleteObject",
+        Resource: "arn:aws:s3:::acme-recs/tavus/.recording-relay-verify/*",
+      },
+    ]);
+    assert.ok(
+      run.calls.some((call) =>
+        /^aws iam create-role --role-name recording-relay-writer .*--max-session-duration 43200 --assume-role-policy-document file:\/\/recording-relay-trust.json$/.test(
+          call,
+        ),
+      ),
+      run.calls.join("\n"),
+    );
+    assert.ok(
+      run.calls.some((call) =>
+        call.startsWith("aws iam put-role-policy --role-name recording-relay-writer"),
+      ),
+    );
+    assert.equal(
+      run.calls.filter((call) => / iam /.test(call)).length,
+      3,
+      "create, policy, get only",
+    );
+    const printed = JSON.parse(run.stdout);
+    assert.equal(printed.assume_role_arn, "arn:aws:iam::999988887777:role/recording-relay-writer");
+    assert.equal(printed.key_template, "tavus/{conversation_id}/{epoch_ms}");
+
+    assert.match(guide.terraform, /relay_aws_account_id = "111122223333"/);
+    assert.match(guide.terraform, new RegExp(`external_id {10}= "${workspace.id}"`));
+    assert.match(guide.terraform, /max_session_duration = local.max_session_seconds/);
+    assert.doesNotMatch(guide.terraform, /s3:\*|ListBucket|"\*"/);
+  });
+
+  it("s3: the fixed ExternalId mode, a short session (AWS minimum one hour) and a saved default fill the guide", async () => {
+    const fixed = await startTestRelay("postgres", {
+      trust: testTrust({
+        awsExternalIdMode: "fixed",
+        awsExternalId: "relay-shared-id",
+        awsRoleSessionSeconds: 900,
+      }),
+    });
+    try {
+      const { apiKey } = await fixed.workspace();
+      const role = "arn:aws:iam::123456789012:role/team/RecordingWriter";
+      await fixed.call("PUT", "/v2/recording-storage", {
+        apiKey,
+        body: {
+          ...validS3,
+          assume_role_arn: role,
+          key_template: "my-org/recs/{conversation_id}.mp4",
+        },
+      });
+      const guide = (await fixed.call("GET", "/v2/recording-storage/setup/s3", { apiKey })).body;
+      assert.equal(guide.relay_identity.external_id, "relay-shared-id");
+      assert.equal(guide.relay_identity.required_max_session_duration, 3600);
+      assert.deepEqual(guide.placeholders, []);
+      assert.equal(guide.recording_storage.assume_role_arn, role);
+      const run = await runScript("s3-known", guide.cli);
+      assert.equal(run.status, 0, run.stderr);
+      const permissions = JSON.parse(await run.file("recording-relay-permissions.json"));
+      assert.equal(permissions.Statement[0].Resource, "arn:aws:s3:::acme-recs/my-org/recs/*");
+      const trust = JSON.parse(await run.file("recording-relay-trust.json"));
+      assert.equal(trust.Statement[0].Condition.StringEquals["sts:ExternalId"], "relay-shared-id");
+      assert.ok(
+        run.calls.some((call) =>
+          /--role-name RecordingWriter .*--max-session-duration 3600 /.test(call),
+        ),
+      );
+      if (terraform) await fmtCheck("s3-known", guide.terraform);
+    } finally {
+      await fixed.close();
+    }
+  });
+
+  it("gcs: pool and provider trusting the issuer for this workspace only, impersonation by its principalSet, prefix-scoped object permissions", async () => {
+    const guide = (await setup("gcs")).body;
+    assert.equal(guide.relay_identity.issuer, "https://relay.example.com");
+    assert.equal(guide.relay_identity.subject, workspace.id);
+    const run = await runScript(
+      "gcs",
+      fill(guide.cli, { PROJECT_ID: "acme-prod", BUCKET: "acme-recs" }),
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const calls = run.calls.join("\n");
+    assert.match(
+      calls,
+      new RegExp(
+        `^gcloud iam workload-identity-pools providers create-oidc recording-relay --project=acme-prod --location=global --workload-identity-pool=recording-relay-pool --display-name=Recording relay --issuer-uri=https://relay.example.com --attribute-mapping=google.subject=assertion.sub,attribute.customer_id=assertion.customer_id --attribute-condition=assertion.customer_id == '${workspace.id}'$`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(calls, /allowed-audiences/, "the default audience is what the relay sends");
+    assert.match(
+      calls,
+      new RegExp(
+        `^gcloud iam service-accounts add-iam-policy-binding recording-relay-writer@acme-prod.iam.gserviceaccount.com --project=acme-prod --role=roles/iam.workloadIdentityUser --member=principalSet://iam.googleapis.com/projects/555566667777/locations/global/workloadIdentityPools/recording-relay-pool/attribute.customer_id/${workspace.id}$`,
+        "m",
+      ),
+    );
+    assert.match(
+      calls,
+      /--permissions=storage.objects.create,storage.objects.get$/m,
+      "writer: create and get, no delete",
+    );
+    assert.match(
+      calls,
+      /--condition=expression=resource.name.startsWith\('projects\/_\/buckets\/acme-recs\/objects\/tavus\/'\),title=recording-relay-key-prefix$/m,
+    );
+    assert.match(
+      calls,
+      /objects\/tavus\/.recording-relay-verify\/'\),title=recording-relay-verify-probe$/m,
+    );
+    assert.doesNotMatch(
+      calls,
+      /roles\/storage\.(admin|objectAdmin|objectUser)|projects add-iam-policy-binding/,
+    );
+    assert.match(
+      guide.terraform,
+      /attribute_condition = "assertion.customer_id == \\"\$\{local.workspace_id\}\\""/,
+    );
+    assert.match(guide.terraform, /"attribute.customer_id" = "assertion.customer_id"/);
+  });
+
+  it("gcs: a flat key template needs delete on the prefix (GCS overwrites need it); a saved default fills every name", async () => {
+    const { apiKey } = await relay.workspace("Flat");
+    await relay.call("PUT", "/v2/recording-storage", {
+      apiKey,
+      body: { ...validGcs, key_template: "recs/{conversation_id}.mp4" },
+    });
+    const guide = (await setup("gcs", apiKey)).body;
+    assert.deepEqual(guide.placeholders, []);
+    assert.equal(guide.recording_storage.service_account_email, validGcs.service_account_email);
+    assert.equal(
+      guide.relay_identity.audience,
+      "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/tavus-recording-pool/providers/tavus-recording",
+    );
+    const run = await runScript("gcs-flat", guide.cli);
+    assert.equal(run.status, 0, run.stderr);
+    const calls = run.calls.join("\n");
+    assert.match(calls, /--project=acme-prod/);
+    assert.match(
+      calls,
+      /--permissions=storage.objects.create,storage.objects.get,storage.objects.delete$/m,
+    );
+    assert.doesNotMatch(calls, /recordingRelayProbeCleanup/);
+    assert.match(calls, /objects\/recs\/'\),title=recording-relay-key-prefix$/m);
+    if (terraform) await fmtCheck("gcs-flat", guide.terraform);
+  });
+
+  it("azure_blob: a secretless app whose one federated credential matches the issuer, workspace and audience; Storage Blob Data Contributor on the container", async () => {
+    const guide = (await setup("azure_blob")).body;
+    assert.deepEqual(guide.relay_identity, {
+      issuer: "https://relay.example.com",
+      subject: workspace.id,
+      audience: "api://AzureADTokenExchange",
+    });
+    const run = await runScript(
+      "azure",
+      fill(guide.cli, {
+        SUBSCRIPTION: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+        RESOURCE_GROUP: "acme-rg",
+        STORAGE_ACCOUNT: "acmerecordings",
+        CONTAINER: "conversation-recordings",
+      }),
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const federation = JSON.parse(await run.file("recording-relay-federation.json"));
+    assert.equal(federation.issuer, "https://relay.example.com");
+    assert.equal(federation.subject, workspace.id);
+    assert.deepEqual(federation.audiences, ["api://AzureADTokenExchange"]);
+    const calls = run.calls.join("\n");
+    assert.match(
+      calls,
+      /^az role assignment create --assignee-object-id 11111111-2222-4333-8444-555555555555 --assignee-principal-type ServicePrincipal --role Storage Blob Data Contributor --scope \/subscriptions\/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\/resourceGroups\/acme-rg\/providers\/Microsoft.Storage\/storageAccounts\/acmerecordings\/blobServices\/default\/containers\/conversation-recordings$/m,
+    );
+    assert.doesNotMatch(calls, /credential reset|password|--years/, "no secret is ever created");
+    assert.deepEqual(JSON.parse(run.stdout), {
+      provider: "azure_blob",
+      tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+      client_id: "0f3a1c2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+      storage_account: "acmerecordings",
+      container: "conversation-recordings",
+      key_template: "tavus/{conversation_id}/{epoch_ms}",
+    });
+    assert.match(guide.terraform, /audiences {6}= \["api:\/\/AzureADTokenExchange"\]/);
+    assert.match(guide.terraform, /subscription_id = var.subscription_id/);
+  });
+
+  it("every provider's Terraform passes terraform fmt -check", {
+    skip: terraform ? false : "terraform is not installed",
+  }, async () => {
+    for (const provider of ["s3", "gcs", "azure_blob"]) {
+      await fmtCheck(provider, (await setup(provider)).body.terraform);
+    }
+    assert.ok(execFileSync("terraform", ["version"], { encoding: "utf8" }).startsWith("Terraform"));
+  });
+
+  it("answers 400 for an unknown provider", async () => {
+    const answer = await setup("dropbox");
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.field, "path.provider");
+    assert.match(answer.body.error.message, /must be one of s3, gcs, azure_blob/);
+  });
+});
