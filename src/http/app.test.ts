@@ -4,9 +4,12 @@ import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { databaseKinds, openTestDatabase } from "../../test/helpers/databases.ts";
 import type { Db } from "../db/index.ts";
+import { createIssuer } from "../oidc/index.ts";
 import { createApp } from "./app.ts";
 
 const operatorToken = "test-operator-token-0123456789abcdef";
+const testIssuer = (db: Db) =>
+  createIssuer({ db, issuerUrl: "http://127.0.0.1", masterKey: new Uint8Array(32) });
 
 for (const kind of databaseKinds) {
   describe(`HTTP API over loopback (${kind})`, () => {
@@ -68,6 +71,7 @@ for (const kind of databaseKinds) {
       db = await openTestDatabase(kind);
       app = await createApp({
         db,
+        issuer: testIssuer(db),
         operatorToken,
         bodyLimitBytes: 4096,
         logger: false,
@@ -330,6 +334,7 @@ describe("readiness when the database is gone", () => {
     const db = await openTestDatabase("postgres");
     const app = await createApp({
       db,
+      issuer: testIssuer(db),
       operatorToken,
       bodyLimitBytes: 4096,
       logger: false,

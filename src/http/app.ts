@@ -6,14 +6,18 @@ import {
   validatorCompiler,
 } from "fastify-type-provider-zod";
 import type { Db } from "../db/index.ts";
+import type { Issuer } from "../oidc/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { oidcRoutes } from "./routes/oidc.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
 /** What the HTTP app needs; `bin` builds it from the configuration. */
 export interface AppDeps {
   db: Db;
   operatorToken: string;
+  /** The OIDC issuer whose discovery document and JWKS the app serves. */
+  issuer: Pick<Issuer, "issuerUrl" | "discovery" | "jwks">;
   /** Largest JSON body in bytes. */
   bodyLimitBytes: number;
   /** Pino options, `false` to log nothing (tests). */
@@ -69,5 +73,6 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.db));
   await app.register(workspaceRoutes(deps));
+  await app.register(oidcRoutes(deps.issuer));
   return app;
 }
