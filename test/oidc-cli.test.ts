@@ -21,6 +21,8 @@ const kidsOf = async (url: string): Promise<string[]> => {
   assert.equal(response.status, 200);
   return ((await response.json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid).sort();
 };
+// PGlite starts slowly on a busy machine; the startup under test is not about speed.
+const STARTUP_TIMEOUT_MS = 90_000;
 const base64Key = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
 
 describe("issuer on the embedded default", () => {
@@ -29,7 +31,11 @@ describe("issuer on the embedded default", () => {
     // Everything the relay showed anyone: process output (logs at debug) and HTTP bodies.
     const seen: string[] = [];
 
-    const first = await startRelay(["--data-dir", dataDir, "--log-level", "debug"]);
+    const first = await startRelay(
+      ["--data-dir", dataDir, "--log-level", "debug"],
+      {},
+      STARTUP_TIMEOUT_MS,
+    );
     const keyPath = join(dataDir, "master-key");
     assert.match(first.output(), /WARNING: generated the master key/);
     assert.equal((await stat(keyPath)).mode & 0o777, 0o600);
@@ -67,7 +73,11 @@ describe("issuer on the embedded default", () => {
     assert.equal(rotated.replaces, bootKid);
 
     // A restart publishes the same keys (the old one still signing), and warns no more.
-    const second = await startRelay(["--data-dir", dataDir, "--log-level", "debug"]);
+    const second = await startRelay(
+      ["--data-dir", dataDir, "--log-level", "debug"],
+      {},
+      STARTUP_TIMEOUT_MS,
+    );
     assert.deepEqual(await kidsOf(second.url), [bootKid!, rotated.kid].sort());
     assert.doesNotMatch(second.output(), /WARNING/);
     assert.equal(await second.stop(), 0);
