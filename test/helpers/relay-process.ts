@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { after } from "node:test";
 
 const executable = new URL("../../src/bin/recording-relay.ts", import.meta.url).pathname;
 
@@ -15,12 +16,21 @@ export interface RelayProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+const running = new Set<ChildProcess>();
+// A test that fails between start and stop would otherwise leave its relay running, and the open
+// pipes would keep the test file from ever finishing.
+after(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /** Starts `recording-relay <args>` with exactly the given environment (plus PATH). */
 export function runRelay(args: string[], env: Record<string, string> = {}): RelayProcess {
   const child = spawn(process.execPath, [executable, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout?.on("data", (chunk) => {
     output += chunk;
