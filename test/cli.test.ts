@@ -122,7 +122,11 @@ describe("serve on a PostgreSQL server", () => {
 
   it("two processes started together on one empty database both come up, migrating once", async () => {
     const { url, drop } = await createServerDatabase({ migrated: false });
-    const env = { DATABASE_URL: url, RELAY_OPERATOR_TOKEN: operatorToken };
+    const env = {
+      DATABASE_URL: url,
+      RELAY_OPERATOR_TOKEN: operatorToken,
+      RELAY_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"),
+    };
     try {
       const [a, b] = await Promise.all([
         startRelay(["--data-dir", join(dir, "pg-a")], env),

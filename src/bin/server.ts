@@ -8,12 +8,23 @@ import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import { createApp } from "../http/app.ts";
+import type { Issuer } from "../oidc/index.ts";
+import { openIssuer } from "./issuer.ts";
+import type { MasterKey } from "./master-key.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
+
+/**
+ * How often each process checks the key rotation schedule. Anything well inside the 24 h
+ * publish-ahead window works: a late check only delays the next key, never a signature.
+ */
+const ROTATION_CHECK_INTERVAL_MS = 15 * 60_000;
 
 /** A running relay. */
 export interface RunningServer {
   url: string;
   operatorToken: OperatorToken;
+  masterKey: MasterKey;
+  issuer: Issuer;
   app: FastifyInstance;
   db: Db;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
@@ -37,8 +48,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const db = await openDatabase(config);
   try {
     await migrate(db);
+    const { issuer, masterKey } = await openIssuer(config, db);
+    // Before listening: the first key exists before any JWKS is served (see planRotation).
+    await issuer.prepare();
     const app = await createApp({
       db,
+      issuer,
       operatorToken: operatorToken.token,
       bodyLimitBytes: config.bodyLimitBytes,
       logger: config.logLevel === "silent" ? false : { level: config.logLevel },
@@ -48,12 +63,25 @@ export async function startServer(config: Config): Promise<RunningServer> {
       allowHttpCallbacks: config.allowHttpCallbacks,
     });
     const address = await app.listen({ host: config.host, port: config.port });
+    const rotationTimer = setInterval(() => {
+      issuer.rotate().then(
+        (outcome) => {
+          if (outcome.kind === "scheduled" || outcome.kind === "bootstrapped")
+            app.log.info({ rotation: outcome }, "OIDC signing key rotation");
+        },
+        (error: unknown) => app.log.error({ err: error }, "OIDC key rotation check failed"),
+      );
+    }, ROTATION_CHECK_INTERVAL_MS);
+    rotationTimer.unref();
     return {
       url: address,
       operatorToken,
+      masterKey,
+      issuer,
       app,
       db,
       async close() {
+        clearInterval(rotationTimer);
         try {
           await app.close();
         } finally {

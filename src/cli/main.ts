@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { isAppError } from "../errors/index.ts";
+import { keysCommand } from "./commands/keys.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { setupCommand } from "./commands/setup.ts";
@@ -33,6 +34,7 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
     apiKeyCommand(io),
     setupCommand(io),
     ...extraCommands,
+    keysCommand(io),
   ]) {
     program.addCommand(command);
   }
@@ -52,7 +54,8 @@ export async function runCli(
     if (error instanceof CommanderError) return error.exitCode;
     if (isAppError(error) && error.code !== "INTERNAL_ERROR") {
       io.stderr(`error: ${error.message}`);
-      return error.code === "INVALID_CONFIG" ? 78 : 1; // 78: EX_CONFIG (sysexits.h)
+      // 78: EX_CONFIG (sysexits.h); a wrong master key is a configuration fault too.
+      return error.code === "INVALID_CONFIG" || error.code === "MASTER_KEY_MISMATCH" ? 78 : 1;
     }
     io.stderr(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return 1;

@@ -100,10 +100,50 @@ export const settings = {
         (value) => !value.endsWith("/"),
         "must not end with a slash: clouds compare the issuer string exactly",
       )
-      .refine((value) => !/[?#]/.test(value), "must not contain a query or fragment"),
+      .refine((value) => !/[?#]/.test(value), "must not contain a query or fragment")
+      .refine(
+        (value) =>
+          !URL.canParse(value) || /^(\/[A-Za-z0-9._~-]+)*\/?$/.test(new URL(value).pathname),
+        "its path may only hold segments of letters, digits and ._~- (the relay serves it verbatim)",
+      )
+      .refine(
+        (value) =>
+          !URL.canParse(value) ||
+          (value === new URL(value).href.replace(/\/$/, "") && !new URL(value).username),
+        "must be written in canonical form (lowercase host, no default port, no `.` or `..` segments, no credentials), since clouds compare it byte for byte",
+      ),
     default: "http://localhost:8080",
     description:
-      "Public base URL of the relay's OIDC issuer: the exact `iss` of every token and the issuer customers trust in GCP and Azure. Must be https and reachable by the clouds in production; discovery is served at `<issuer>/.well-known/openid-configuration`.",
+      "Public base URL of the relay's OIDC issuer: the exact `iss` of every token and the issuer customers trust in GCP and Azure. Must be https and reachable by the clouds in production; discovery is served at `<issuer>/.well-known/openid-configuration`. A path (`https://example.com/oidc`) is allowed: the relay serves the documents under that path, and also at the root for a proxy that strips it.",
+  }),
+  masterKey: setting({
+    env: "RELAY_MASTER_KEY",
+    schema: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9+/_-]{43}=?$/,
+        "must be 32 random bytes in base64 (generate one with `openssl rand -base64 32`)",
+      )
+      .transform((value) => new Uint8Array(Buffer.from(value, "base64"))),
+    description:
+      "Encrypts the OIDC signing keys at rest (AES-256-GCM): 32 random bytes in base64 (`openssl rand -base64 32`). Required with DATABASE_URL, the same on every process; with the embedded database it is generated on first start into `<data dir>/master-key`. Losing it means new signing keys, which customers' clouds only trust after they refetch the JWKS.",
+    secret: true,
+  }),
+  tokenLifetimeSeconds: setting({
+    env: "RELAY_TOKEN_LIFETIME_SECONDS",
+    flag: "--token-lifetime-seconds",
+    schema: integer(60, 600),
+    default: "300",
+    description:
+      "Lifetime of each OIDC token the relay mints for GCP and Azure, in seconds (60-600). Tokens are minted fresh for each exchange, so short is safe.",
+  }),
+  signingKeyRotationHours: setting({
+    env: "RELAY_SIGNING_KEY_ROTATION_HOURS",
+    flag: "--signing-key-rotation-hours",
+    schema: integer(48, 8_760),
+    default: "720",
+    description:
+      "How long each OIDC signing key signs before the next one takes over, in hours (48-8760). The next key is published 24 h before it signs; a retired key stays published 24 h plus the longest token lifetime.",
   }),
   awsAccountId: setting({
     env: "RELAY_AWS_ACCOUNT_ID",

@@ -20,6 +20,8 @@ export const errorCodes = {
     "The configuration (environment or flags) is invalid; the message lists every problem.",
   DATA_DIR_LOCKED: "Another process is using the embedded database in this data directory.",
   DATABASE_NEWER_THAN_CODE: "The database has migrations this version of the relay does not know.",
+  MASTER_KEY_MISMATCH:
+    "The master key does not decrypt the OIDC signing keys stored in the database (or is missing while keys exist).",
 } as const;
 
 /** A stable error code. */

@@ -2,12 +2,10 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { testDestinationDeps } from "../../test/helpers/app-deps.ts";
+import { testOperatorToken as operatorToken, testAppDeps } from "../../test/helpers/app-deps.ts";
 import { databaseKinds, openTestDatabase } from "../../test/helpers/databases.ts";
 import type { Db } from "../db/index.ts";
 import { createApp } from "./app.ts";
-
-const operatorToken = "test-operator-token-0123456789abcdef";
 
 for (const kind of databaseKinds) {
   describe(`HTTP API over loopback (${kind})`, () => {
@@ -67,14 +65,7 @@ for (const kind of databaseKinds) {
 
     before(async () => {
       db = await openTestDatabase(kind);
-      app = await createApp({
-        db,
-        operatorToken,
-        bodyLimitBytes: 4096,
-        logger: false,
-        version: "test",
-        ...testDestinationDeps,
-      });
+      app = await createApp(testAppDeps(db, { bodyLimitBytes: 4096 }));
       base = await app.listen({ host: "127.0.0.1", port: 0 });
     });
     after(async () => {
@@ -330,14 +321,7 @@ for (const kind of databaseKinds) {
 describe("readiness when the database is gone", () => {
   it("answers 503 NOT_READY instead of hanging or failing with a 500", async () => {
     const db = await openTestDatabase("postgres");
-    const app = await createApp({
-      db,
-      operatorToken,
-      bodyLimitBytes: 4096,
-      logger: false,
-      version: "test",
-      ...testDestinationDeps,
-    });
+    const app = await createApp(testAppDeps(db, { bodyLimitBytes: 4096 }));
     try {
       await db.close();
       const response = await app.inject({ method: "GET", url: "/readyz" });

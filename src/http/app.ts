@@ -8,9 +8,11 @@ import {
 import type { DestinationCheck } from "../conversations/index.ts";
 import type { Db } from "../db/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
+import type { Issuer } from "../oidc/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -18,6 +20,8 @@ import { workspaceRoutes } from "./routes/workspaces.ts";
 export interface AppDeps {
   db: Db;
   operatorToken: string;
+  /** The OIDC issuer whose discovery document and JWKS the app serves. */
+  issuer: Pick<Issuer, "issuerUrl" | "discovery" | "jwks">;
   /** Largest JSON body in bytes. */
   bodyLimitBytes: number;
   /** Pino options, `false` to log nothing (tests). */
@@ -83,5 +87,6 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(workspaceRoutes(deps));
   await app.register(conversationRoutes(deps));
   await app.register(recordingStorageRoutes(deps));
+  await app.register(oidcRoutes(deps.issuer));
   return app;
 }

@@ -22,6 +22,7 @@ const statusOf = {
   INVALID_CONFIG: 500,
   DATA_DIR_LOCKED: 500,
   DATABASE_NEWER_THAN_CODE: 500,
+  MASTER_KEY_MISMATCH: 500,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The JSON error body. */

@@ -1,8 +1,14 @@
-/** Destination settings for test apps: an S3-capable relay with the documented defaults. */
+/** Dependencies of a test app: an S3-capable relay with the documented defaults. */
+import type { Db } from "../../src/db/index.ts";
 import type { RelayTrust } from "../../src/domain/index.ts";
+import type { AppDeps } from "../../src/http/app.ts";
+import { createIssuer } from "../../src/oidc/index.ts";
 
 /** The operator's AWS account in tests (an AWS documentation example id). */
 export const testAwsAccountId = "111122223333";
+
+/** The operator token of test apps. */
+export const testOperatorToken = "test-operator-token-0123456789abcdef";
 
 /** The trust of a test relay; override fields per test. */
 export function testTrust(overrides: Partial<RelayTrust> = {}): RelayTrust {
@@ -16,9 +22,23 @@ export function testTrust(overrides: Partial<RelayTrust> = {}): RelayTrust {
   };
 }
 
-/** The destination part of `AppDeps`. */
-export const testDestinationDeps = {
-  trust: testTrust(),
-  defaultKeyTemplate: "tavus/{conversation_id}/{epoch_ms}",
-  allowHttpCallbacks: false,
-};
+/** Everything `createApp` needs for a test on `db`; override what a test is about. */
+export function testAppDeps(db: Db, overrides: Partial<AppDeps> = {}): AppDeps {
+  const trust = overrides.trust ?? testTrust();
+  return {
+    db,
+    issuer: createIssuer({
+      db,
+      issuerUrl: trust.issuerUrl,
+      masterKey: crypto.getRandomValues(new Uint8Array(32)),
+    }),
+    operatorToken: testOperatorToken,
+    bodyLimitBytes: 65_536,
+    logger: false,
+    version: "test",
+    trust,
+    defaultKeyTemplate: "tavus/{conversation_id}/{epoch_ms}",
+    allowHttpCallbacks: false,
+    ...overrides,
+  };
+}

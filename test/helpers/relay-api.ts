@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
 import type { Db } from "../../src/db/index.ts";
 import { type AppDeps, createApp } from "../../src/http/app.ts";
-import { testDestinationDeps } from "./app-deps.ts";
+import { testAppDeps, testOperatorToken } from "./app-deps.ts";
 import { type DatabaseKind, openTestDatabase } from "./databases.ts";
 
-export const operatorToken = "test-operator-token-0123456789abcdef";
+export const operatorToken = testOperatorToken;
 
 /** A JSON answer. */
 export interface Answer {
@@ -37,15 +37,7 @@ export async function startTestRelay(
   overrides: Partial<AppDeps> = {},
 ): Promise<TestRelay> {
   const db = await openTestDatabase(kind);
-  const app = await createApp({
-    db,
-    operatorToken,
-    bodyLimitBytes: 65_536,
-    logger: false,
-    version: "test",
-    ...testDestinationDeps,
-    ...overrides,
-  });
+  const app = await createApp(testAppDeps(db, overrides));
   const base = await app.listen({ host: "127.0.0.1", port: 0 });
   const call: TestRelay["call"] = async (method, path, options = {}) => {
     const headers: Record<string, string> = {};

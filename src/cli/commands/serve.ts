@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { masterKeyWarning } from "../../bin/master-key.ts";
 import { closeOnSignals, startServer } from "../../bin/server.ts";
 import type { CliIo } from "../main.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
@@ -12,6 +13,9 @@ export function serveCommand(io: CliIo): Command {
     ...databaseSettings,
     "host",
     "port",
+    "issuerUrl",
+    "tokenLifetimeSeconds",
+    "signingKeyRotationHours",
     "logLevel",
     "bodyLimitBytes",
     "shutdownTimeoutMs",
@@ -44,6 +48,10 @@ export function serveCommand(io: CliIo): Command {
     } else if (operatorToken.path) {
       io.stderr(`operator token: kept in ${operatorToken.path}`);
     }
+    if (server.masterKey.generated && server.masterKey.path) {
+      io.stderr(masterKeyWarning(server.masterKey.path));
+    }
+    io.stderr(`OIDC issuer: ${server.issuer.issuerUrl}`);
     io.stderr(`recording-relay listening on ${server.url} (database: ${server.db.kind})`);
     closeOnSignals(server, config.shutdownTimeoutMs, io.stderr);
   });

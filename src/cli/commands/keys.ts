@@ -1,0 +1,88 @@
+import { Command } from "commander";
+import { openIssuer } from "../../bin/issuer.ts";
+import { masterKeyWarning } from "../../bin/master-key.ts";
+import { migrate, openDatabase } from "../../db/index.ts";
+import { type KeyStatus, listSigningKeys, type RotationOutcome } from "../../oidc/index.ts";
+import type { CliIo } from "../main.ts";
+import { configFrom, databaseSettings, withSettings } from "../options.ts";
+
+const showKey = (key: KeyStatus) => ({
+  kid: key.kid,
+  state: key.state,
+  publish_at: key.publishAt.toISOString(),
+  activate_at: key.activateAt.toISOString(),
+  retire_at: key.retireAt?.toISOString() ?? null,
+  unpublish_at: key.unpublishAt?.toISOString() ?? null,
+});
+
+function showOutcome(outcome: RotationOutcome): Record<string, unknown> {
+  switch (outcome.kind) {
+    case "bootstrapped":
+      return { result: "bootstrapped", kid: outcome.kid };
+    case "scheduled":
+      return {
+        result: "scheduled",
+        kid: outcome.kid,
+        activate_at: new Date(outcome.activateAt).toISOString(),
+        replaces: outcome.replaces,
+      };
+    case "pending":
+      return {
+        result: "already_pending",
+        kid: outcome.kid,
+        activate_at: new Date(outcome.activateAt).toISOString(),
+      };
+    case "not_due":
+      return {
+        result: "not_due",
+        kid: outcome.kid,
+        due_at: new Date(outcome.dueAt).toISOString(),
+      };
+  }
+}
+
+/** `recording-relay keys list|rotate`: the OIDC signing keys (public facts only). */
+export function keysCommand(io: CliIo): Command {
+  const list = new Command("list").description(
+    "List the OIDC signing keys with their state and schedule, as JSON (no key material)",
+  );
+  withSettings(list, databaseSettings).action(async (options: Record<string, unknown>) => {
+    const config = configFrom(io.env, options);
+    const db = await openDatabase(config);
+    try {
+      await migrate(db);
+      const keys = await listSigningKeys(db, Date.now());
+      io.stdout(JSON.stringify(keys.map(showKey), null, 2));
+    } finally {
+      await db.close();
+    }
+  });
+
+  const rotate = new Command("rotate").description(
+    "Publish a new OIDC signing key now; it starts signing 24 h later (the publish-ahead window clouds' JWKS caches need), and the current key retires then",
+  );
+  withSettings(rotate, databaseSettings).action(async (options: Record<string, unknown>) => {
+    const config = configFrom(io.env, options);
+    const db = await openDatabase(config);
+    try {
+      await migrate(db);
+      const { issuer, masterKey } = await openIssuer(config, db);
+      if (masterKey.generated && masterKey.path) io.stderr(masterKeyWarning(masterKey.path));
+      await issuer.prepare();
+      const outcome = await issuer.rotate({ force: true });
+      if (outcome.kind === "pending") {
+        io.stderr(
+          `a new key (${outcome.kid}) is already published and waiting to sign: nothing to rotate`,
+        );
+      }
+      io.stdout(JSON.stringify(showOutcome(outcome)));
+    } finally {
+      await db.close();
+    }
+  });
+
+  return new Command("keys")
+    .description("Manage the OIDC issuer's signing keys")
+    .addCommand(list)
+    .addCommand(rotate);
+}
