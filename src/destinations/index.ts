@@ -1,0 +1,26 @@
+export {
+  type Destination,
+  DestinationError,
+  type DestinationErrorCode,
+  type DestinationFailure,
+  type DestinationStage,
+  destinationErrorCodes,
+  type IdentityCheck,
+  isDestinationError,
+  type ObjectChecksums,
+  type ObjectStat,
+  type OpenUploadOptions,
+  type Upload,
+  type UploadHandle,
+  type UploadResult,
+  uploadStream,
+} from "./contract.ts";
+export { CredentialCache, credentialKey } from "./credential-cache.ts";
+export {
+  type CreateDestination,
+  type DestinationContext,
+  type DestinationFactoryDeps,
+  destinationFactory,
+  type MintToken,
+} from "./factory.ts";
+export { type DestinationSettings, defaultDestinationSettings } from "./settings.ts";
