@@ -9,7 +9,13 @@ import type { CustomerModelInput } from "../emulators/gcp/index.ts";
 import { type DestinationError, uploadStream } from "../src/destinations/index.ts";
 import type { GcsStorage } from "../src/domain/index.ts";
 import { sha256Hex, testBytes, testSignal } from "./helpers/bytes.ts";
-import { factoryFor, gcpRig, newWorkspaceId, type RelayIssuer, startRelayIssuer } from "./helpers/destinations.ts";
+import {
+  factoryFor,
+  gcpRig,
+  newWorkspaceId,
+  type RelayIssuer,
+  startRelayIssuer,
+} from "./helpers/destinations.ts";
 
 const MiB = 1_048_576;
 let issuer: RelayIssuer;
@@ -20,8 +26,8 @@ after(async () => await issuer?.stop());
 
 type Provider = { issuerUri: string; allowedAudiences?: string[]; attributeCondition?: string };
 const providerOf = (c: CustomerModelInput) =>
-  (c as { projects: { workloadIdentityPools: { providers: Provider[] }[] }[] }).projects[0]!.workloadIdentityPools[0]!
-    .providers[0]!;
+  (c as { projects: { workloadIdentityPools: { providers: Provider[] }[] }[] }).projects[0]!
+    .workloadIdentityPools[0]!.providers[0]!;
 
 async function failureWith(
   tweak: (c: CustomerModelInput) => void,
@@ -29,15 +35,25 @@ async function failureWith(
   options: { storage?: Partial<GcsStorage>; objectPrefix?: string } = {},
 ): Promise<DestinationError> {
   const workspaceId = newWorkspaceId();
-  const rig = await gcpRig(issuer.url, workspaceId, tweak, options.objectPrefix === undefined ? {} : { objectPrefix: options.objectPrefix });
+  const rig = await gcpRig(
+    issuer.url,
+    workspaceId,
+    tweak,
+    options.objectPrefix === undefined ? {} : { objectPrefix: options.objectPrefix },
+  );
   try {
-    const destination = factoryFor({ issuer, settings: rig.settings })({ ...rig.storage, ...options.storage } as GcsStorage, {
-      workspaceId,
-    });
+    const destination = factoryFor({ issuer, settings: rig.settings })(
+      { ...rig.storage, ...options.storage } as GcsStorage,
+      {
+        workspaceId,
+      },
+    );
     const run =
       attempt === "identity"
         ? destination.checkIdentity(testSignal())
-        : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), { signal: testSignal() });
+        : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
+            signal: testSignal(),
+          });
     let caught: unknown;
     await run.catch((error: unknown) => {
       caught = error;
@@ -80,7 +96,9 @@ describe("GCS misconfigurations", () => {
   });
 
   it("pool provider that does not exist → DESTINATION_AUTH_FAILED", async () => {
-    const error = await failureWith(() => {}, "identity", { storage: { workload_identity_provider_id: "no-such-provider" } });
+    const error = await failureWith(() => {}, "identity", {
+      storage: { workload_identity_provider_id: "no-such-provider" },
+    });
     assert.equal(error.code, "DESTINATION_AUTH_FAILED");
     assert.equal(error.cloudCode, "invalid_target");
     assert.match(error.hint, /workload_identity_provider_id/);
@@ -88,7 +106,8 @@ describe("GCS misconfigurations", () => {
 
   it("service account not bound to the pool → DESTINATION_AUTH_FAILED at impersonation", async () => {
     const error = await failureWith((c) => {
-      const accounts = (c as { projects: { serviceAccounts: { bindings: unknown[] }[] }[] }).projects[0]!.serviceAccounts;
+      const accounts = (c as { projects: { serviceAccounts: { bindings: unknown[] }[] }[] })
+        .projects[0]!.serviceAccounts;
       accounts[0]!.bindings = [];
     }, "identity");
     assert.equal(error.code, "DESTINATION_AUTH_FAILED");
@@ -105,7 +124,9 @@ describe("GCS misconfigurations", () => {
   });
 
   it("missing bucket → DESTINATION_NOT_FOUND", async () => {
-    const error = await failureWith(() => {}, "upload", { storage: { bucket_name: "no-such-bucket-here" } });
+    const error = await failureWith(() => {}, "upload", {
+      storage: { bucket_name: "no-such-bucket-here" },
+    });
     assert.equal(error.code, "DESTINATION_NOT_FOUND");
     assert.match(error.hint, /bucket_name/);
   });
@@ -116,8 +137,16 @@ describe("GCS faults", () => {
     const workspaceId = newWorkspaceId();
     const rig = await gcpRig(issuer.url, workspaceId);
     try {
-      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, { workspaceId });
-      rig.gcp.setFaults({ seed: 3, errorRate: 0.2, errorStatuses: [429, 500, 503], resetRate: 0.15, apis: ["gcs"] });
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      rig.gcp.setFaults({
+        seed: 3,
+        errorRate: 0.2,
+        errorStatuses: [429, 500, 503],
+        resetRate: 0.15,
+        apis: ["gcs"],
+      });
       const data = testBytes(40 * MiB, 7);
       const upload = await destination.openUpload("tavus/faults/1", { signal: testSignal() });
       await upload.write(data.subarray(0, 20 * MiB), testSignal());
@@ -125,11 +154,22 @@ describe("GCS faults", () => {
       await upload.write(data.subarray(20 * MiB), testSignal());
       await upload.complete(testSignal());
       // A new upload after the expiry needs a new token: the 401 makes the adapter exchange again.
-      await uploadStream(destination, "tavus/faults/2", Readable.from([testBytes(1000)]), { signal: testSignal() });
+      await uploadStream(destination, "tavus/faults/2", Readable.from([testBytes(1000)]), {
+        signal: testSignal(),
+      });
       rig.gcp.setFaults({ errorRate: 0, resetRate: 0 });
-      assert.deepEqual(await rig.stored("tavus/faults/1"), { size: data.length, sha256: sha256Hex(data) });
-      assert.ok(rig.gcp.requests.some((r) => r.injected && r.status === "reset"), "resets were injected");
-      assert.ok(rig.gcp.requests.some((r) => r.injected && r.status !== "reset"), "errors were injected");
+      assert.deepEqual(await rig.stored("tavus/faults/1"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
+      assert.ok(
+        rig.gcp.requests.some((r) => r.injected && r.status === "reset"),
+        "resets were injected",
+      );
+      assert.ok(
+        rig.gcp.requests.some((r) => r.injected && r.status !== "reset"),
+        "errors were injected",
+      );
       assert.equal(rig.exchanges(), 2, "one new exchange after the tokens died");
     } finally {
       await rig.stop();
@@ -141,8 +181,13 @@ describe("GCS faults", () => {
     const rig = await gcpRig(issuer.url, workspaceId);
     try {
       rig.gcp.setFaults({ errorRate: 1, errorStatuses: [503], apis: ["sts"] });
-      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, { workspaceId });
-      await assert.rejects(destination.checkIdentity(testSignal()), { code: "DESTINATION_UNAVAILABLE", transient: true });
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      await assert.rejects(destination.checkIdentity(testSignal()), {
+        code: "DESTINATION_UNAVAILABLE",
+        transient: true,
+      });
     } finally {
       await rig.stop();
     }

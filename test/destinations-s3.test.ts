@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { DEMO, type RoleConfig } from "../emulators/aws/index.ts";
+import { type AwsEmulatorConfigInput, DEMO, type RoleConfig } from "../emulators/aws/index.ts";
 import { type DestinationError, uploadStream } from "../src/destinations/index.ts";
 import type { S3Storage } from "../src/domain/index.ts";
 import { sha256Hex, testBytes, testSignal } from "./helpers/bytes.ts";
@@ -25,7 +25,8 @@ before(async () => {
 });
 after(async () => await issuer?.stop());
 
-const roleOf = (config: { roles?: RoleConfig[] }) => config.roles?.find((r) => r.arn === DEMO.roleArn) as RoleConfig;
+const roleOf = (config: AwsEmulatorConfigInput) =>
+  (config.roles as RoleConfig[]).find((r) => r.arn === DEMO.roleArn) as RoleConfig;
 
 /** Runs `attempt` against an emulator set up wrongly by `tweak`, returning the DestinationError. */
 async function failureWith(
@@ -42,7 +43,9 @@ async function failureWith(
     const run =
       attempt === "identity"
         ? destination.checkIdentity(testSignal())
-        : uploadStream(destination, "tavus/c1/1.mp4", Readable.from([testBytes(1000)]), { signal: testSignal() });
+        : uploadStream(destination, "tavus/c1/1.mp4", Readable.from([testBytes(1000)]), {
+            signal: testSignal(),
+          });
     let caught: unknown;
     await run.catch((error: unknown) => {
       caught = error;
@@ -58,7 +61,9 @@ async function failureWith(
 describe("S3 misconfigurations", () => {
   it("wrong ExternalId → DESTINATION_AUTH_FAILED naming the ExternalId", async () => {
     const error = await failureWith((c) => {
-      roleOf(c).trustPolicy.Statement[0]!.Condition = { StringEquals: { "sts:ExternalId": "someone-else" } };
+      roleOf(c).trustPolicy.Statement[0]!.Condition = {
+        StringEquals: { "sts:ExternalId": "someone-else" },
+      };
     }, "identity");
     assert.equal(error.code, "DESTINATION_AUTH_FAILED");
     assert.equal(error.cloudCode, "AccessDenied");
@@ -113,8 +118,12 @@ describe("S3 misconfigurations", () => {
     const error = await failureWith(
       (c) => {
         const role = c.roles?.find((r) => r.arn === DEMO.webIdentityRoleArn) as RoleConfig;
-        const condition = role.trustPolicy.Statement[0]!.Condition!.StringEquals as Record<string, string>;
-        for (const name of Object.keys(condition)) if (name.endsWith(":sub")) condition[name] = "another-workspace";
+        const condition = role.trustPolicy.Statement[0]!.Condition!.StringEquals as Record<
+          string,
+          string
+        >;
+        for (const name of Object.keys(condition))
+          if (name.endsWith(":sub")) condition[name] = "another-workspace";
       },
       "identity",
       { assume_role_arn: DEMO.webIdentityRoleArn },
@@ -154,14 +163,22 @@ describe("S3 misconfigurations", () => {
 describe("S3 web identity and faults", () => {
   it("uploads with AssumeRoleWithWebIdentity (no operator credentials used)", async () => {
     const workspaceId = newWorkspaceId();
-    const rig = await awsRig(issuer.url, workspaceId, () => {}, { assume_role_arn: DEMO.webIdentityRoleArn });
+    const rig = await awsRig(issuer.url, workspaceId, () => {}, {
+      assume_role_arn: DEMO.webIdentityRoleArn,
+    });
     try {
       const settings = emulatorSettings({ aws: rig.aws.endpoint, awsAuthMode: "web_identity" });
       const destination = factoryFor({ issuer, settings })(rig.storage, { workspaceId });
       const data = testBytes(6 * MiB);
       await uploadStream(destination, "tavus/c/1", Readable.from([data]), { signal: testSignal() });
-      assert.deepEqual(await rig.stored("tavus/c/1"), { size: data.length, sha256: sha256Hex(data) });
-      assert.equal(rig.aws.requests().filter((r) => r.operation === "AssumeRoleWithWebIdentity").length, 1);
+      assert.deepEqual(await rig.stored("tavus/c/1"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
+      assert.equal(
+        rig.aws.requests().filter((r) => r.operation === "AssumeRoleWithWebIdentity").length,
+        1,
+      );
       assert.equal(rig.aws.requests().filter((r) => r.operation === "AssumeRole").length, 0);
     } finally {
       await rig.stop();
@@ -172,10 +189,19 @@ describe("S3 web identity and faults", () => {
     const workspaceId = newWorkspaceId();
     const rig = await awsRig(issuer.url, workspaceId);
     try {
-      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, { workspaceId });
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
       rig.aws.faults.set({
         seed: 11,
-        rules: [{ bucket: DEMO.bucket, operations: ["UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload"], errorRate: 0.25, resetRate: 0.15 }],
+        rules: [
+          {
+            bucket: DEMO.bucket,
+            operations: ["UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload"],
+            errorRate: 0.25,
+            resetRate: 0.15,
+          },
+        ],
       });
       const data = testBytes(40 * MiB, 5);
       const upload = await destination.openUpload("tavus/faults/1", { signal: testSignal() });
@@ -183,11 +209,23 @@ describe("S3 web identity and faults", () => {
       assert.ok(rig.aws.expireSessions() > 0);
       await upload.write(data.subarray(20 * MiB), testSignal());
       await upload.complete(testSignal());
-      assert.deepEqual(await rig.stored("tavus/faults/1"), { size: data.length, sha256: sha256Hex(data) });
+      assert.deepEqual(await rig.stored("tavus/faults/1"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
       const log = rig.aws.requests();
-      assert.ok(log.some((r) => r.fault === "error"), "errors were injected");
-      assert.ok(log.some((r) => r.fault === "reset"), "resets were injected");
-      assert.ok(log.some((r) => r.code === "ExpiredToken"), "the session expired mid-upload");
+      assert.ok(
+        log.some((r) => r.fault === "error"),
+        "errors were injected",
+      );
+      assert.ok(
+        log.some((r) => r.fault === "reset"),
+        "resets were injected",
+      );
+      assert.ok(
+        log.some((r) => r.code === "ExpiredToken"),
+        "the session expired mid-upload",
+      );
       assert.equal(rig.exchanges(), 2, "one refresh after the expiry");
     } finally {
       await rig.stop();

@@ -6,6 +6,7 @@
 
 import { rootCertificates } from "node:tls";
 import { ClientAssertionCredential } from "@azure/identity";
+import { Agent, fetch } from "undici";
 import { AZURE_TOKEN_AUDIENCE, type AzureBlobStorage } from "../../domain/index.ts";
 import type { DestinationSettings } from "../settings.ts";
 
@@ -69,4 +70,42 @@ export function createAzureCredential(inputs: AzureCredentialInputs): ClientAsse
 /** The blob service URL of a storage account from the endpoint template. */
 export function blobServiceUrl(settings: DestinationSettings, account: string): string {
   return settings.azure.blobEndpointTemplate.replaceAll("{account}", account).replace(/\/$/, "");
+}
+
+/**
+ * MSAL reports any failure of the tenant's metadata request as `endpoints_resolution_error`,
+ * hiding Entra's answer (an unknown tenant is AADSTS90002 there). Fetching the same document tells
+ * a wrong tenant_id apart from an outage. Undefined: the metadata is fine (or Entra is down).
+ */
+export async function diagnoseAuthority(
+  settings: DestinationSettings,
+  tenantId: string,
+  signal: AbortSignal,
+): Promise<{ code: string; message: string; httpStatus: number } | undefined> {
+  const url = `${settings.azure.authorityHost.replace(/\/$/, "")}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
+  try {
+    const response = await fetch(url, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+      ...(settings.extraCaPem
+        ? { dispatcher: new Agent({ connect: { ca: [...rootCertificates, settings.extraCaPem] } }) }
+        : {}),
+    });
+    if (response.ok || response.status >= 500 || response.status === 429) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const body = (await response.json().catch(() => ({}))) as {
+      error?: string;
+      error_description?: string;
+      error_codes?: number[];
+    };
+    const number = body.error_codes?.[0];
+    return {
+      code: number ? `AADSTS${number}` : (body.error ?? String(response.status)),
+      message: (body.error_description ?? "").split(/\s+Trace ID:/)[0]!.trim(),
+      httpStatus: response.status,
+    };
+  } catch {
+    return undefined;
+  }
 }

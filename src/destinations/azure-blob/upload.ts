@@ -19,7 +19,7 @@ import {
 } from "../contract.ts";
 import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
 import type { DestinationSettings } from "../settings.ts";
-import { blobServiceUrl, STORAGE_SCOPE, tlsOptionsOf } from "./credentials.ts";
+import { blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE, tlsOptionsOf } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
 
 const MiB = 1_048_576;
@@ -68,12 +68,48 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
     );
   };
 
+  /** Classifies, asking Entra directly when MSAL hid its answer behind endpoints_resolution_error. */
+  const classify = async (error: unknown, summary: string, stage: DestinationStage = "storage") => {
+    const classified = fail(error, summary, stage);
+    if (
+      classified.stage === "identity" &&
+      /endpoints_resolution_error/.test(classified.cloudMessage)
+    ) {
+      const diagnosed = await diagnoseAuthority(
+        settings,
+        destination.tenant_id,
+        AbortSignal.timeout(10_000),
+      );
+      if (diagnosed) {
+        return new DestinationError(
+          `the Entra ID token request for ${destination.client_id} failed`,
+          classifyAzureFailure({ stage: "identity", ...diagnosed }, hints),
+          { cause: error },
+        );
+      }
+      return new DestinationError(
+        `the Entra ID token request for ${destination.client_id} failed`,
+        classifyAzureFailure(
+          {
+            stage: "identity",
+            code: "temporarily_unavailable",
+            message: classified.cloudMessage,
+            httpStatus: 503,
+          },
+          hints,
+        ),
+        { cause: error },
+      );
+    }
+    return classified;
+  };
+
   /** Runs a call; a refused token gets one retry with a fresh credential and client. */
   const call = async <T>(run: (c: ContainerClient) => Promise<T>, summary: string): Promise<T> => {
     try {
       return await run(container);
     } catch (error) {
-      const classified = fail(error, summary);
+      const classified = await classify(error, summary);
       if (classified.stage !== "storage" || !staleTokenCodes.has(classified.cloudCode))
         throw classified;
       // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
@@ -82,7 +118,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
       try {
         return await run(container);
       } catch (retryError) {
-        throw fail(retryError, summary);
+        throw await classify(retryError, summary);
       }
     }
   };
@@ -94,7 +130,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
       try {
         await inputs.credential().getToken(STORAGE_SCOPE, { abortSignal: signal });
       } catch (error) {
-        throw fail(error, "the Entra ID token request failed", "identity");
+        throw await classify(error, "the Entra ID token request failed", "identity");
       }
       return { exchange: "pass", impersonation: "skip" };
     },
