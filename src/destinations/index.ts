@@ -1,3 +1,4 @@
+export { s3CreationCheck } from "./check.ts";
 export {
   type Destination,
   DestinationError,
@@ -24,3 +25,4 @@ export {
   type MintToken,
 } from "./factory.ts";
 export { type DestinationSettings, defaultDestinationSettings } from "./settings.ts";
+export { type VerifyReport, type VerifyStep, verifyDestination, verifySteps } from "./verify.ts";

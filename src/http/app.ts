@@ -10,7 +10,7 @@ import type { Db } from "../db/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import type { Issuer } from "../oidc/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
-import { conversationRoutes } from "./routes/conversations.ts";
+import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
@@ -35,6 +35,8 @@ export interface AppDeps {
   allowHttpCallbacks: boolean;
   /** Live check of a new conversation's destination (S3 AssumeRole, from the AWS adapter). */
   checkDestination?: DestinationCheck;
+  /** The live diagnostic behind `POST /v2/recording-storage/verify` (from the adapters). */
+  verifyDestination?: DestinationVerifier;
 }
 
 /** Builds the Fastify app; it does not listen (tests use `inject()` or `listen({port: 0})`). */
