@@ -5,6 +5,7 @@
  * code, so delivery decides retries and customers read one sentence, the cloud's words and a hint.
  */
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { StorageProvider } from "../domain/index.ts";
 
 /** The SPEC §5 codes a destination can fail with. */
@@ -166,9 +167,14 @@ export async function uploadStream(
 ): Promise<UploadResult> {
   const upload = await destination.openUpload(key, options);
   try {
-    for await (const chunk of source) {
-      await upload.write(chunk as Uint8Array, options.signal);
-    }
+    // The sink awaits each write, so the source is read no faster than parts are sent.
+    await pipeline(
+      source,
+      async (chunks: AsyncIterable<Uint8Array>) => {
+        for await (const chunk of chunks) await upload.write(chunk, options.signal);
+      },
+      { signal: options.signal },
+    );
     return await upload.complete(options.signal);
   } catch (error) {
     // A fresh signal: the caller's may be the reason we are here, and cleanup should still run.
