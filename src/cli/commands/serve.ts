@@ -19,7 +19,6 @@ export function serveCommand(io: CliIo): Command {
     "logLevel",
     "bodyLimitBytes",
     "shutdownTimeoutMs",
-    "issuerUrl",
     "awsAccountId",
     "awsExternalIdMode",
     "awsExternalId",
