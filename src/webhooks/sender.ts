@@ -142,9 +142,10 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
       ...signatureHeaders(secrets, event.id, Math.floor(deps.clock.now() / 1000), body),
     };
     try {
+      const target = new URL(url);
       const response = await agent.request({
-        origin: new URL(url).origin,
-        path: `${new URL(url).pathname}${new URL(url).search}`,
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
         method: "POST",
         headers,
         body,
