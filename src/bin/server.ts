@@ -8,7 +8,8 @@ import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import { createApp } from "../http/app.ts";
-import type { Issuer } from "../oidc/index.ts";
+import { type Issuer, systemClock } from "../oidc/index.ts";
+import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
 import { openIssuer } from "./issuer.ts";
 import type { MasterKey } from "./master-key.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
@@ -27,6 +28,8 @@ export interface RunningServer {
   issuer: Issuer;
   app: FastifyInstance;
   db: Db;
+  /** Delivers the signed webhooks of the outbox. */
+  webhooks: WebhookSender;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
 }
@@ -61,6 +64,21 @@ export async function startServer(config: Config): Promise<RunningServer> {
       trust: trustFrom(config),
       defaultKeyTemplate: config.defaultKeyTemplate,
       allowHttpCallbacks: config.allowHttpCallbacks,
+      callbackAllowedNetworks: config.webhookAllowedNetworks,
+      masterKey: masterKey.key,
+      webhookSecretOverlapMs: config.webhookSecretOverlapHours * 3_600_000,
+      // Called only by requests, which arrive after `webhooks` exists (it is made before listen).
+      wakeWebhookSender: () => webhooks.wake(),
+    });
+    const webhooks = createWebhookSender({
+      db,
+      masterKey: masterKey.key,
+      clock: systemClock,
+      allowHttp: config.allowHttpCallbacks,
+      allowedNetworks: config.webhookAllowedNetworks,
+      timeoutMs: config.webhookTimeoutMs,
+      userAgent: `recording-relay/${packageJson.version}`,
+      onError: (error) => app.log.error({ err: error }, "webhook sender round failed"),
     });
     const address = await app.listen({ host: config.host, port: config.port });
     const rotationTimer = setInterval(() => {
@@ -73,6 +91,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       );
     }, ROTATION_CHECK_INTERVAL_MS);
     rotationTimer.unref();
+    webhooks.start();
     return {
       url: address,
       operatorToken,
@@ -80,9 +99,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       issuer,
       app,
       db,
+      webhooks,
       async close() {
         clearInterval(rotationTimer);
         try {
+          // Stopped first: an attempt in flight is logged before the database closes.
+          await webhooks.stop();
           await app.close();
         } finally {
           await db.close();

@@ -25,6 +25,9 @@ export function serveCommand(io: CliIo): Command {
     "awsRoleSessionSeconds",
     "defaultKeyTemplate",
     "allowHttpCallbacks",
+    "webhookAllowedNetworks",
+    "webhookTimeoutMs",
+    "webhookSecretOverlapHours",
   ]);
   return command.action(async (options: Record<string, unknown>) => {
     const config = configFrom(io.env, options);

@@ -13,6 +13,7 @@ import {
 } from "../../conversations/index.ts";
 import type { Db } from "../../db/index.ts";
 import {
+  type AllowedNetworks,
   keyTemplateOverwrites,
   overwriteWarning,
   parseCreateConversation,
@@ -36,6 +37,8 @@ export interface DestinationDeps {
   allowHttpCallbacks: boolean;
   /** Live check of a new conversation's destination (S3 AssumeRole); absent: not checked. */
   checkDestination?: DestinationCheck;
+  /** Networks callbacks may reach despite the SSRF rules (development and tests). */
+  callbackAllowedNetworks?: AllowedNetworks;
 }
 
 /** A domain validation issue as the 400 every route answers. */
