@@ -307,7 +307,10 @@ describe("operator settings and seams", () => {
       const created = await relay.call("POST", "/v2/conversations", {
         apiKey,
         body: {
-          properties: { callback_url: "http://localhost:9000/hooks", recording_storage: validS3 },
+          properties: {
+            callback_url: "http://hooks.example.com:9000/hooks",
+            recording_storage: validS3,
+          },
         },
       });
       assert.equal(created.status, 201);

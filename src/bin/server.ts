@@ -9,7 +9,8 @@ import { type Db, migrate, openDatabase } from "../db/index.ts";
 import { s3CreationCheck } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import { createApp } from "../http/app.ts";
-import type { Issuer } from "../oidc/index.ts";
+import { type Issuer, systemClock } from "../oidc/index.ts";
+import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
 import { destinationsFrom, verifierOf } from "./destinations.ts";
 import { openIssuer } from "./issuer.ts";
 import type { MasterKey } from "./master-key.ts";
@@ -29,6 +30,8 @@ export interface RunningServer {
   issuer: Issuer;
   app: FastifyInstance;
   db: Db;
+  /** Delivers the signed webhooks of the outbox. */
+  webhooks: WebhookSender;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
 }
@@ -67,6 +70,21 @@ export async function startServer(config: Config): Promise<RunningServer> {
       allowHttpCallbacks: config.allowHttpCallbacks,
       checkDestination: s3CreationCheck(createDestination),
       verifyDestination: verifierOf(createDestination),
+      callbackAllowedNetworks: config.webhookAllowedNetworks,
+      masterKey: masterKey.key,
+      webhookSecretOverlapMs: config.webhookSecretOverlapHours * 3_600_000,
+      // Called only by requests, which arrive after `webhooks` exists (it is made before listen).
+      wakeWebhookSender: () => webhooks.wake(),
+    });
+    const webhooks = createWebhookSender({
+      db,
+      masterKey: masterKey.key,
+      clock: systemClock,
+      allowHttp: config.allowHttpCallbacks,
+      allowedNetworks: config.webhookAllowedNetworks,
+      timeoutMs: config.webhookTimeoutMs,
+      userAgent: `recording-relay/${packageJson.version}`,
+      onError: (error) => app.log.error({ err: error }, "webhook sender round failed"),
     });
     const address = await app.listen({ host: config.host, port: config.port });
     const rotationTimer = setInterval(() => {
@@ -79,6 +97,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       );
     }, ROTATION_CHECK_INTERVAL_MS);
     rotationTimer.unref();
+    webhooks.start();
     return {
       url: address,
       operatorToken,
@@ -86,9 +105,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       issuer,
       app,
       db,
+      webhooks,
       async close() {
         clearInterval(rotationTimer);
         try {
+          // Stopped first: an attempt in flight is logged before the database closes.
+          await webhooks.stop();
           await app.close();
         } finally {
           await db.close();

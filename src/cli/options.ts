@@ -9,7 +9,7 @@ import {
 
 /** Adds the flags of the given settings to a command (commander camel-cases them to setting names). */
 export function withSettings(command: Command, names: SettingName[]): Command {
-  for (const name of names) {
+  for (const name of new Set(names)) {
     const spec = settings[name];
     if (!("flag" in spec)) continue;
     const fallback = "default" in spec ? ` (default: ${spec.default})` : "";

@@ -4,6 +4,7 @@
  * generated from it, so the two cannot drift.
  */
 import { z } from "zod";
+import { parseAllowedNetworks } from "../domain/callback-address.ts";
 import { keyTemplateProblem, SEED_DEFAULT_KEY_TEMPLATE } from "../domain/key-template.ts";
 
 /** One configurable value. Raw values always arrive as strings (environment or argv). */
@@ -279,6 +280,37 @@ export const settings = {
     default: "false",
     description:
       "`true` accepts `http://` callback URLs (local development only); otherwise callbacks must be `https://`.",
+  }),
+  webhookAllowedNetworks: setting({
+    env: "RELAY_WEBHOOK_ALLOWED_NETWORKS",
+    flag: "--webhook-allowed-networks",
+    schema: z.string().transform((value, context) => {
+      try {
+        return parseAllowedNetworks(value);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    default: "",
+    description:
+      "Comma-separated networks (`127.0.0.1/32,::1/128`) that webhooks may reach although the SSRF guard refuses them (loopback, private, link-local, metadata…). For local development and tests only; empty in production.",
+  }),
+  webhookTimeoutMs: setting({
+    env: "RELAY_WEBHOOK_TIMEOUT_MS",
+    flag: "--webhook-timeout-ms",
+    schema: integer(1000, 60_000),
+    default: "15000",
+    description:
+      "How long one webhook attempt may take, connection to last response byte, in milliseconds; a slower receiver counts as a failed attempt and is retried on the schedule.",
+  }),
+  webhookSecretOverlapHours: setting({
+    env: "RELAY_WEBHOOK_SECRET_OVERLAP_HOURS",
+    flag: "--webhook-secret-overlap-hours",
+    schema: integer(0, 720),
+    default: "24",
+    description:
+      "After a workspace rotates its webhook secret, how long in hours events are signed with both the old and the new secret (space-separated `webhook-signature`), so receivers can switch without losing events.",
   }),
   logLevel: setting({
     env: "RELAY_LOG_LEVEL",

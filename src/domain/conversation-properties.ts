@@ -3,6 +3,7 @@
  * `callback_url`, and a destination given either as `recording_storage` or as the seed's legacy
  * flat S3 fields, which map to `{provider: "s3"}` and go all three together.
  */
+import { type AllowedNetworks, callbackHostProblem } from "./callback-address.ts";
 import { awsRegionCode, iamRoleArn, s3BucketName } from "./field-rules.ts";
 import {
   type RecordingStorage,
@@ -49,6 +50,8 @@ export interface ParsedProperties {
 export interface PropertiesValidationOptions extends StorageValidationOptions {
   /** Accept `http://` callback URLs (development only). */
   allowHttpCallbacks: boolean;
+  /** Networks a callback may reach despite the SSRF rules (operator setting; empty by default). */
+  callbackAllowedNetworks?: AllowedNetworks;
 }
 
 const knownProperties = ["enable_recording", "callback_url", "recording_storage"] as const;
@@ -59,8 +62,15 @@ const fail = (field: string, message: string) => ({
   issue: { field, message },
 });
 
-/** Checks a callback URL's shape; the SSRF checks at connect time belong to the webhook sender. */
-export function callbackUrlProblem(value: string, allowHttp: boolean): string | undefined {
+/**
+ * Checks a callback URL's shape and, where the URL alone tells, its host (IP literals and internal
+ * names). Names are judged again on their resolved addresses by the webhook sender at connect time.
+ */
+export function callbackUrlProblem(
+  value: string,
+  allowHttp: boolean,
+  allowed?: AllowedNetworks,
+): string | undefined {
   if (value.length > 2048) return "must be at most 2048 characters";
   if (!URL.canParse(value)) return "must be an absolute URL, e.g. https://example.com/hooks";
   const url = new URL(value);
@@ -70,6 +80,8 @@ export function callbackUrlProblem(value: string, allowHttp: boolean): string | 
   if (url.hostname === "") return "must name a host";
   // Credentials in a URL end up in logs and event records; the receiver should check signatures.
   if (url.username || url.password) return "must not contain a user name or password";
+  const hostProblem = callbackHostProblem(url.hostname, allowed);
+  if (hostProblem) return `${hostProblem}; callbacks must reach a public address`;
   return undefined;
 }
 
@@ -108,7 +120,11 @@ export function parseConversationProperties(
     if (typeof raw.callback_url !== "string") {
       return fail("properties.callback_url", "must be a string");
     }
-    const problem = callbackUrlProblem(raw.callback_url, options.allowHttpCallbacks);
+    const problem = callbackUrlProblem(
+      raw.callback_url,
+      options.allowHttpCallbacks,
+      options.callbackAllowedNetworks,
+    );
     if (problem) return fail("properties.callback_url", problem);
     properties.callback_url = raw.callback_url;
   }

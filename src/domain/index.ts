@@ -1,4 +1,13 @@
 export {
+  type AllowedNetworks,
+  callbackHostProblem,
+  isInternalHostName,
+  noAllowedNetworks,
+  parseAllowedNetworks,
+  refusedAddressReason,
+  unbracket,
+} from "./callback-address.ts";
+export {
   type ConversationProperties,
   callbackUrlProblem,
   legacyS3Fields,

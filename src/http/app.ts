@@ -7,13 +7,15 @@ import {
 } from "fastify-type-provider-zod";
 import type { DestinationCheck } from "../conversations/index.ts";
 import type { Db } from "../db/index.ts";
-import type { RelayTrust } from "../domain/index.ts";
-import type { Issuer } from "../oidc/index.ts";
+import type { AllowedNetworks, RelayTrust } from "../domain/index.ts";
+import { type Clock, type Issuer, systemClock } from "../oidc/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
+import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
 /** What the HTTP app needs; `bin` builds it from the configuration. */
@@ -37,6 +39,16 @@ export interface AppDeps {
   checkDestination?: DestinationCheck;
   /** The live diagnostic behind `POST /v2/recording-storage/verify` (from the adapters). */
   verifyDestination?: DestinationVerifier;
+  /** Networks callbacks may reach despite the SSRF rules (operator setting; development only). */
+  callbackAllowedNetworks?: AllowedNetworks;
+  /** Seals webhook secrets at rest (the master key of the OIDC issuer). */
+  masterKey: Uint8Array;
+  /** How long a rotated-out webhook secret keeps signing, in milliseconds. */
+  webhookSecretOverlapMs: number;
+  /** Time source of secrets and resends; the system clock by default. */
+  clock?: Clock;
+  /** Tells the webhook sender an event just became due (a resend). */
+  wakeWebhookSender?: () => void;
 }
 
 /** Builds the Fastify app; it does not listen (tests use `inject()` or `listen({port: 0})`). */
@@ -90,5 +102,14 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(conversationRoutes(deps));
   await app.register(recordingStorageRoutes(deps));
   await app.register(oidcRoutes(deps.issuer));
+  const clock = deps.clock ?? systemClock;
+  await app.register(webhookSecretRoutes({ ...deps, clock }));
+  await app.register(
+    eventRoutes({
+      db: deps.db,
+      clock,
+      ...(deps.wakeWebhookSender ? { wakeWebhookSender: deps.wakeWebhookSender } : {}),
+    }),
+  );
   return app;
 }

@@ -26,5 +26,5 @@ export {
   type RotationOutcome,
   type RotationPlan,
 } from "./rotation.ts";
-export { MASTER_KEY_BYTES, openPrivateKey } from "./sealed-key.ts";
+export { MASTER_KEY_BYTES, openPrivateKey, openSecret, sealSecret } from "./sealed-key.ts";
 export { countKeys } from "./store.ts";

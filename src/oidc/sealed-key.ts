@@ -1,6 +1,7 @@
 /**
- * Encryption at rest of the signing keys' private halves: AES-256-GCM under the master key, with the
- * key id as additional authenticated data so a ciphertext cannot be moved to another row.
+ * Encryption at rest of the relay's own secrets under the master key: the OIDC signing keys'
+ * private halves and the workspaces' webhook signing secrets. AES-256-GCM with the owning row's
+ * identity as additional authenticated data, so a ciphertext cannot be moved to another row.
  * Layout (as `signing_keys.private_key_encrypted` documents): 12-byte nonce || ciphertext || 16-byte tag.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
@@ -11,8 +12,8 @@ const TAG_BYTES = 16;
 /** Length of the master key in bytes (AES-256). */
 export const MASTER_KEY_BYTES = 32;
 
-function aad(kid: string): Buffer {
-  return Buffer.from(`recording-relay signing key ${kid}`, "utf8");
+function aad(kid: string): string {
+  return `recording-relay signing key ${kid}`;
 }
 
 function checkMasterKey(masterKey: Uint8Array): void {
@@ -21,26 +22,28 @@ function checkMasterKey(masterKey: Uint8Array): void {
   }
 }
 
-/** Encrypts a private key (PKCS#8 PEM) for the row of `kid`. */
-export function sealPrivateKey(masterKey: Uint8Array, kid: string, pkcs8Pem: string): Buffer {
+/** Encrypts `plaintext` bound to `context` (a string naming the row it belongs to). */
+export function sealSecret(masterKey: Uint8Array, context: string, plaintext: string): Buffer {
   checkMasterKey(masterKey);
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", masterKey, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad(kid));
-  const body = Buffer.concat([cipher.update(pkcs8Pem, "utf8"), cipher.final()]);
+  cipher.setAAD(Buffer.from(context, "utf8"));
+  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
   return Buffer.concat([nonce, body, cipher.getAuthTag()]);
 }
 
 /**
- * Decrypts the private key of `kid`. A wrong master key (or a tampered row) fails the GCM tag check
- * and becomes MASTER_KEY_MISMATCH, naming only the key id.
+ * Decrypts what {@link sealSecret} sealed for `context`; `undefined` when the master key (or the
+ * context) is wrong or the box was tampered with, so each caller words its own error.
  */
-export function openPrivateKey(masterKey: Uint8Array, kid: string, sealed: Uint8Array): string {
+export function openSecret(
+  masterKey: Uint8Array,
+  context: string,
+  sealed: Uint8Array,
+): string | undefined {
   checkMasterKey(masterKey);
   const box = Buffer.from(sealed);
-  if (box.byteLength <= NONCE_BYTES + TAG_BYTES) {
-    throw new AppError("MASTER_KEY_MISMATCH", `signing key ${kid} is stored truncated`);
-  }
+  if (box.byteLength <= NONCE_BYTES + TAG_BYTES) return undefined;
   const nonce = box.subarray(0, NONCE_BYTES);
   const tag = box.subarray(box.byteLength - TAG_BYTES);
   const body = box.subarray(NONCE_BYTES, box.byteLength - TAG_BYTES);
@@ -48,14 +51,34 @@ export function openPrivateKey(masterKey: Uint8Array, kid: string, sealed: Uint8
     const decipher = createDecipheriv("aes-256-gcm", masterKey, nonce, {
       authTagLength: TAG_BYTES,
     });
-    decipher.setAAD(aad(kid));
+    decipher.setAAD(Buffer.from(context, "utf8"));
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(body), decipher.final()]).toString("utf8");
-  } catch (error) {
+  } catch {
+    return undefined;
+  }
+}
+
+/** Encrypts a private key (PKCS#8 PEM) for the row of `kid`. */
+export function sealPrivateKey(masterKey: Uint8Array, kid: string, pkcs8Pem: string): Buffer {
+  return sealSecret(masterKey, aad(kid), pkcs8Pem);
+}
+
+/**
+ * Decrypts the private key of `kid`. A wrong master key (or a tampered row) fails the GCM tag check
+ * and becomes MASTER_KEY_MISMATCH, naming only the key id.
+ */
+export function openPrivateKey(masterKey: Uint8Array, kid: string, sealed: Uint8Array): string {
+  if (Buffer.from(sealed).byteLength <= NONCE_BYTES + TAG_BYTES) {
+    checkMasterKey(masterKey);
+    throw new AppError("MASTER_KEY_MISMATCH", `signing key ${kid} is stored truncated`);
+  }
+  const pem = openSecret(masterKey, aad(kid), sealed);
+  if (pem === undefined) {
     throw new AppError(
       "MASTER_KEY_MISMATCH",
       `the master key does not decrypt OIDC signing key ${kid} stored in the database: start with the master key it was created with (RELAY_MASTER_KEY, or <data dir>/master-key for the embedded database); the relay never replaces signing keys that customers' clouds trust`,
-      { cause: error },
     );
   }
+  return pem;
 }

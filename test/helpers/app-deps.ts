@@ -39,6 +39,8 @@ export function testAppDeps(db: Db, overrides: Partial<AppDeps> = {}): AppDeps {
     trust,
     defaultKeyTemplate: "tavus/{conversation_id}/{epoch_ms}",
     allowHttpCallbacks: false,
+    masterKey: crypto.getRandomValues(new Uint8Array(32)),
+    webhookSecretOverlapMs: 24 * 3_600_000,
     ...overrides,
   };
 }

@@ -35,6 +35,9 @@ export function serveCommand(io: CliIo): Command {
     "destinationRequestTimeoutMs",
     "defaultKeyTemplate",
     "allowHttpCallbacks",
+    "webhookAllowedNetworks",
+    "webhookTimeoutMs",
+    "webhookSecretOverlapHours",
   ]);
   return command.action(async (options: Record<string, unknown>) => {
     const config = configFrom(io.env, options);

@@ -14,6 +14,7 @@ import {
 import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
 import {
+  type AllowedNetworks,
   keyTemplateOverwrites,
   overwriteWarning,
   parseCreateConversation,
@@ -40,6 +41,8 @@ export interface DestinationDeps {
   checkDestination?: DestinationCheck;
   /** The live diagnostic of `POST /v2/recording-storage/verify`; absent: answered 400 NOT_CONFIGURED. */
   verifyDestination?: DestinationVerifier;
+  /** Networks callbacks may reach despite the SSRF rules (development and tests). */
+  callbackAllowedNetworks?: AllowedNetworks;
 }
 
 /** Runs the verify steps for a workspace's destination (from the destination adapters). */

@@ -1,0 +1,200 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Db } from "../../db/index.ts";
+import { AppError } from "../../errors/index.ts";
+import type { Clock } from "../../oidc/index.ts";
+import {
+  type AttemptRecord,
+  attemptsOf,
+  findEvent,
+  type LoggedEvent,
+  listEvents,
+  resendEvent,
+} from "../../webhooks/index.ts";
+import { requireWorkspace } from "../auth.ts";
+
+const attemptSchema = z.object({
+  attempt: z.number(),
+  started_at: z.string(),
+  status: z.number().nullable(),
+  latency_ms: z.number(),
+  response_excerpt: z.string().nullable(),
+  error: z.string().nullable(),
+});
+
+const eventSchema = z.object({
+  event_id: z.string().meta({ description: "The `webhook-id` header of every attempt" }),
+  event_type: z.string(),
+  conversation_id: z.string(),
+  recording_id: z.string().nullable(),
+  state: z.enum(["pending", "delivered", "failed"]),
+  attempt_count: z.number(),
+  next_attempt_at: z.string().nullable(),
+  created_at: z.string(),
+  delivered_at: z.string().nullable(),
+  last_error: z.string().nullable(),
+  payload: z.record(z.string(), z.unknown()),
+  attempts: z.array(attemptSchema),
+});
+
+const showAttempt = (attempt: AttemptRecord) => ({
+  attempt: attempt.attempt,
+  started_at: attempt.startedAt.toISOString(),
+  status: attempt.status,
+  latency_ms: attempt.latencyMs,
+  response_excerpt: attempt.responseExcerpt,
+  error: attempt.error,
+});
+
+const showEvent = (event: LoggedEvent, attempts: AttemptRecord[]) => ({
+  event_id: event.id,
+  event_type: event.eventType,
+  conversation_id: event.conversationId,
+  recording_id: event.recordingId,
+  state: event.state,
+  attempt_count: event.attempts,
+  next_attempt_at: event.nextAttemptAt?.toISOString() ?? null,
+  created_at: event.createdAt.toISOString(),
+  delivered_at: event.deliveredAt?.toISOString() ?? null,
+  last_error: event.lastError,
+  payload: event.payload as unknown as Record<string, unknown>,
+  attempts: attempts.map(showAttempt),
+});
+
+// Opaque to clients: base64url of the last item's exact position and id.
+const positionShape = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const eventIdShape = /^msg_[0-9a-f]{32}$/;
+
+function decodeCursor(cursor: string): { position: string; id: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === "string" &&
+      positionShape.test(value[0]) &&
+      typeof value[1] === "string" &&
+      eventIdShape.test(value[1])
+    ) {
+      return { position: value[0], id: value[1] };
+    }
+  } catch {
+    // Falls through to the 400 below.
+  }
+  throw new AppError(
+    "VALIDATION_FAILED",
+    "query.cursor: is not a cursor from a previous page (pass next_cursor unchanged)",
+    { field: "query.cursor" },
+  );
+}
+
+const security = [{ apiKey: [] }];
+const eventParams = z.object({ event_id: z.string().max(100) });
+
+/** `GET /v2/events`, `GET /v2/events/{id}` and `POST /v2/events/{id}/resend` (the webhook log). */
+export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: () => void }) {
+  return async function eventRoutes(parent: FastifyInstance): Promise<void> {
+    const app = parent.withTypeProvider<ZodTypeProvider>();
+    const workspaceOnly = requireWorkspace(deps.db);
+
+    const withAttempts = async (events: LoggedEvent[]) => {
+      const attempts = await attemptsOf(
+        deps.db,
+        events.map((event) => event.id),
+      );
+      return events.map((event) => showEvent(event, attempts.get(event.id) ?? []));
+    };
+    const notFound = (id: string) => new AppError("NOT_FOUND", `no event ${id}`);
+
+    app.get(
+      "/v2/events",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["events"],
+          summary: "The workspace's webhook events, newest first, with every delivery attempt",
+          description:
+            "Cursor pagination: pass `next_cursor` as `cursor` for the next page (null on the last).",
+          security,
+          querystring: z.strictObject({
+            limit: z
+              .string()
+              .regex(/^\d+$/, "must be a whole number from 1 to 100")
+              .transform(Number)
+              .pipe(
+                z
+                  .number()
+                  .min(1, "must be a whole number from 1 to 100")
+                  .max(100, "must be a whole number from 1 to 100"),
+              )
+              .optional(),
+            cursor: z.string().max(300, "is not a cursor from a previous page").optional(),
+          }),
+          response: {
+            200: z.object({ data: z.array(eventSchema), next_cursor: z.string().nullable() }),
+          },
+        },
+      },
+      async (request) => {
+        const after = request.query.cursor ? decodeCursor(request.query.cursor) : undefined;
+        const page = await listEvents(deps.db, request.workspaceId, {
+          limit: request.query.limit ?? 20,
+          ...(after ? { after } : {}),
+        });
+        const last = page.items.at(-1);
+        return {
+          data: await withAttempts(page.items),
+          next_cursor:
+            page.hasMore && last
+              ? Buffer.from(JSON.stringify([last.position, last.id])).toString("base64url")
+              : null,
+        };
+      },
+    );
+
+    app.get(
+      "/v2/events/:event_id",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["events"],
+          summary: "One webhook event with every delivery attempt",
+          security,
+          params: eventParams,
+          response: { 200: eventSchema },
+        },
+      },
+      async (request) => {
+        const { event_id } = request.params;
+        const event = await findEvent(deps.db, request.workspaceId, event_id);
+        // Another workspace's event is indistinguishable from a missing one.
+        if (!event) throw notFound(event_id);
+        return (await withAttempts([event]))[0]!;
+      },
+    );
+
+    app.post(
+      "/v2/events/:event_id/resend",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["events"],
+          summary: "Send an event again now, with the same webhook-id",
+          description:
+            "Whatever its state, the event becomes due now; the next attempt signs it with the current secrets. A failed resend follows the rest of the retry schedule.",
+          security,
+          params: eventParams,
+          response: { 202: eventSchema },
+        },
+      },
+      async (request, reply) => {
+        const { event_id } = request.params;
+        const event = await resendEvent(deps.db, request.workspaceId, event_id, deps.clock.now());
+        if (!event) throw notFound(event_id);
+        deps.wakeWebhookSender?.();
+        return reply.status(202).send((await withAttempts([event]))[0]!);
+      },
+    );
+  };
+}

@@ -1,0 +1,352 @@
+/**
+ * The durable outbox of events: enqueued inside the caller's transaction (so an event exists
+ * exactly when the state change it reports was committed), claimed by senders with
+ * `FOR UPDATE SKIP LOCKED`, and every attempt logged.
+ */
+import { createHash } from "node:crypto";
+import type { Queryable } from "../db/index.ts";
+import { AppError } from "../errors/index.ts";
+import {
+  type EventEnvelope,
+  type EventType,
+  envelope,
+  type RecordingCopyFailedProperties,
+  type RecordingReadyProperties,
+} from "./events.ts";
+
+/**
+ * An event to enqueue. `nowMs` is the caller's clock (the envelope's `timestamp` and the first
+ * attempt's due time).
+ *
+ * - `application.recording_ready`: at most one per recording, ever. Enqueueing it again (a retried
+ *   delivery job, a redelivery that found the object already there) is a no-op that returns the
+ *   first event's id.
+ * - `application.recording_copy_failed`: one per `dedupeKey` per recording. Pass something that
+ *   names the failure being reported (e.g. the delivery id): re-running the same failure handler
+ *   is a no-op, while a later redelivery that fails again (a new delivery id) reports again.
+ */
+export type EnqueueEventInput = {
+  workspaceId: string;
+  conversationId: string;
+  recordingId: string;
+  nowMs: number;
+} & (
+  | { type: "application.recording_ready"; properties: RecordingReadyProperties }
+  | {
+      type: "application.recording_copy_failed";
+      properties: RecordingCopyFailedProperties;
+      dedupeKey: string;
+    }
+);
+
+/** What {@link enqueueEvent} did. */
+export type EnqueueResult =
+  /** Stored; a sender delivers it from `nowMs`. */
+  | { kind: "enqueued"; eventId: string }
+  /** The same event was enqueued before; nothing changed. */
+  | { kind: "duplicate"; eventId: string }
+  /** The conversation has no `callback_url`: there is nobody to tell, so nothing is stored. */
+  | { kind: "no_callback_url" };
+
+/**
+ * The event's `webhook-id`, derived from what makes it unique, so enqueueing is idempotent by
+ * primary key and the id is the same on every retry and resend.
+ */
+function eventIdOf(input: EnqueueEventInput): string {
+  const identity =
+    input.type === "application.recording_ready"
+      ? `${input.type}\n${input.recordingId}`
+      : `${input.type}\n${input.recordingId}\n${input.dedupeKey}`;
+  return `msg_${createHash("sha256").update(identity).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * Enqueues an event inside the caller's transaction `tx` (the delivery engine's, so the event
+ * commits or rolls back with the recording's new state). Idempotent; see {@link EnqueueEventInput}.
+ * The callback URL is the conversation's, read now and frozen in the envelope's `webhook_url`.
+ */
+export async function enqueueEvent(
+  tx: Queryable,
+  input: EnqueueEventInput,
+): Promise<EnqueueResult> {
+  const { rows } = await tx.query<{ callback_url: string | null }>(
+    "SELECT callback_url FROM conversations WHERE id = $1 AND workspace_id = $2",
+    [input.conversationId, input.workspaceId],
+  );
+  if (!rows[0]) {
+    throw new AppError(
+      "NOT_FOUND",
+      `no conversation ${input.conversationId} in workspace ${input.workspaceId}`,
+    );
+  }
+  const webhookUrl = rows[0].callback_url;
+  if (webhookUrl === null) return { kind: "no_callback_url" };
+  const eventId = eventIdOf(input);
+  const at = new Date(input.nowMs);
+  const payload = envelope(input.type, {
+    conversationId: input.conversationId,
+    webhookUrl,
+    at,
+    properties: input.properties,
+  } as Parameters<typeof envelope>[1]);
+  // DO NOTHING without a target also covers the one-recording_ready-per-recording index.
+  const inserted = await tx.query(
+    `INSERT INTO events (id, workspace_id, conversation_id, recording_id, event_type, payload,
+       state, next_attempt_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)
+     ON CONFLICT DO NOTHING`,
+    [
+      eventId,
+      input.workspaceId,
+      input.conversationId,
+      input.recordingId,
+      input.type,
+      JSON.stringify(payload),
+      at,
+    ],
+  );
+  return { kind: inserted.rowCount === 1 ? "enqueued" : "duplicate", eventId };
+}
+
+/** An event claimed for one attempt. */
+export interface ClaimedEvent {
+  id: string;
+  workspaceId: string;
+  payload: EventEnvelope;
+  /** The number of this attempt (1-based), reserved by the claim. */
+  attempt: number;
+}
+
+/**
+ * Claims up to `limit` due events for one attempt each: reserves the attempt number and pushes
+ * the due time out by `leaseMs`, so no other sender takes them meanwhile and a crashed sender's
+ * events come due again by themselves.
+ */
+export async function claimDueEvents(
+  db: Queryable,
+  options: { nowMs: number; limit: number; leaseMs: number },
+): Promise<ClaimedEvent[]> {
+  const { rows } = await db.query<{
+    id: string;
+    workspace_id: string;
+    payload: EventEnvelope;
+    attempts: number;
+  }>(
+    `UPDATE events SET attempts = attempts + 1, next_attempt_at = $3
+     WHERE id IN (
+       SELECT id FROM events WHERE state = 'pending' AND next_attempt_at <= $1
+       ORDER BY next_attempt_at, id LIMIT $2
+       FOR UPDATE SKIP LOCKED)
+     RETURNING id, workspace_id, payload, attempts`,
+    [new Date(options.nowMs), options.limit, new Date(options.nowMs + options.leaseMs)],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    workspaceId: row.workspace_id,
+    payload: row.payload,
+    attempt: Number(row.attempts),
+  }));
+}
+
+/** One attempt as logged. */
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: Date;
+  /** The receiver's status; `null` when no response arrived. */
+  status: number | null;
+  latencyMs: number;
+  responseExcerpt: string | null;
+  error: string | null;
+}
+
+/** What follows an attempt. */
+export type AttemptOutcome =
+  | { kind: "delivered" }
+  | { kind: "retry"; nextAttemptAtMs: number }
+  | { kind: "failed" };
+
+/** Logs an attempt and moves the event on, in one transaction of the caller's choosing. */
+export async function recordAttempt(
+  db: Queryable,
+  eventId: string,
+  record: AttemptRecord,
+  outcome: AttemptOutcome,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO event_attempts
+       (event_id, attempt, started_at, status, latency_ms, response_excerpt, error)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (event_id, attempt) DO NOTHING`,
+    [
+      eventId,
+      record.attempt,
+      record.startedAt,
+      record.status,
+      record.latencyMs,
+      record.responseExcerpt,
+      record.error,
+    ],
+  );
+  const finishedAt = new Date(record.startedAt.getTime() + record.latencyMs);
+  switch (outcome.kind) {
+    case "delivered":
+      await db.query(
+        `UPDATE events SET state = 'delivered', delivered_at = $2, next_attempt_at = NULL,
+           last_error = NULL WHERE id = $1`,
+        [eventId, finishedAt],
+      );
+      return;
+    case "retry":
+      await db.query(
+        "UPDATE events SET state = 'pending', next_attempt_at = $2, last_error = $3 WHERE id = $1",
+        [eventId, new Date(outcome.nextAttemptAtMs), record.error],
+      );
+      return;
+    case "failed":
+      await db.query(
+        "UPDATE events SET state = 'failed', next_attempt_at = NULL, last_error = $2 WHERE id = $1",
+        [eventId, record.error],
+      );
+      return;
+  }
+}
+
+/** An event in the workspace's log. */
+export interface LoggedEvent {
+  id: string;
+  eventType: EventType;
+  conversationId: string;
+  recordingId: string | null;
+  state: "pending" | "delivered" | "failed";
+  attempts: number;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+  lastError: string | null;
+  payload: EventEnvelope;
+  /** `created_at` to the microsecond, UTC: the position cursors use. */
+  position: string;
+}
+
+interface EventRow {
+  id: string;
+  event_type: EventType;
+  conversation_id: string;
+  recording_id: string | null;
+  state: LoggedEvent["state"];
+  attempts: number;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  delivered_at: Date | null;
+  last_error: string | null;
+  payload: EventEnvelope;
+  position: string;
+}
+
+const eventColumns = `id, event_type, conversation_id, recording_id, state, attempts,
+  next_attempt_at, created_at, delivered_at, last_error, payload,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position`;
+
+const toEvent = (row: EventRow): LoggedEvent => ({
+  id: row.id,
+  eventType: row.event_type,
+  conversationId: row.conversation_id,
+  recordingId: row.recording_id,
+  state: row.state,
+  attempts: Number(row.attempts),
+  nextAttemptAt: row.next_attempt_at,
+  createdAt: row.created_at,
+  deliveredAt: row.delivered_at,
+  lastError: row.last_error,
+  payload: row.payload,
+  position: row.position,
+});
+
+/** A workspace's event; `undefined` when absent or another workspace's. */
+export async function findEvent(
+  db: Queryable,
+  workspaceId: string,
+  id: string,
+): Promise<LoggedEvent | undefined> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT ${eventColumns} FROM events WHERE workspace_id = $1 AND id = $2`,
+    [workspaceId, id],
+  );
+  return rows[0] ? toEvent(rows[0]) : undefined;
+}
+
+/** One page of a workspace's events, newest first (ties by id), and whether more follow. */
+export async function listEvents(
+  db: Queryable,
+  workspaceId: string,
+  options: { limit: number; after?: { position: string; id: string } },
+): Promise<{ items: LoggedEvent[]; hasMore: boolean }> {
+  const params: unknown[] = [workspaceId, options.limit + 1];
+  let where = "workspace_id = $1";
+  if (options.after) {
+    params.push(options.after.position, options.after.id);
+    where += " AND (created_at, id) < ($3::timestamptz, $4::text)";
+  }
+  const { rows } = await db.query<EventRow>(
+    `SELECT ${eventColumns} FROM events WHERE ${where}
+     ORDER BY created_at DESC, id DESC LIMIT $2`,
+    params,
+  );
+  return {
+    items: rows.slice(0, options.limit).map(toEvent),
+    hasMore: rows.length > options.limit,
+  };
+}
+
+/** The attempts of the given events, oldest first per event. */
+export async function attemptsOf(
+  db: Queryable,
+  eventIds: string[],
+): Promise<Map<string, AttemptRecord[]>> {
+  const byEvent = new Map<string, AttemptRecord[]>(eventIds.map((id) => [id, []]));
+  if (eventIds.length === 0) return byEvent;
+  const { rows } = await db.query<{
+    event_id: string;
+    attempt: number;
+    started_at: Date;
+    status: number | null;
+    latency_ms: number;
+    response_excerpt: string | null;
+    error: string | null;
+  }>(
+    `SELECT event_id, attempt, started_at, status, latency_ms, response_excerpt, error
+     FROM event_attempts
+     WHERE event_id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb))
+     ORDER BY attempt`,
+    [JSON.stringify(eventIds)],
+  );
+  for (const row of rows) {
+    byEvent.get(row.event_id)?.push({
+      attempt: Number(row.attempt),
+      startedAt: row.started_at,
+      status: row.status === null ? null : Number(row.status),
+      latencyMs: Number(row.latency_ms),
+      responseExcerpt: row.response_excerpt,
+      error: row.error,
+    });
+  }
+  return byEvent;
+}
+
+/**
+ * Makes a workspace's event due now, whatever its state (same `webhook-id`; the attempt count
+ * goes on). Returns `undefined` when the event is absent or another workspace's.
+ */
+export async function resendEvent(
+  db: Queryable,
+  workspaceId: string,
+  id: string,
+  nowMs: number,
+): Promise<LoggedEvent | undefined> {
+  const { rows } = await db.query<EventRow>(
+    `UPDATE events SET state = 'pending', next_attempt_at = $3
+     WHERE workspace_id = $1 AND id = $2 RETURNING ${eventColumns}`,
+    [workspaceId, id, new Date(nowMs)],
+  );
+  return rows[0] ? toEvent(rows[0]) : undefined;
+}
