@@ -6,10 +6,12 @@ import type { FastifyInstance } from "fastify";
 import packageJson from "../../package.json" with { type: "json" };
 import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
+import { s3CreationCheck } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import { createApp } from "../http/app.ts";
 import { type Issuer, systemClock } from "../oidc/index.ts";
 import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
+import { destinationsFrom, verifierOf } from "./destinations.ts";
 import { openIssuer } from "./issuer.ts";
 import type { MasterKey } from "./master-key.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
@@ -54,6 +56,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const { issuer, masterKey } = await openIssuer(config, db);
     // Before listening: the first key exists before any JWKS is served (see planRotation).
     await issuer.prepare();
+    const trust = trustFrom(config);
+    const createDestination = destinationsFrom(config, trust, issuer);
     const app = await createApp({
       db,
       issuer,
@@ -61,9 +65,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
       bodyLimitBytes: config.bodyLimitBytes,
       logger: config.logLevel === "silent" ? false : { level: config.logLevel },
       version: packageJson.version,
-      trust: trustFrom(config),
+      trust,
       defaultKeyTemplate: config.defaultKeyTemplate,
       allowHttpCallbacks: config.allowHttpCallbacks,
+      checkDestination: s3CreationCheck(createDestination),
+      verifyDestination: verifierOf(createDestination),
       callbackAllowedNetworks: config.webhookAllowedNetworks,
       masterKey: masterKey.key,
       webhookSecretOverlapMs: config.webhookSecretOverlapHours * 3_600_000,

@@ -5,6 +5,7 @@ import { keysCommand } from "./commands/keys.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { setupCommand } from "./commands/setup.ts";
+import { verifyCommand } from "./commands/verify.ts";
 import { apiKeyCommand, workspaceCommand } from "./commands/workspace.ts";
 
 /** What commands read and write instead of touching `process` directly. */
@@ -33,6 +34,7 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
     workspaceCommand(io),
     apiKeyCommand(io),
     setupCommand(io),
+    verifyCommand(io),
     ...extraCommands,
     keysCommand(io),
   ]) {

@@ -181,6 +181,87 @@ export const settings = {
     description:
       "DurationSeconds requested when assuming a customer's role, in seconds (900-43200); the role's MaxSessionDuration must be at least this.",
   }),
+  awsAuthMode: setting({
+    env: "RELAY_AWS_AUTH_MODE",
+    flag: "--aws-auth-mode",
+    schema: z.enum(["assume_role", "web_identity"]),
+    default: "assume_role",
+    description:
+      "`assume_role`: sts:AssumeRole into the customer's role with the operator's AWS credentials (the AWS SDK's default chain) and the ExternalId. `web_identity`: sts:AssumeRoleWithWebIdentity with the relay's own OIDC token (audience `sts.amazonaws.com`); the operator needs no AWS credentials, the customer an IAM OIDC provider for the issuer.",
+  }),
+  awsEndpointUrl: setting({
+    env: "RELAY_AWS_ENDPOINT_URL",
+    flag: "--aws-endpoint-url",
+    schema: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    description:
+      "Custom endpoint for AWS STS and S3 (emulators, S3-compatible clouds); S3 is then addressed path-style. Unset: AWS's own regional endpoints.",
+  }),
+  gcpStsUrl: setting({
+    env: "RELAY_GCP_STS_URL",
+    flag: "--gcp-sts-url",
+    schema: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    default: "https://sts.googleapis.com/v1/token",
+    description: "Google Security Token Service token endpoint (Workload Identity Federation).",
+  }),
+  gcpIamCredentialsUrl: setting({
+    env: "RELAY_GCP_IAM_CREDENTIALS_URL",
+    flag: "--gcp-iam-credentials-url",
+    schema: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    default: "https://iamcredentials.googleapis.com",
+    description:
+      "Base URL of Google IAM Credentials (service account impersonation, `generateAccessToken`).",
+  }),
+  gcsUrl: setting({
+    env: "RELAY_GCS_URL",
+    flag: "--gcs-url",
+    schema: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    default: "https://storage.googleapis.com",
+    description: "Base URL of the Cloud Storage JSON API (uploads, object metadata).",
+  }),
+  azureAuthorityHost: setting({
+    env: "RELAY_AZURE_AUTHORITY_HOST",
+    flag: "--azure-authority-host",
+    schema: z.url({ protocol: /^https$/, error: "must be an https URL (MSAL refuses others)" }),
+    default: "https://login.microsoftonline.com",
+    description:
+      "Entra ID authority host (`https://login.microsoftonline.us` for US Government, `https://login.chinacloudapi.cn` for China). Other hosts (emulators) skip MSAL's instance discovery.",
+  }),
+  azureBlobEndpointTemplate: setting({
+    env: "RELAY_AZURE_BLOB_ENDPOINT_TEMPLATE",
+    flag: "--azure-blob-endpoint-template",
+    schema: z
+      .string()
+      .refine((value) => value.includes("{account}"), "must contain {account}")
+      .refine(
+        (value) => URL.canParse(value.replaceAll("{account}", "account")),
+        "must be a URL once {account} is filled in",
+      ),
+    default: "https://{account}.blob.core.windows.net",
+    description:
+      "Blob service URL of a storage account, `{account}` standing for its name: `https://{account}.blob.core.usgovcloudapi.net` for sovereign clouds, `https://127.0.0.1:PORT/{account}` (path-style) for an emulator.",
+  }),
+  extraCaFile: setting({
+    env: "RELAY_EXTRA_CA_FILE",
+    flag: "--extra-ca-file",
+    schema: z.string().min(1, "must not be empty"),
+    description:
+      "PEM file of an extra certificate authority trusted for outgoing TLS to the clouds, in addition to the built-in roots (a proxy, an emulator).",
+  }),
+  destinationMaxAttempts: setting({
+    env: "RELAY_DESTINATION_MAX_ATTEMPTS",
+    flag: "--destination-max-attempts",
+    schema: integer(1, 20),
+    default: "5",
+    description:
+      "Attempts of each cloud request inside one delivery attempt (the SDKs' own retries, first try included), with exponential backoff and full jitter.",
+  }),
+  destinationRequestTimeoutMs: setting({
+    env: "RELAY_DESTINATION_REQUEST_TIMEOUT_MS",
+    flag: "--destination-request-timeout-ms",
+    schema: integer(1_000, 3_600_000),
+    default: "120000",
+    description: "Timeout of one cloud request (one part upload included), in milliseconds.",
+  }),
   defaultKeyTemplate: setting({
     env: "RELAY_DEFAULT_KEY_TEMPLATE",
     flag: "--default-key-template",

@@ -10,7 +10,7 @@ import type { Db } from "../db/index.ts";
 import type { AllowedNetworks, RelayTrust } from "../domain/index.ts";
 import { type Clock, type Issuer, systemClock } from "../oidc/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
-import { conversationRoutes } from "./routes/conversations.ts";
+import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
@@ -37,6 +37,8 @@ export interface AppDeps {
   allowHttpCallbacks: boolean;
   /** Live check of a new conversation's destination (S3 AssumeRole, from the AWS adapter). */
   checkDestination?: DestinationCheck;
+  /** The live diagnostic behind `POST /v2/recording-storage/verify` (from the adapters). */
+  verifyDestination?: DestinationVerifier;
   /** Networks callbacks may reach despite the SSRF rules (operator setting; development only). */
   callbackAllowedNetworks?: AllowedNetworks;
   /** Seals webhook secrets at rest (the master key of the OIDC issuer). */

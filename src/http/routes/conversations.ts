@@ -12,11 +12,13 @@ import {
   recordingsOf,
 } from "../../conversations/index.ts";
 import type { Db } from "../../db/index.ts";
+import type { VerifyReport } from "../../destinations/verify.ts";
 import {
   type AllowedNetworks,
   keyTemplateOverwrites,
   overwriteWarning,
   parseCreateConversation,
+  type RecordingStorage,
   type RelayTrust,
   type ValidationIssue,
   withKeyTemplate,
@@ -37,9 +39,17 @@ export interface DestinationDeps {
   allowHttpCallbacks: boolean;
   /** Live check of a new conversation's destination (S3 AssumeRole); absent: not checked. */
   checkDestination?: DestinationCheck;
+  /** The live diagnostic of `POST /v2/recording-storage/verify`; absent: answered 400 NOT_CONFIGURED. */
+  verifyDestination?: DestinationVerifier;
   /** Networks callbacks may reach despite the SSRF rules (development and tests). */
   callbackAllowedNetworks?: AllowedNetworks;
 }
+
+/** Runs the verify steps for a workspace's destination (from the destination adapters). */
+export type DestinationVerifier = (
+  destination: RecordingStorage & { key_template: string },
+  context: { workspaceId: string; signal: AbortSignal },
+) => Promise<VerifyReport>;
 
 /** A domain validation issue as the 400 every route answers. */
 export function validationError(issue: ValidationIssue): AppError {

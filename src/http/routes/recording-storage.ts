@@ -1,13 +1,23 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { storageProviders, validateRecordingStorage } from "../../domain/index.ts";
+import { storageProviders, validateRecordingStorage, withKeyTemplate } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
 import { generateSetup, requireAwsAccount } from "../../setup/index.ts";
 import { getDefaultRecordingStorage, setDefaultRecordingStorage } from "../../workspaces/index.ts";
 import { requireWorkspace } from "../auth.ts";
 import { recordingStorageSchema, warningSchema } from "../schemas/recording-storage.ts";
-import { type DestinationDeps, validationError } from "./conversations.ts";
+import { type DestinationDeps, signalOf, validationError } from "./conversations.ts";
+
+const verifyStepSchema = z.object({
+  step: z.enum(["identity_exchange", "impersonation", "probe_write", "probe_delete"]),
+  status: z.enum(["pass", "fail", "skip"]),
+  error_code: z.string().optional(),
+  cloud_code: z.string().optional(),
+  cloud_message: z.string().optional(),
+  message: z.string().optional(),
+  hint: z.string().optional(),
+});
 
 const securityApiKey = [{ apiKey: [] }];
 
@@ -93,6 +103,56 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
       async (request, reply) => {
         await setDefaultRecordingStorage(deps.db, request.workspaceId, null);
         return reply.status(204).send(null);
+      },
+    );
+
+    app.post(
+      "/v2/recording-storage/verify",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["recording-storage"],
+          summary: "Check a destination live, step by step",
+          description:
+            "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). 200 whatever the outcome; `ok` tells.",
+          security: securityApiKey,
+          body: z.unknown(),
+          response: {
+            200: z.object({
+              ok: z.boolean(),
+              provider: z.enum(storageProviders),
+              probe_key: z.string(),
+              steps: z.array(verifyStepSchema),
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        let destination: Awaited<ReturnType<typeof getDefaultRecordingStorage>>;
+        if (request.body === undefined || request.body === null) {
+          destination = await getDefaultRecordingStorage(deps.db, request.workspaceId);
+          if (!destination) {
+            throw new AppError(
+              "NOT_FOUND",
+              "this workspace has no default recording_storage: send one in the body, or set one with PUT /v2/recording-storage",
+            );
+          }
+        } else {
+          const result = validateRecordingStorage(request.body, "", deps);
+          if (!result.ok) throw validationError(result.issue);
+          destination = result.value;
+        }
+        if (destination.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        if (!deps.verifyDestination) {
+          throw new AppError(
+            "NOT_CONFIGURED",
+            "live verification is not available in this process",
+          );
+        }
+        return await deps.verifyDestination(withKeyTemplate(destination, deps.defaultKeyTemplate), {
+          workspaceId: request.workspaceId,
+          signal: signalOf(request, reply),
+        });
       },
     );
 

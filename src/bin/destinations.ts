@@ -1,0 +1,57 @@
+/** Builds the destination factory of a process from its configuration (endpoints, CA, retries). */
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/index.ts";
+import {
+  type CreateDestination,
+  CredentialCache,
+  type DestinationSettings,
+  destinationFactory,
+  verifyDestination,
+} from "../destinations/index.ts";
+import type { RelayTrust } from "../domain/index.ts";
+import type { DestinationVerifier } from "../http/routes/conversations.ts";
+import type { Issuer } from "../oidc/index.ts";
+
+/** The adapters' settings from the configuration; reads the extra CA file once. */
+export function destinationSettingsFrom(config: Config): DestinationSettings {
+  return {
+    aws: { endpointUrl: config.awsEndpointUrl, authMode: config.awsAuthMode },
+    gcp: {
+      stsTokenUrl: config.gcpStsUrl,
+      iamCredentialsUrl: config.gcpIamCredentialsUrl,
+      storageUrl: config.gcsUrl,
+    },
+    azure: {
+      authorityHost: config.azureAuthorityHost,
+      blobEndpointTemplate: config.azureBlobEndpointTemplate,
+    },
+    extraCaPem: config.extraCaFile ? readFileSync(config.extraCaFile, "utf8") : undefined,
+    maxAttempts: config.destinationMaxAttempts,
+    retryBaseDelayMs: 500,
+    requestTimeoutMs: config.destinationRequestTimeoutMs,
+  };
+}
+
+/** One factory (and credential cache) per process. */
+export function destinationsFrom(
+  config: Config,
+  trust: RelayTrust,
+  issuer: Pick<Issuer, "mintToken">,
+): CreateDestination {
+  return destinationFactory({
+    trust,
+    settings: destinationSettingsFrom(config),
+    mintToken: (request) => issuer.mintToken(request),
+    cache: new CredentialCache(),
+  });
+}
+
+/** The verify diagnostic over a destination factory. */
+export function verifierOf(createDestination: CreateDestination): DestinationVerifier {
+  return async (destination, { workspaceId, signal }) =>
+    await verifyDestination(
+      createDestination(destination, { workspaceId }),
+      destination.key_template,
+      signal,
+    );
+}

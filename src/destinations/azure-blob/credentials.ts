@@ -1,0 +1,111 @@
+/**
+ * Entra ID access tokens for one customer App Registration: `ClientAssertionCredential` whose
+ * assertion is a fresh relay token (audience `api://AzureADTokenExchange`) each time MSAL asks.
+ * MSAL caches the access token until shortly before expiry, so one exchange serves every upload.
+ */
+
+import { rootCertificates } from "node:tls";
+import { ClientAssertionCredential } from "@azure/identity";
+import { Agent, fetch } from "undici";
+import { AZURE_TOKEN_AUDIENCE, type AzureBlobStorage } from "../../domain/index.ts";
+import type { DestinationSettings } from "../settings.ts";
+
+/** The OAuth scope of Blob Storage. */
+export const STORAGE_SCOPE = "https://storage.azure.com/.default";
+
+/** Authority hosts MSAL knows; others (emulators, private clouds) skip instance discovery. */
+const knownAuthorityHosts = new Set([
+  "login.microsoftonline.com",
+  "login.microsoftonline.us",
+  "login.chinacloudapi.cn",
+]);
+
+/** What building the Azure credential of a workspace needs. */
+export interface AzureCredentialInputs {
+  destination: AzureBlobStorage;
+  workspaceId: string;
+  settings: DestinationSettings;
+  mintToken: (request: {
+    workspaceId: string;
+    audience: string;
+    signal?: AbortSignal;
+  }) => Promise<string>;
+}
+
+/** TLS options trusting the extra CA on top of the built-in roots (`ca` alone would replace them). */
+export function tlsOptionsOf(settings: DestinationSettings): { tlsOptions?: { ca: string[] } } {
+  return settings.extraCaPem
+    ? { tlsOptions: { ca: [...rootCertificates, settings.extraCaPem] } }
+    : {};
+}
+
+/** The retry policy of both Azure SDKs, from the adapter settings. */
+export function azureRetryOptions(settings: DestinationSettings) {
+  return {
+    maxRetries: settings.maxAttempts - 1,
+    retryDelayInMs: settings.retryBaseDelayMs,
+    maxRetryDelayInMs: 20_000,
+  };
+}
+
+/** The credential of a workspace's App Registration. */
+export function createAzureCredential(inputs: AzureCredentialInputs): ClientAssertionCredential {
+  const { destination, settings } = inputs;
+  const authorityHost = settings.azure.authorityHost;
+  return new ClientAssertionCredential(
+    destination.tenant_id,
+    destination.client_id,
+    async () =>
+      await inputs.mintToken({ workspaceId: inputs.workspaceId, audience: AZURE_TOKEN_AUDIENCE }),
+    {
+      authorityHost,
+      // Instance discovery asks login.microsoftonline.com about the authority: only for known clouds.
+      disableInstanceDiscovery: !knownAuthorityHosts.has(new URL(authorityHost).hostname),
+      retryOptions: azureRetryOptions(settings),
+      ...tlsOptionsOf(settings),
+    },
+  );
+}
+
+/** The blob service URL of a storage account from the endpoint template. */
+export function blobServiceUrl(settings: DestinationSettings, account: string): string {
+  return settings.azure.blobEndpointTemplate.replaceAll("{account}", account).replace(/\/$/, "");
+}
+
+/**
+ * MSAL reports any failure of the tenant's metadata request as `endpoints_resolution_error`,
+ * hiding Entra's answer (an unknown tenant is AADSTS90002 there). Fetching the same document tells
+ * a wrong tenant_id apart from an outage. Undefined: the metadata is fine (or Entra is down).
+ */
+export async function diagnoseAuthority(
+  settings: DestinationSettings,
+  tenantId: string,
+  signal: AbortSignal,
+): Promise<{ code: string; message: string; httpStatus: number } | undefined> {
+  const url = `${settings.azure.authorityHost.replace(/\/$/, "")}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
+  try {
+    const response = await fetch(url, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+      ...(settings.extraCaPem
+        ? { dispatcher: new Agent({ connect: { ca: [...rootCertificates, settings.extraCaPem] } }) }
+        : {}),
+    });
+    if (response.ok || response.status >= 500 || response.status === 429) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const body = (await response.json().catch(() => ({}))) as {
+      error?: string;
+      error_description?: string;
+      error_codes?: number[];
+    };
+    const number = body.error_codes?.[0];
+    return {
+      code: number ? `AADSTS${number}` : (body.error ?? String(response.status)),
+      message: (body.error_description ?? "").split(/\s+Trace ID:/)[0]!.trim(),
+      httpStatus: response.status,
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Azure failures (Entra ID token requests, Blob Storage) → one SPEC §5 code each, matched on the
+ * AADSTS number or the `x-ms-error-code`, with Azure's own text kept.
+ */
+import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
+import { isTransientNetworkCode, messageOf, networkErrorCode } from "../network.ts";
+
+/** What an Azure failure looked like on the wire. */
+export interface AzureObservedFailure {
+  stage: DestinationStage;
+  /** `AADSTS700213`, an OAuth error, a Blob error code (`ContainerNotFound`), or a network code. */
+  code: string;
+  message: string;
+  httpStatus: number | undefined;
+}
+
+/** Facts of the destination that make hints concrete. */
+export interface AzureHintContext {
+  tenantId: string;
+  clientId: string;
+  storageAccount: string;
+  container: string;
+  issuerUrl: string;
+  workspaceId: string;
+}
+
+/** Classifies one Azure failure. */
+export function classifyAzureFailure(
+  failure: AzureObservedFailure,
+  context: AzureHintContext,
+): DestinationFailure {
+  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
+    code,
+    transient,
+    cloudCode: failure.code,
+    cloudMessage: failure.message,
+    hint,
+    stage: failure.stage,
+  });
+  const fic = `the App Registration ${context.clientId}'s federated credential must have issuer "${context.issuerUrl}", subject "${context.workspaceId}" (your Workspace ID, case-sensitive) and audience "api://AzureADTokenExchange"`;
+  if (
+    failure.httpStatus === undefined &&
+    /^(E[A-Z]+|UND_ERR_\w+|TimeoutError)$/.test(failure.code)
+  ) {
+    if (failure.code === "ENOTFOUND" && failure.stage === "storage") {
+      return result(
+        "DESTINATION_NOT_FOUND",
+        false,
+        `check storage_account: ${context.storageAccount} does not resolve (no such storage account)`,
+      );
+    }
+    return result(
+      "DESTINATION_UNAVAILABLE",
+      isTransientNetworkCode(failure.code),
+      "the connection to Azure failed; the relay retries",
+    );
+  }
+  if (failure.stage === "identity") {
+    switch (failure.code) {
+      case "AADSTS700211":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `no federated credential trusts the relay's issuer: ${fic}`,
+        );
+      case "AADSTS700212":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `the federated credential's audience does not match: ${fic}`,
+        );
+      case "AADSTS700213":
+      case "AADSTS7002137":
+      case "AADSTS7002138":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `the federated credential's subject does not match: ${fic}`,
+        );
+      case "AADSTS70021":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `no matching federated credential (a new one takes a few minutes to apply; the relay retries): ${fic}`,
+        );
+      case "AADSTS700016":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `check client_id and tenant_id: application ${context.clientId} is not in tenant ${context.tenantId}`,
+        );
+      case "AADSTS90002":
+      case "AADSTS900023":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `check tenant_id: tenant ${context.tenantId} does not exist`,
+        );
+      case "AADSTS700024":
+        return result(
+          "DESTINATION_UNAVAILABLE",
+          true,
+          "the relay's token was outside its validity window; it mints a new one and retries",
+        );
+      case "AADSTS50013":
+      case "AADSTS50166":
+      case "AADSTS5002738":
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `Entra could not verify the relay's token with the issuer's published keys: ${fic}`,
+        );
+      case "AADSTS90033":
+      case "temporarily_unavailable":
+        return result(
+          "DESTINATION_UNAVAILABLE",
+          true,
+          "Entra ID is temporarily unavailable; the relay retries",
+        );
+    }
+    if ((failure.httpStatus ?? 0) >= 500 || failure.httpStatus === 429) {
+      return result(
+        "DESTINATION_UNAVAILABLE",
+        true,
+        "Entra ID is failing transiently; the relay retries",
+      );
+    }
+    return result("DESTINATION_AUTH_FAILED", false, `the Entra token request failed: ${fic}`);
+  }
+  switch (failure.code) {
+    case "AuthorizationPermissionMismatch":
+    case "AuthorizationFailure":
+    case "KeyBasedAuthenticationNotPermitted":
+      return result(
+        "DESTINATION_AUTH_FAILED",
+        false,
+        `assign "Storage Blob Data Contributor" on ${context.storageAccount}/${context.container} to the App Registration ${context.clientId}'s service principal, with any condition covering the key template's prefix (network rules must admit the relay)`,
+      );
+    case "ContainerNotFound":
+      return result(
+        "DESTINATION_NOT_FOUND",
+        false,
+        `check container: ${context.container} does not exist in ${context.storageAccount}`,
+      );
+    case "InvalidAuthenticationInfo":
+    case "AuthenticationFailed":
+    case "NoAuthenticationInformation":
+      return result(
+        "DESTINATION_UNAVAILABLE",
+        true,
+        "Blob Storage refused the access token (expired or revoked); the relay gets a new one and retries",
+      );
+    case "Md5Mismatch":
+    case "InvalidMd5":
+      return result(
+        "INTEGRITY_CHECK_FAILED",
+        true,
+        "the bytes Azure received differ from those sent; the relay uploads them again",
+      );
+  }
+  if (
+    (failure.httpStatus ?? 0) >= 500 ||
+    failure.httpStatus === 429 ||
+    failure.httpStatus === 408
+  ) {
+    return result(
+      "DESTINATION_UNAVAILABLE",
+      true,
+      "Azure Storage is busy or failing transiently; the relay retries",
+    );
+  }
+  return result(
+    "DESTINATION_REJECTED",
+    false,
+    "Blob Storage refused the blob (immutability policy, legal hold, size or block limits); check the container's settings",
+  );
+}
+
+/** What an @azure/identity or @azure/storage-blob error says. */
+export function observeAzureError(error: unknown, stage: DestinationStage): AzureObservedFailure {
+  const record = (error ?? {}) as {
+    name?: string;
+    code?: string;
+    statusCode?: number;
+    details?: { errorCode?: string; message?: string };
+    errorResponse?: { error?: string; errorDescription?: string; errorCodes?: number[] };
+  };
+  const message = messageOf(error);
+  if (
+    stage === "identity" ||
+    record.name === "AuthenticationError" ||
+    record.name === "CredentialUnavailableError"
+  ) {
+    const aadsts = /AADSTS(\d+)/.exec(record.errorResponse?.errorDescription ?? message);
+    const network = networkErrorCode(error);
+    const description = (record.errorResponse?.errorDescription ?? message).split(
+      /\s+Trace ID:/,
+    )[0]!;
+    if (!aadsts && network && !record.errorResponse?.error) {
+      return { stage: "identity", code: network, message, httpStatus: undefined };
+    }
+    return {
+      stage: "identity",
+      code: aadsts
+        ? `AADSTS${aadsts[1]}`
+        : (record.errorResponse?.error ?? record.name ?? "UnknownError"),
+      message: description.trim(),
+      httpStatus: record.statusCode,
+    };
+  }
+  const network = networkErrorCode(error);
+  if (network && !record.statusCode)
+    return { stage, code: network, message, httpStatus: undefined };
+  const code =
+    record.details?.errorCode ??
+    (typeof record.code === "string" ? record.code : undefined) ??
+    String(record.statusCode ?? "UnknownError");
+  return { stage, code, message: message.split("\nRequestId:")[0]!, httpStatus: record.statusCode };
+}

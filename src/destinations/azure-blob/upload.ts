@@ -1,0 +1,288 @@
+/**
+ * The Azure Blob adapter: Put Block per part with its Content-MD5 (Azure checks each block),
+ * Put Block List at completion carrying the whole blob's MD5 as `Content-MD5` (so a later stat
+ * can prove the object for idempotent redelivery), then the blob's properties checked.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { TokenCredential } from "@azure/identity";
+import { ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import type { AzureBlobStorage } from "../../domain/index.ts";
+import {
+  type Destination,
+  DestinationError,
+  type DestinationStage,
+  type ObjectStat,
+  type OpenUploadOptions,
+  type Upload,
+  type UploadHandle,
+  type UploadResult,
+} from "../contract.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
+import type { DestinationSettings } from "../settings.ts";
+import { blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE, tlsOptionsOf } from "./credentials.ts";
+import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
+
+const MiB = 1_048_576;
+/** Azure: at most 50 000 committed blocks per blob. */
+const MAX_BLOCKS = 50_000;
+const DEFAULT_BLOCK_BYTES = 8 * MiB;
+const GROW_EVERY_BLOCKS = 5_000;
+
+/** What the Azure adapter is built from. */
+export interface AzureDestinationInputs {
+  destination: AzureBlobStorage;
+  /** The workspace's cached credential, and how to replace it after Storage refused its token. */
+  credential: () => TokenCredential;
+  resetCredential: () => void;
+  settings: DestinationSettings;
+  hints: AzureHintContext;
+}
+
+/** Codes after which a new token may succeed where the cached one failed. */
+const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed"]);
+
+/** Builds the Azure Blob destination. */
+export function createAzureBlobDestination(inputs: AzureDestinationInputs): Destination {
+  const { destination, settings, hints } = inputs;
+  const containerUrl = `${blobServiceUrl(settings, destination.storage_account)}/${destination.container}`;
+  const pipelineOptions: StoragePipelineOptions & { tlsOptions?: { ca: string[] } } = {
+    retryOptions: {
+      maxTries: settings.maxAttempts,
+      retryDelayInMs: settings.retryBaseDelayMs,
+      maxRetryDelayInMs: 20_000,
+      tryTimeoutInMs: settings.requestTimeoutMs,
+    },
+    ...tlsOptionsOf(settings),
+  };
+  let container = new ContainerClient(containerUrl, inputs.credential(), pipelineOptions);
+  const where = (key: string) => `${destination.storage_account}/${destination.container}/${key}`;
+
+  const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
+    if (error instanceof DestinationError) return error;
+    const observed = observeAzureError(error, stage);
+    const identity = observed.stage === "identity";
+    return new DestinationError(
+      identity ? `the Entra ID token request for ${destination.client_id} failed` : summary,
+      classifyAzureFailure(observed, hints),
+      { cause: error },
+    );
+  };
+
+  /** Classifies, asking Entra directly when MSAL hid its answer behind endpoints_resolution_error. */
+  const classify = async (error: unknown, summary: string, stage: DestinationStage = "storage") => {
+    const classified = fail(error, summary, stage);
+    if (
+      classified.stage === "identity" &&
+      /endpoints_resolution_error/.test(classified.cloudMessage)
+    ) {
+      const diagnosed = await diagnoseAuthority(
+        settings,
+        destination.tenant_id,
+        AbortSignal.timeout(10_000),
+      );
+      if (diagnosed) {
+        return new DestinationError(
+          `the Entra ID token request for ${destination.client_id} failed`,
+          classifyAzureFailure({ stage: "identity", ...diagnosed }, hints),
+          { cause: error },
+        );
+      }
+      return new DestinationError(
+        `the Entra ID token request for ${destination.client_id} failed`,
+        classifyAzureFailure(
+          {
+            stage: "identity",
+            code: "temporarily_unavailable",
+            message: classified.cloudMessage,
+            httpStatus: 503,
+          },
+          hints,
+        ),
+        { cause: error },
+      );
+    }
+    return classified;
+  };
+
+  /** Runs a call; a refused token gets one retry with a fresh credential and client. */
+  const call = async <T>(run: (c: ContainerClient) => Promise<T>, summary: string): Promise<T> => {
+    try {
+      return await run(container);
+    } catch (error) {
+      const classified = await classify(error, summary);
+      if (classified.stage !== "storage" || !staleTokenCodes.has(classified.cloudCode))
+        throw classified;
+      // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
+      inputs.resetCredential();
+      container = new ContainerClient(containerUrl, inputs.credential(), pipelineOptions);
+      try {
+        return await run(container);
+      } catch (retryError) {
+        throw await classify(retryError, summary);
+      }
+    }
+  };
+
+  return {
+    provider: "azure_blob",
+
+    async checkIdentity(signal) {
+      try {
+        await inputs.credential().getToken(STORAGE_SCOPE, { abortSignal: signal });
+      } catch (error) {
+        throw await classify(error, "the Entra ID token request failed", "identity");
+      }
+      return { exchange: "pass", impersonation: "skip" };
+    },
+
+    async openUpload(key, options) {
+      return openAzureUpload(key, options);
+    },
+
+    async stat(key, signal): Promise<ObjectStat> {
+      try {
+        const properties = await call(
+          (c) => c.getBlockBlobClient(key).getProperties({ abortSignal: signal }),
+          `could not read ${where(key)}`,
+        );
+        return {
+          exists: true,
+          sizeBytes: properties.contentLength ?? 0,
+          checksums: {
+            ...(properties.contentMD5
+              ? { md5Base64: Buffer.from(properties.contentMD5).toString("base64") }
+              : {}),
+            ...(properties.etag ? { etag: properties.etag } : {}),
+          },
+        };
+      } catch (error) {
+        // HEAD answers carry the code only in x-ms-error-code: BlobNotFound vs ContainerNotFound.
+        if (
+          error instanceof DestinationError &&
+          (error.cloudCode === "BlobNotFound" || error.cloudCode === "404")
+        ) {
+          return { exists: false };
+        }
+        throw error;
+      }
+    },
+
+    async putSmallObject(key, bytes, signal) {
+      await call(
+        (c) =>
+          c.getBlockBlobClient(key).upload(bytes, bytes.length, {
+            abortSignal: signal,
+            blobHTTPHeaders: { blobContentMD5: createHash("md5").update(bytes).digest() },
+          }),
+        `could not write ${where(key)}`,
+      );
+    },
+
+    async deleteObject(key, signal) {
+      await call(
+        (c) => c.getBlockBlobClient(key).deleteIfExists({ abortSignal: signal }),
+        `could not delete ${where(key)}`,
+      );
+    },
+
+    async abortLeftover(handle) {
+      if (handle.provider !== "azure_blob")
+        throw new Error(`not an Azure upload: ${handle.provider}`);
+      // Uncommitted blocks cannot be deleted on their own; Azure drops them after 7 days.
+    },
+  };
+
+  function openAzureUpload(key: string, options: OpenUploadOptions): Upload {
+    // One random prefix per upload, fixed-width index: every block id of the blob has one length.
+    const blockIdPrefix = randomBytes(12).toString("hex");
+    const handle: UploadHandle = { provider: "azure_blob", key, blockIdPrefix };
+    const blockIds: string[] = [];
+    const whole = createHash("md5");
+    let completed: UploadResult | undefined;
+    const summary = `could not upload to ${where(key)}`;
+
+    const writer = new PartWriter(
+      growingPartSizes(
+        basePartSize({
+          expectedSizeBytes: options.expectedSizeBytes,
+          defaultBytes: DEFAULT_BLOCK_BYTES,
+          maxParts: MAX_BLOCKS / 2,
+        }),
+        GROW_EVERY_BLOCKS,
+      ),
+      async (part, number, final, signal) => {
+        if (final && part.length === 0) return;
+        const blockId = Buffer.from(`${blockIdPrefix}${String(number).padStart(6, "0")}`).toString(
+          "base64",
+        );
+        const md5 = createHash("md5").update(part).digest();
+        whole.update(part);
+        await call(
+          (c) =>
+            c.getBlockBlobClient(key).stageBlock(blockId, part, part.length, {
+              abortSignal: signal,
+              transactionalContentMD5: md5,
+            }),
+          summary,
+        );
+        blockIds.push(blockId);
+      },
+    );
+
+    return {
+      handle,
+      get bytesWritten() {
+        return writer.bytesWritten;
+      },
+      write: (chunk, signal) => writer.write(chunk, signal),
+      async complete(signal) {
+        if (completed) return completed;
+        await writer.finish(signal);
+        const md5 = whole.digest();
+        await call(
+          (c) =>
+            c.getBlockBlobClient(key).commitBlockList(blockIds, {
+              abortSignal: signal,
+              blobHTTPHeaders: {
+                blobContentType: options.contentType ?? "video/mp4",
+                blobContentMD5: md5,
+              },
+            }),
+          summary,
+        );
+        const properties = await call(
+          (c) => c.getBlockBlobClient(key).getProperties({ abortSignal: signal }),
+          summary,
+        );
+        const storedMd5 = properties.contentMD5
+          ? Buffer.from(properties.contentMD5).toString("base64")
+          : undefined;
+        if (
+          properties.contentLength !== writer.bytesWritten ||
+          storedMd5 !== md5.toString("base64")
+        ) {
+          throw new DestinationError("the blob Azure stored does not match the bytes sent", {
+            code: "INTEGRITY_CHECK_FAILED",
+            transient: true,
+            cloudCode: "ChecksumMismatch",
+            cloudMessage: `Azure reports ${properties.contentLength} bytes, Content-MD5 ${storedMd5}; sent ${writer.bytesWritten} bytes, MD5 ${md5.toString("base64")}`,
+            hint: "the relay uploads the recording again from its staged copy",
+            stage: "storage",
+          });
+        }
+        completed = {
+          key,
+          sizeBytes: writer.bytesWritten,
+          checksums: {
+            md5Base64: md5.toString("base64"),
+            ...(properties.etag ? { etag: properties.etag } : {}),
+          },
+        };
+        return completed;
+      },
+      async abort() {
+        writer.close();
+      },
+    };
+  }
+}

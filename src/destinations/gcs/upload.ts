@@ -1,0 +1,422 @@
+/**
+ * The GCS adapter: a small resumable-upload client of our own over undici's fetch, with the
+ * access token from google-auth-library 10. Why not @google-cloud/storage 7: it bundles
+ * google-auth-library 9 (a v10 client silently loses its Authorization header), with a custom
+ * endpoint it starts resumable uploads unauthenticated, and it wants a stream where delivery
+ * pushes parts as they arrive. The protocol is small: initiate, PUT chunks in 256 KiB multiples
+ * (308 + Range tells what was kept), a final PUT with the total, status queries to resume.
+ */
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { rootCertificates } from "node:tls";
+import type { IdentityPoolClient } from "google-auth-library";
+import { Agent, type Dispatcher, fetch } from "undici";
+import type { GcsStorage } from "../../domain/index.ts";
+import {
+  type Destination,
+  DestinationError,
+  type DestinationStage,
+  type ObjectStat,
+  type OpenUploadOptions,
+  type Upload,
+  type UploadHandle,
+  type UploadResult,
+} from "../contract.ts";
+import { messageOf, networkErrorCode } from "../network.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
+import { backoffDelayMs, type DestinationSettings } from "../settings.ts";
+import { crc32c, crc32cBase64 } from "./crc32c.ts";
+import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
+import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
+
+/** GCS persists resumable chunks in units of 256 KiB; every non-final chunk is a multiple. */
+export const GCS_CHUNK_UNIT_BYTES = 262_144;
+const DEFAULT_CHUNK_BYTES = 32 * GCS_CHUNK_UNIT_BYTES; // 8 MiB
+/** No part limit in GCS; growth only bounds the number of requests for huge objects. */
+const GROW_EVERY_CHUNKS = 2_000;
+
+/** What the GCS adapter is built from. */
+export interface GcsDestinationInputs {
+  destination: GcsStorage;
+  /** The workspace's cached auth client, and how to replace it after the cloud refused its token. */
+  auth: () => IdentityPoolClient;
+  resetAuth: () => void;
+  settings: DestinationSettings;
+  hints: GcpHintContext;
+}
+
+/** A failed HTTP answer of GCS, kept for classification. */
+class GcsHttpError extends Error {
+  readonly observed: GcpObservedFailure;
+  constructor(observed: GcpObservedFailure) {
+    super(`${observed.code}: ${observed.message}`);
+    this.observed = observed;
+  }
+}
+
+/** Builds the GCS destination. */
+export function createGcsDestination(inputs: GcsDestinationInputs): Destination {
+  const { destination, settings, hints } = inputs;
+  const bucket = destination.bucket_name;
+  const base = settings.gcp.storageUrl.replace(/\/$/, "");
+  const dispatcher: Dispatcher | undefined = settings.extraCaPem
+    ? new Agent({ connect: { ca: [...rootCertificates, settings.extraCaPem] } })
+    : undefined;
+
+  const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
+    if (error instanceof DestinationError) return error;
+    const observed =
+      error instanceof GcsHttpError
+        ? error.observed
+        : error instanceof GcpAuthFailure
+          ? error.observed
+          : observeNetwork(error, stage);
+    return new DestinationError(summary, classifyGcpFailure(observed, hints), { cause: error });
+  };
+
+  const token = async (): Promise<string> => {
+    try {
+      return await gcsAccessToken(inputs.auth());
+    } catch (error) {
+      throw new GcpAuthFailure(observeGcpAuthError(error, settings));
+    }
+  };
+
+  const timed = (signal: AbortSignal) =>
+    AbortSignal.any([signal, AbortSignal.timeout(settings.requestTimeoutMs)]);
+
+  /** One authenticated request with bounded retries of transient failures. */
+  const request = async (
+    url: string,
+    init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
+    signal: AbortSignal,
+    summary: string,
+    accept: (status: number) => boolean = (status) => status >= 200 && status < 300,
+  ) => {
+    let refreshedToken = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await fetch(url, {
+          method: init.method,
+          headers: { authorization: `Bearer ${await token()}`, ...init.headers },
+          ...(init.body === undefined ? {} : { body: init.body }),
+          signal: timed(signal),
+          ...(dispatcher ? { dispatcher } : {}),
+        });
+        if (accept(response.status)) return response;
+        const observed = await observeResponse(response, "storage");
+        if (response.status === 401 && !refreshedToken) {
+          // A token the server no longer takes: drop the cached client and exchange again.
+          refreshedToken = true;
+          inputs.resetAuth();
+          continue;
+        }
+        throw new GcsHttpError(observed);
+      } catch (error) {
+        const classified = fail(error, summary);
+        signal.throwIfAborted();
+        if (!classified.transient || attempt >= settings.maxAttempts) throw classified;
+        await sleep(backoffDelayMs(attempt, settings.retryBaseDelayMs), undefined, { signal });
+      }
+    }
+  };
+
+  const objectUrl = (key: string) =>
+    `${base}/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(key)}`;
+
+  return {
+    provider: "gcs",
+
+    async checkIdentity(signal) {
+      signal.throwIfAborted();
+      try {
+        await gcsAccessToken(inputs.auth());
+      } catch (error) {
+        const observed = observeGcpAuthError(error, settings);
+        const summary =
+          observed.stage === "identity"
+            ? "the Workload Identity Federation token exchange failed"
+            : `impersonating ${destination.service_account_email} failed`;
+        throw new DestinationError(summary, classifyGcpFailure(observed, hints), { cause: error });
+      }
+      return { exchange: "pass", impersonation: "pass" };
+    },
+
+    async openUpload(key, options) {
+      return await openGcsUpload(key, options);
+    },
+
+    async stat(key, signal): Promise<ObjectStat> {
+      const response = await request(
+        objectUrl(key),
+        { method: "GET" },
+        signal,
+        `could not read gs://${bucket}/${key}`,
+        (status) => status === 200 || status === 404,
+      );
+      const body = (await response.json()) as {
+        size?: string;
+        md5Hash?: string;
+        crc32c?: string;
+        etag?: string;
+        error?: { message?: string };
+      };
+      if (response.status === 404) {
+        // The bucket's own 404 is a configuration fault, not an absent object.
+        if (/bucket/i.test(body.error?.message ?? "")) {
+          throw fail(
+            new GcsHttpError({
+              stage: "storage",
+              code: "notFound",
+              message: body.error?.message ?? "",
+              httpStatus: 404,
+            }),
+            `could not read gs://${bucket}/${key}`,
+          );
+        }
+        return { exists: false };
+      }
+      return {
+        exists: true,
+        sizeBytes: Number(body.size ?? 0),
+        checksums: {
+          ...(body.md5Hash ? { md5Base64: body.md5Hash } : {}),
+          ...(body.crc32c ? { crc32cBase64: body.crc32c } : {}),
+          ...(body.etag ? { etag: body.etag } : {}),
+        },
+      };
+    },
+
+    async putSmallObject(key, bytes, signal) {
+      await request(
+        `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=media&name=${encodeURIComponent(key)}`,
+        { method: "POST", headers: { "content-type": "application/octet-stream" }, body: bytes },
+        signal,
+        `could not write gs://${bucket}/${key}`,
+      );
+    },
+
+    async deleteObject(key, signal) {
+      await request(
+        objectUrl(key),
+        { method: "DELETE" },
+        signal,
+        `could not delete gs://${bucket}/${key}`,
+        (status) => (status >= 200 && status < 300) || status === 404,
+      );
+    },
+
+    async abortLeftover(handle, signal) {
+      if (handle.provider !== "gcs") throw new Error(`not a GCS upload: ${handle.provider}`);
+      await cancelSession(handle.sessionUri, signal);
+    },
+  };
+
+  async function cancelSession(sessionUri: string, signal: AbortSignal) {
+    try {
+      // GCS answers 499 to a cancelled session; 404 when it is already gone.
+      await fetch(sessionUri, {
+        method: "DELETE",
+        headers: { "content-length": "0" },
+        signal: timed(signal),
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+    } catch (error) {
+      throw fail(error, "could not cancel the resumable upload");
+    }
+  }
+
+  async function openGcsUpload(key: string, options: OpenUploadOptions): Promise<Upload> {
+    const contentType = options.contentType ?? "video/mp4";
+    const initiated = await request(
+      `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(key)}`,
+      {
+        method: "POST",
+        headers: {
+          "content-type": "application/json; charset=UTF-8",
+          "x-upload-content-type": contentType,
+        },
+        body: JSON.stringify({ name: key, contentType }),
+      },
+      options.signal,
+      `could not start an upload to gs://${bucket}/${key}`,
+    );
+    const sessionUri = initiated.headers.get("location");
+    await initiated.body?.cancel();
+    if (!sessionUri) throw new Error("GCS answered the resumable initiation without a Location");
+    const handle: UploadHandle = { provider: "gcs", key, sessionUri };
+    const md5 = createHash("md5");
+    let crc = 0;
+    let persisted = 0; // bytes GCS confirmed
+    let completed: UploadResult | undefined;
+    const summary = `could not upload to gs://${bucket}/${key}`;
+
+    /** PUTs `chunk` (which starts at `persisted`), resuming from what GCS kept after a failure. */
+    const putChunk = async (chunk: Buffer, final: boolean, signal: AbortSignal) => {
+      const start = persisted;
+      const total = final ? String(start + chunk.length) : "*";
+      let final200: Record<string, unknown> | undefined;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const offset = persisted - start;
+          const rest = chunk.subarray(offset);
+          const range =
+            rest.length === 0
+              ? `bytes */${total}`
+              : `bytes ${persisted}-${persisted + rest.length - 1}/${total}`;
+          // The session URI authenticates the PUTs (GCS takes them without Authorization).
+          const response = await fetch(sessionUri, {
+            method: "PUT",
+            headers: { "content-range": range, "content-length": String(rest.length) },
+            body: rest,
+            signal: timed(signal),
+            ...(dispatcher ? { dispatcher } : {}),
+          });
+          if (response.status === 308) {
+            await response.body?.cancel();
+            persisted = persistedFrom(response.headers.get("range"));
+            if (persisted - start >= chunk.length && !final) return;
+            continue; // GCS kept less than sent: send the rest.
+          }
+          if (response.status === 200 || response.status === 201) {
+            final200 = (await response.json()) as Record<string, unknown>;
+            persisted = start + chunk.length;
+            break;
+          }
+          const observed = await observeResponse(response, "storage");
+          if (response.status === 404 || response.status === 410) {
+            observed.code = "session_not_found";
+          }
+          throw new GcsHttpError(observed);
+        } catch (error) {
+          const classified = fail(error, summary);
+          signal.throwIfAborted();
+          if (
+            !classified.transient ||
+            classified.cloudCode === "session_not_found" ||
+            attempt >= settings.maxAttempts
+          ) {
+            throw classified;
+          }
+          await sleep(backoffDelayMs(attempt, settings.retryBaseDelayMs), undefined, { signal });
+          persisted = await queryPersisted(signal).catch(() => persisted);
+        }
+      }
+      return final200;
+    };
+
+    const queryPersisted = async (signal: AbortSignal): Promise<number> => {
+      const response = await fetch(sessionUri, {
+        method: "PUT",
+        headers: { "content-range": "bytes */*", "content-length": "0" },
+        signal: timed(signal),
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+      await response.body?.cancel();
+      if (response.status === 308) return persistedFrom(response.headers.get("range"));
+      throw new GcsHttpError(await observeResponse(response, "storage"));
+    };
+
+    let finalObject: Record<string, unknown> | undefined;
+    const writer = new PartWriter(
+      growingPartSizes(
+        basePartSize({
+          expectedSizeBytes: options.expectedSizeBytes,
+          defaultBytes: DEFAULT_CHUNK_BYTES,
+          maxParts: 10_000,
+          multipleOf: GCS_CHUNK_UNIT_BYTES,
+        }),
+        GROW_EVERY_CHUNKS,
+      ),
+      async (part, _number, final, signal) => {
+        md5.update(part);
+        crc = crc32c(part, crc);
+        const answer = await putChunk(part, final, signal);
+        if (final) finalObject = answer;
+      },
+    );
+
+    return {
+      handle,
+      get bytesWritten() {
+        return writer.bytesWritten;
+      },
+      write: (chunk, signal) => writer.write(chunk, signal),
+      async complete(signal) {
+        if (completed) return completed;
+        await writer.finish(signal);
+        const object = finalObject ?? {};
+        const md5Base64 = md5.digest("base64");
+        const crcBase64 = crc32cBase64(crc);
+        const size = Number(object.size ?? -1);
+        if (
+          size !== writer.bytesWritten ||
+          object.md5Hash !== md5Base64 ||
+          (object.crc32c !== undefined && object.crc32c !== crcBase64)
+        ) {
+          throw new DestinationError("the object GCS stored does not match the bytes sent", {
+            code: "INTEGRITY_CHECK_FAILED",
+            transient: true,
+            cloudCode: "ChecksumMismatch",
+            cloudMessage: `GCS reports size ${size}, md5 ${String(object.md5Hash)}, crc32c ${String(object.crc32c)}; sent ${writer.bytesWritten} bytes, md5 ${md5Base64}, crc32c ${crcBase64}`,
+            hint: "the relay uploads the recording again from its staged copy",
+            stage: "storage",
+          });
+        }
+        completed = {
+          key,
+          sizeBytes: size,
+          checksums: { md5Base64, crc32cBase64: crcBase64 },
+        };
+        return completed;
+      },
+      async abort(signal) {
+        writer.close();
+        if (completed) return;
+        await cancelSession(sessionUri, signal).catch(() => {});
+      },
+    };
+  }
+}
+
+/** An auth failure, already observed (stage known). */
+class GcpAuthFailure extends Error {
+  readonly observed: GcpObservedFailure;
+  constructor(observed: GcpObservedFailure) {
+    super(`${observed.code}: ${observed.message}`);
+    this.observed = observed;
+  }
+}
+
+function persistedFrom(range: string | null): number {
+  const match = range ? /bytes=0-(\d+)/.exec(range) : null;
+  return match ? Number(match[1]) + 1 : 0;
+}
+
+function observeNetwork(error: unknown, stage: DestinationStage): GcpObservedFailure {
+  return {
+    stage,
+    code: networkErrorCode(error) ?? "UnknownError",
+    message: messageOf(error),
+    httpStatus: undefined,
+  };
+}
+
+async function observeResponse(
+  response: Awaited<ReturnType<typeof fetch>>,
+  stage: DestinationStage,
+): Promise<GcpObservedFailure> {
+  const text = await response.text().catch(() => "");
+  let code = String(response.status);
+  let message = text.slice(0, 500) || response.statusText;
+  try {
+    const body = JSON.parse(text) as {
+      error?: { message?: string; errors?: { reason?: string }[]; status?: string };
+    };
+    code = body.error?.errors?.[0]?.reason ?? body.error?.status ?? code;
+    message = body.error?.message ?? message;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { stage, code, message, httpStatus: response.status };
+}

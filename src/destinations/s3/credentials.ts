@@ -1,0 +1,128 @@
+/**
+ * Short-lived AWS credentials for one customer role: `sts:AssumeRole` with the operator's
+ * credentials and the workspace's ExternalId (`fromTemporaryCredentials`), or
+ * `AssumeRoleWithWebIdentity` with a fresh relay token (`fromWebToken`). The S3 client memoizes
+ * the provider and calls it again shortly before `Expiration`, so long uploads keep going.
+ */
+
+import { Agent } from "node:https";
+import { rootCertificates } from "node:tls";
+import { S3Client } from "@aws-sdk/client-s3";
+import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
+import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
+import type { S3Storage } from "../../domain/index.ts";
+import type { DestinationSettings } from "../settings.ts";
+
+/** Audience of relay tokens presented to AWS STS (SPEC §6). */
+export const AWS_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com";
+
+/** What building an S3 client for a workspace needs. */
+export interface S3ClientInputs {
+  destination: S3Storage;
+  workspaceId: string;
+  externalId: string | undefined;
+  durationSeconds: number;
+  settings: DestinationSettings;
+  mintToken: (request: {
+    workspaceId: string;
+    audience: string;
+    signal?: AbortSignal;
+  }) => Promise<string>;
+}
+
+/** RoleSessionName: names the workspace in the customer's CloudTrail (≤ 64 of `[\w+=,.@-]`). */
+export function roleSessionName(workspaceId: string): string {
+  return `recording-relay-${workspaceId.replace(/[^\w+=,.@-]/g, "")}`.slice(0, 64);
+}
+
+/** A failure of the identity exchange (STS), told apart from S3's own failures. */
+export class StsExchangeError extends Error {
+  constructor(cause: unknown) {
+    super("AWS STS identity exchange failed", { cause });
+    this.name = "StsExchangeError";
+  }
+}
+
+/** The credential provider of a customer role, its failures marked as {@link StsExchangeError}. */
+export function roleCredentials(inputs: S3ClientInputs): AwsCredentialIdentityProvider {
+  const inner = exchangeProvider(inputs);
+  return async (identityProperties) => {
+    try {
+      return await inner(identityProperties);
+    } catch (error) {
+      throw error instanceof StsExchangeError ? error : new StsExchangeError(error);
+    }
+  };
+}
+
+function exchangeProvider(inputs: S3ClientInputs): AwsCredentialIdentityProvider {
+  const { destination, settings } = inputs;
+  const clientConfig = {
+    region: destination.bucket_region,
+    maxAttempts: settings.maxAttempts,
+    ...(settings.aws.endpointUrl ? { endpoint: settings.aws.endpointUrl } : {}),
+    ...requestHandlerOptions(settings),
+  };
+  if (settings.aws.authMode === "web_identity") {
+    // fromWebToken takes a fixed token: build it per call so every exchange presents a fresh one.
+    return async (identityProperties) => {
+      const webIdentityToken = await inputs.mintToken({
+        workspaceId: inputs.workspaceId,
+        audience: AWS_WEB_IDENTITY_AUDIENCE,
+      });
+      return await fromWebToken({
+        roleArn: destination.assume_role_arn,
+        roleSessionName: roleSessionName(inputs.workspaceId),
+        webIdentityToken,
+        durationSeconds: inputs.durationSeconds,
+        clientConfig,
+      })(identityProperties);
+    };
+  }
+  return fromTemporaryCredentials({
+    params: {
+      RoleArn: destination.assume_role_arn,
+      RoleSessionName: roleSessionName(inputs.workspaceId),
+      DurationSeconds: inputs.durationSeconds,
+      ...(inputs.externalId === undefined ? {} : { ExternalId: inputs.externalId }),
+    },
+    ...(settings.aws.operatorCredentials
+      ? { masterCredentials: settings.aws.operatorCredentials }
+      : {}),
+    clientConfig,
+  });
+}
+
+/** Timeouts and the extra CA for the SDK's Node HTTP handler. */
+export function requestHandlerOptions(settings: DestinationSettings) {
+  return {
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: settings.requestTimeoutMs,
+      ...(settings.extraCaPem
+        ? {
+            httpsAgent: new Agent({
+              keepAlive: true,
+              ca: [...rootCertificates, settings.extraCaPem],
+            }),
+          }
+        : {}),
+    },
+  };
+}
+
+/** An S3 client in the bucket's region (path-style against a custom endpoint) with role credentials. */
+export function createS3Client(inputs: S3ClientInputs): S3Client {
+  const { destination, settings } = inputs;
+  return new S3Client({
+    region: destination.bucket_region,
+    credentials: roleCredentials(inputs),
+    maxAttempts: settings.maxAttempts,
+    // The region is the customer's statement; a redirect is reported, never silently followed.
+    followRegionRedirects: false,
+    ...(settings.aws.endpointUrl
+      ? { endpoint: settings.aws.endpointUrl, forcePathStyle: true }
+      : {}),
+    ...requestHandlerOptions(settings),
+  });
+}

@@ -1,0 +1,236 @@
+/**
+ * AWS failures (STS and S3) → one SPEC §5 code each. The table matches on AWS's error codes (its
+ * texts are not a contract); the text is kept for the customer. AWS answers the same AccessDenied
+ * whether the role is missing, the principal untrusted or the ExternalId wrong, so the hint names
+ * all three.
+ */
+import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
+import { isTransientNetworkCode, messageOf, networkErrorCode } from "../network.ts";
+
+/** What an AWS failure looked like on the wire, independent of the SDK's error classes. */
+export interface AwsObservedFailure {
+  stage: DestinationStage;
+  /** AWS error code (`AccessDenied`), or a network code (`ECONNRESET`). */
+  code: string;
+  message: string;
+  httpStatus: number | undefined;
+  /** The bucket's real region when AWS said (`x-amz-bucket-region`, `<Region>`). */
+  actualRegion: string | undefined;
+}
+
+/** Facts of the destination that make hints concrete. */
+export interface AwsHintContext {
+  bucketRegion: string;
+  roleArn: string;
+  externalId: string | undefined;
+  durationSeconds: number;
+  trustedAccountId: string | undefined;
+}
+
+const transientCodes = new Set([
+  "InternalError",
+  "InternalFailure",
+  "ServiceUnavailable",
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "RequestThrottled",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "ExpiredToken",
+  "IDPCommunicationError",
+  "NoSuchUpload",
+]);
+
+const integrityCodes = new Set(["BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"]);
+
+/** Classifies one AWS failure. */
+export function classifyAwsFailure(
+  failure: AwsObservedFailure,
+  context: AwsHintContext,
+): DestinationFailure {
+  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
+    code,
+    transient,
+    cloudCode: failure.code,
+    cloudMessage: failure.message,
+    hint,
+    stage: failure.stage,
+  });
+  const network = networkFailureHint(failure.code);
+  if (network)
+    return result("DESTINATION_UNAVAILABLE", isTransientNetworkCode(failure.code), network);
+  if (failure.stage === "identity") return classifySts(failure, context, result);
+  switch (failure.code) {
+    case "AccessDenied":
+    case "Forbidden":
+    case "AllAccessDisabled":
+    case "InvalidAccessKeyId":
+    case "InvalidToken":
+      return result(
+        "DESTINATION_AUTH_FAILED",
+        false,
+        `grant the role ${context.roleArn} s3:PutObject and s3:AbortMultipartUpload on the bucket, with a resource covering the whole key prefix (a permission scoped to a narrower prefix than the key template's refuses the key)`,
+      );
+    case "NoSuchBucket":
+      return result(
+        "DESTINATION_NOT_FOUND",
+        false,
+        "check bucket_name: the bucket does not exist (or was deleted)",
+      );
+    case "PermanentRedirect":
+    case "AuthorizationHeaderMalformed":
+    case "IllegalLocationConstraintException":
+    case "MovedPermanently":
+      return result(
+        "DESTINATION_REGION_MISMATCH",
+        false,
+        failure.actualRegion
+          ? `the bucket is in ${failure.actualRegion}, not ${context.bucketRegion}: set bucket_region to ${failure.actualRegion}`
+          : `the bucket is not in ${context.bucketRegion}: set bucket_region to the bucket's region`,
+      );
+  }
+  if (integrityCodes.has(failure.code)) {
+    return result(
+      "INTEGRITY_CHECK_FAILED",
+      true,
+      "the bytes S3 received differ from those sent; the relay uploads them again",
+    );
+  }
+  if (transientCodes.has(failure.code) || (failure.httpStatus ?? 0) >= 500) {
+    return result(
+      "DESTINATION_UNAVAILABLE",
+      true,
+      "AWS is throttling or failing transiently; the relay retries",
+    );
+  }
+  return result(
+    "DESTINATION_REJECTED",
+    false,
+    "S3 refused the object (object lock, KMS key policy, size or quota); check the bucket's settings",
+  );
+}
+
+function classifySts(
+  failure: AwsObservedFailure,
+  context: AwsHintContext,
+  result: (code: DestinationErrorCode, transient: boolean, hint: string) => DestinationFailure,
+): DestinationFailure {
+  const trusted = context.trustedAccountId
+    ? `arn:aws:iam::${context.trustedAccountId}:root`
+    : "the relay's AWS account";
+  switch (failure.code) {
+    case "AccessDenied":
+      return result(
+        "DESTINATION_AUTH_FAILED",
+        false,
+        `check that the role ${context.roleArn} exists and its trust policy allows sts:AssumeRole to ${trusted}${context.externalId ? ` with the condition sts:ExternalId = "${context.externalId}"` : ""} (AWS gives the same answer for all three mistakes)`,
+      );
+    case "ValidationError":
+      if (/MaxSessionDuration/i.test(failure.message)) {
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          `raise the role's maximum session duration to ${context.durationSeconds} seconds (${context.durationSeconds / 3600} h), or have the operator lower RELAY_AWS_ROLE_SESSION_SECONDS`,
+        );
+      }
+      if (/role chaining/i.test(failure.message)) {
+        return result(
+          "DESTINATION_AUTH_FAILED",
+          false,
+          "the relay's own AWS credentials are a role session (role chaining caps sessions at 1 h): the operator must set RELAY_AWS_ROLE_SESSION_SECONDS=3600 or use IAM user / instance-profile credentials",
+        );
+      }
+      return result(
+        "DESTINATION_REJECTED",
+        false,
+        "check assume_role_arn and the operator's ExternalId settings",
+      );
+    case "InvalidIdentityToken":
+    case "IDPRejectedClaim":
+      return result(
+        "DESTINATION_AUTH_FAILED",
+        false,
+        "check the IAM OIDC provider (URL = the relay's issuer, audience sts.amazonaws.com) and the role's trust policy conditions on :aud and :sub (the Workspace ID)",
+      );
+    case "ExpiredTokenException":
+      return result(
+        "DESTINATION_UNAVAILABLE",
+        true,
+        "the relay's token expired on the way; it mints a new one and retries",
+      );
+    case "InvalidClientTokenId":
+    case "SignatureDoesNotMatch":
+    case "UnrecognizedClientException":
+    case "IncompleteSignature":
+    case "MissingAuthenticationToken":
+      return result(
+        "DESTINATION_AUTH_FAILED",
+        false,
+        "the relay's own AWS credentials are not valid: the operator must fix them (this is not the customer's configuration)",
+      );
+    case "RegionDisabledException":
+      return result(
+        "DESTINATION_AUTH_FAILED",
+        false,
+        "STS is disabled in this region for the customer's account: activate it in IAM account settings",
+      );
+  }
+  if (transientCodes.has(failure.code) || (failure.httpStatus ?? 0) >= 500) {
+    return result(
+      "DESTINATION_UNAVAILABLE",
+      true,
+      "AWS STS is throttling or failing transiently; the relay retries",
+    );
+  }
+  return result(
+    "DESTINATION_AUTH_FAILED",
+    false,
+    `AssumeRole of ${context.roleArn} failed: check the role's trust policy`,
+  );
+}
+
+function networkFailureHint(code: string): string | undefined {
+  if (code === "ENOTFOUND") return "the AWS endpoint's name does not resolve; check the network";
+  if (networkErrorCode({ code }) !== undefined || code === "TimeoutError") {
+    return "the connection to AWS failed; the relay retries";
+  }
+  return undefined;
+}
+
+/** Extracts what matters from an error thrown by the AWS SDK (or by Node under it). */
+export function observeAwsError(error: unknown, stage: DestinationStage): AwsObservedFailure {
+  const network = networkErrorCode(error);
+  const record = (error ?? {}) as {
+    name?: string;
+    Code?: string;
+    message?: string;
+    Region?: string;
+    $metadata?: { httpStatusCode?: number };
+    $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
+  };
+  const httpStatus = record.$metadata?.httpStatusCode ?? record.$response?.statusCode;
+  const headerRegion = record.$response?.headers?.["x-amz-bucket-region"];
+  let code = record.Code ?? record.name ?? "UnknownError";
+  // HEAD answers have no body: the SDK names the error after the status.
+  if (code === "UnknownError" || code === "Error" || /^\d+$/.test(code)) {
+    if (httpStatus === 301) code = "PermanentRedirect";
+    else if (httpStatus === 403) code = "AccessDenied";
+    else if (httpStatus === 404) code = "NotFound";
+  }
+  const region = record.Region ?? headerRegion ?? regionFromMessage(record.message);
+  if (network && httpStatus === undefined) {
+    return { stage, code: network, message: messageOf(error), httpStatus, actualRegion: undefined };
+  }
+  return {
+    stage,
+    code,
+    message: record.message || code,
+    httpStatus,
+    actualRegion: region,
+  };
+}
+
+function regionFromMessage(message: string | undefined): string | undefined {
+  return message ? /expecting '([a-z0-9-]+)'/.exec(message)?.[1] : undefined;
+}

@@ -1,0 +1,339 @@
+/**
+ * The S3 adapter: multipart uploads fed part by part (CRC32 per part, computed here and sent as
+ * the part's checksum so S3 verifies our bytes), the composite CRC32 checked at completion, and
+ * AbortMultipartUpload on failure.
+ */
+import { crc32 } from "node:zlib";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import type { S3Storage } from "../../domain/index.ts";
+import {
+  type Destination,
+  DestinationError,
+  type DestinationStage,
+  type ObjectStat,
+  type OpenUploadOptions,
+  type Upload,
+  type UploadHandle,
+  type UploadResult,
+} from "../contract.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
+import { StsExchangeError } from "./credentials.ts";
+import { type AwsHintContext, classifyAwsFailure, observeAwsError } from "./errors.ts";
+
+const MiB = 1_048_576;
+/** S3's limits: 10 000 parts, 5 MiB minimum for all but the last. */
+const MAX_PARTS = 10_000;
+const MIN_PART_BYTES = 5 * MiB;
+/** Default part: small enough for bounded memory, 1 000 of them before the size doubles. */
+const DEFAULT_PART_BYTES = 8 * MiB;
+const GROW_EVERY_PARTS = 1_000;
+
+/** Codes after which fresh credentials may succeed where the cached ones failed. */
+const staleCredentialCodes = new Set(["ExpiredToken", "InvalidToken", "InvalidAccessKeyId"]);
+
+/** What the S3 adapter is built from. */
+export interface S3DestinationInputs {
+  destination: S3Storage;
+  client: S3Client;
+  hints: AwsHintContext;
+}
+
+/** The part size plan for an expected size: never more than 10 000 parts up to 5 TiB. */
+export function s3PartSizes(expectedSizeBytes: number | undefined) {
+  const base = basePartSize({
+    expectedSizeBytes,
+    defaultBytes: Math.max(MIN_PART_BYTES, DEFAULT_PART_BYTES),
+    // Head-room: a recording may grow a little past the size announced.
+    maxParts: MAX_PARTS / 2,
+  });
+  return growingPartSizes(base, GROW_EVERY_PARTS);
+}
+
+/** The base64 big-endian CRC32 of bytes, as S3 writes `x-amz-checksum-crc32`. */
+export function crc32Base64(bytes: Uint8Array): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(crc32(bytes) >>> 0);
+  return out.toString("base64");
+}
+
+/** S3's composite checksum of a multipart upload: CRC32 of the parts' CRC32s, then `-N`. */
+export function compositeCrc32(partChecksums: string[]): string {
+  const joined = Buffer.concat(partChecksums.map((c) => Buffer.from(c, "base64")));
+  return `${crc32Base64(joined)}-${partChecksums.length}`;
+}
+
+/** Builds the S3 destination. */
+export function createS3Destination(inputs: S3DestinationInputs): Destination {
+  const { destination, client, hints } = inputs;
+  const bucket = destination.bucket_name;
+
+  const fail = (error: unknown, stage: DestinationStage, summary: string): DestinationError => {
+    if (error instanceof DestinationError) return error;
+    const failure = classifyAwsFailure(observeAwsError(error, stage), hints);
+    return new DestinationError(summary, failure, { cause: error });
+  };
+
+  /** Sends a command; on stale credentials refreshes them once and sends again. */
+  const send = async <T>(run: () => Promise<T>, summary: string): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      const sts = stsCause(error);
+      if (sts) throw fail(sts.cause, "identity", identitySummary(hints));
+      const observed = observeAwsError(error, "storage");
+      if (!staleCredentialCodes.has(observed.code)) throw fail(error, "storage", summary);
+      try {
+        await client.config.credentials({ forceRefresh: true });
+      } catch (refreshError) {
+        throw fail(
+          stsCause(refreshError)?.cause ?? refreshError,
+          "identity",
+          identitySummary(hints),
+        );
+      }
+      try {
+        return await run();
+      } catch (retryError) {
+        throw fail(retryError, "storage", summary);
+      }
+    }
+  };
+
+  return {
+    provider: "s3",
+
+    async checkIdentity(signal) {
+      signal.throwIfAborted();
+      try {
+        await client.config.credentials({ forceRefresh: true });
+      } catch (error) {
+        throw fail(stsCause(error)?.cause ?? error, "identity", identitySummary(hints));
+      }
+      return { exchange: "pass", impersonation: "skip" };
+    },
+
+    async openUpload(key, options) {
+      return await openS3Upload(key, options);
+    },
+
+    async stat(key, signal): Promise<ObjectStat> {
+      try {
+        const head = await send(
+          () =>
+            client.send(
+              new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
+              { abortSignal: signal },
+            ),
+          `could not read s3://${bucket}/${key}`,
+        );
+        return {
+          exists: true,
+          sizeBytes: head.ContentLength ?? 0,
+          checksums: {
+            ...(head.ChecksumCRC32 ? { crc32Base64: head.ChecksumCRC32 } : {}),
+            ...(head.ETag ? { etag: head.ETag } : {}),
+          },
+        };
+      } catch (error) {
+        // The setup guide grants no s3:ListBucket (least privilege), and without it S3 answers a
+        // HEAD of a missing key with 403, not 404: both mean "not there" for redelivery, which
+        // then uploads again under the same key. Wrong credentials fail earlier, at AssumeRole.
+        if (
+          error instanceof DestinationError &&
+          error.stage === "storage" &&
+          (error.cloudCode === "NotFound" ||
+            error.cloudCode === "NoSuchKey" ||
+            error.cloudCode === "AccessDenied")
+        ) {
+          return { exists: false };
+        }
+        throw error;
+      }
+    },
+
+    async putSmallObject(key, bytes, signal) {
+      await send(
+        () =>
+          client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: bytes,
+              ContentLength: bytes.length,
+              ChecksumCRC32: crc32Base64(bytes),
+            }),
+            { abortSignal: signal },
+          ),
+        `could not write s3://${bucket}/${key}`,
+      );
+    },
+
+    async deleteObject(key, signal) {
+      await send(
+        () =>
+          client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), {
+            abortSignal: signal,
+          }),
+        `could not delete s3://${bucket}/${key}`,
+      );
+    },
+
+    async abortLeftover(handle, signal) {
+      if (handle.provider !== "s3") throw new Error(`not an S3 upload: ${handle.provider}`);
+      await abortMultipart(handle.key, handle.uploadId, signal);
+    },
+  };
+
+  async function abortMultipart(key: string, uploadId: string, signal: AbortSignal) {
+    try {
+      await send(
+        () =>
+          client.send(
+            new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+            { abortSignal: signal },
+          ),
+        `could not abort the upload to s3://${bucket}/${key}`,
+      );
+    } catch (error) {
+      if (error instanceof DestinationError && error.cloudCode === "NoSuchUpload") return;
+      throw error;
+    }
+  }
+
+  async function openS3Upload(key: string, options: OpenUploadOptions): Promise<Upload> {
+    const created = await send(
+      () =>
+        client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            ContentType: options.contentType ?? "video/mp4",
+            ChecksumAlgorithm: "CRC32",
+          }),
+          { abortSignal: options.signal },
+        ),
+      `could not start an upload to s3://${bucket}/${key}`,
+    );
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new Error("S3 answered CreateMultipartUpload without an UploadId");
+    const handle: UploadHandle = { provider: "s3", key, uploadId };
+    const parts: { PartNumber: number; ETag: string; ChecksumCRC32: string }[] = [];
+    let sizeBytes = 0;
+    let completed: UploadResult | undefined;
+
+    const sendPart = async (
+      part: Buffer,
+      partNumber: number,
+      final: boolean,
+      signal: AbortSignal,
+    ) => {
+      // An upload needs at least one part; an empty tail after full parts adds nothing.
+      if (final && part.length === 0 && parts.length > 0) return;
+      const checksum = crc32Base64(part);
+      const answer = await send(
+        () =>
+          client.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: partNumber,
+              Body: part,
+              ContentLength: part.length,
+              ChecksumCRC32: checksum,
+            }),
+            { abortSignal: signal },
+          ),
+        `could not upload part ${partNumber} to s3://${bucket}/${key}`,
+      );
+      if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== checksum) {
+        throw integrityError(
+          `part ${partNumber}: S3 stored CRC32 ${answer.ChecksumCRC32}, we sent ${checksum}`,
+        );
+      }
+      if (!answer.ETag) throw new Error(`S3 answered UploadPart ${partNumber} without an ETag`);
+      parts.push({ PartNumber: partNumber, ETag: answer.ETag, ChecksumCRC32: checksum });
+      sizeBytes += part.length;
+    };
+    const writer = new PartWriter(s3PartSizes(options.expectedSizeBytes), sendPart);
+
+    return {
+      handle,
+      get bytesWritten() {
+        return writer.bytesWritten;
+      },
+      write: (chunk, signal) => writer.write(chunk, signal),
+      async complete(signal) {
+        if (completed) return completed;
+        await writer.finish(signal);
+        const answer = await send(
+          () =>
+            client.send(
+              new CompleteMultipartUploadCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId,
+                MultipartUpload: { Parts: parts },
+              }),
+              { abortSignal: signal },
+            ),
+          `could not complete the upload to s3://${bucket}/${key}`,
+        );
+        const expected = compositeCrc32(parts.map((p) => p.ChecksumCRC32));
+        if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== expected) {
+          throw integrityError(
+            `S3 reports CRC32 ${answer.ChecksumCRC32} for the object, the parts sent give ${expected}`,
+          );
+        }
+        completed = {
+          key,
+          sizeBytes,
+          checksums: {
+            crc32Base64: answer.ChecksumCRC32 ?? expected,
+            ...(answer.ETag ? { etag: answer.ETag } : {}),
+          },
+        };
+        return completed;
+      },
+      async abort(signal) {
+        writer.close();
+        if (completed) return;
+        await abortMultipart(key, uploadId, signal);
+      },
+    };
+  }
+}
+
+function integrityError(detail: string): DestinationError {
+  return new DestinationError("the object S3 stored does not match the bytes sent", {
+    code: "INTEGRITY_CHECK_FAILED",
+    transient: true,
+    cloudCode: "ChecksumMismatch",
+    cloudMessage: detail,
+    hint: "the relay uploads the recording again from its staged copy",
+    stage: "storage",
+  });
+}
+
+function identitySummary(hints: AwsHintContext): string {
+  return `unable to assume role with given parameters: AssumeRole of ${hints.roleArn} failed`;
+}
+
+/** The STS failure inside an error from the credential provider, if it is one. */
+function stsCause(error: unknown): { cause: unknown } | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    if (current instanceof StsExchangeError) return { cause: current.cause };
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
