@@ -29,3 +29,24 @@ export function configFrom(env: ConfigSources["env"], options: Record<string, un
 
 /** The settings every command that opens the database takes. */
 export const databaseSettings: SettingName[] = ["dataDir", "databaseUrl", "databasePoolSize"];
+
+/** The settings of commands that reach customers' destinations (`serve`, `verify`). */
+export const destinationSettings: SettingName[] = [
+  "issuerUrl",
+  "tokenLifetimeSeconds",
+  "awsAccountId",
+  "awsExternalIdMode",
+  "awsExternalId",
+  "awsRoleSessionSeconds",
+  "awsAuthMode",
+  "awsEndpointUrl",
+  "gcpStsUrl",
+  "gcpIamCredentialsUrl",
+  "gcsUrl",
+  "azureAuthorityHost",
+  "azureBlobEndpointTemplate",
+  "extraCaFile",
+  "destinationMaxAttempts",
+  "destinationRequestTimeoutMs",
+  "defaultKeyTemplate",
+];

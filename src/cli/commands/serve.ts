@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { masterKeyWarning } from "../../bin/master-key.ts";
 import { closeOnSignals, startServer } from "../../bin/server.ts";
 import type { CliIo } from "../main.ts";
-import { configFrom, databaseSettings, withSettings } from "../options.ts";
+import { configFrom, databaseSettings, destinationSettings, withSettings } from "../options.ts";
 
 /** `recording-relay serve`: the HTTP API (and, later, the delivery worker) in one process. */
 export function serveCommand(io: CliIo): Command {
@@ -11,29 +11,13 @@ export function serveCommand(io: CliIo): Command {
   );
   withSettings(command, [
     ...databaseSettings,
+    ...destinationSettings,
     "host",
     "port",
-    "issuerUrl",
-    "tokenLifetimeSeconds",
     "signingKeyRotationHours",
     "logLevel",
     "bodyLimitBytes",
     "shutdownTimeoutMs",
-    "awsAccountId",
-    "awsExternalIdMode",
-    "awsExternalId",
-    "awsRoleSessionSeconds",
-    "awsAuthMode",
-    "awsEndpointUrl",
-    "gcpStsUrl",
-    "gcpIamCredentialsUrl",
-    "gcsUrl",
-    "azureAuthorityHost",
-    "azureBlobEndpointTemplate",
-    "extraCaFile",
-    "destinationMaxAttempts",
-    "destinationRequestTimeoutMs",
-    "defaultKeyTemplate",
     "allowHttpCallbacks",
     "webhookAllowedNetworks",
     "webhookTimeoutMs",

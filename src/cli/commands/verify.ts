@@ -8,7 +8,7 @@ import { validateRecordingStorage, withKeyTemplate } from "../../domain/index.ts
 import { AppError } from "../../errors/index.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import type { CliIo } from "../main.ts";
-import { configFrom, databaseSettings, withSettings } from "../options.ts";
+import { configFrom, databaseSettings, destinationSettings, withSettings } from "../options.ts";
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -23,26 +23,7 @@ export function verifyCommand(io: CliIo): Command {
     )
     .requiredOption("--workspace <id>", "the workspace id")
     .option("--file <path>", "a recording_storage JSON file (default: the workspace default)");
-  withSettings(command, [
-    ...databaseSettings,
-    "issuerUrl",
-    "tokenLifetimeSeconds",
-    "awsAccountId",
-    "awsExternalIdMode",
-    "awsExternalId",
-    "awsRoleSessionSeconds",
-    "awsAuthMode",
-    "awsEndpointUrl",
-    "gcpStsUrl",
-    "gcpIamCredentialsUrl",
-    "gcsUrl",
-    "azureAuthorityHost",
-    "azureBlobEndpointTemplate",
-    "extraCaFile",
-    "destinationMaxAttempts",
-    "destinationRequestTimeoutMs",
-    "defaultKeyTemplate",
-  ]);
+  withSettings(command, [...databaseSettings, ...destinationSettings]);
   return command.action(async (options: Record<string, unknown>) => {
     const workspaceId = String(options.workspace);
     if (!uuidShape.test(workspaceId)) {

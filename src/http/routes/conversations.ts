@@ -27,6 +27,7 @@ import { AppError } from "../../errors/index.ts";
 import { requireAwsAccount } from "../../setup/index.ts";
 import { getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import { requireWorkspace } from "../auth.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { conversationSchema, warningSchema } from "../schemas/recording-storage.ts";
 
 /** What the conversation and destination routes need. */
@@ -86,36 +87,7 @@ const showConversation = (conversation: Conversation, recordings: RecordingSumma
   recordings: recordings.map(showRecording),
 });
 
-// Cursors are opaque to clients: base64url of the last item's exact position and id.
-const cursorShape = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function encodeCursor(last: Conversation): string {
-  return Buffer.from(JSON.stringify([last.position, last.id])).toString("base64url");
-}
-
-function decodeCursor(cursor: string): ListPosition {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === "string" &&
-      cursorShape.test(value[0]) &&
-      typeof value[1] === "string" &&
-      uuidShape.test(value[1])
-    ) {
-      return { position: value[0], id: value[1] };
-    }
-  } catch {
-    // Falls through to the 400 below.
-  }
-  throw new AppError(
-    "VALIDATION_FAILED",
-    "query.cursor: is not a cursor from a previous page (pass next_cursor unchanged)",
-    { field: "query.cursor" },
-  );
-}
 
 const securityApiKey = [{ apiKey: [] }];
 
@@ -225,7 +197,7 @@ export function conversationRoutes(deps: DestinationDeps) {
         },
       },
       async (request) => {
-        const after = request.query.cursor ? decodeCursor(request.query.cursor) : undefined;
+        const after = request.query.cursor ? decodeCursor(request.query.cursor, uuidShape) : undefined;
         const page = await listConversations(deps.db, request.workspaceId, {
           limit: request.query.limit ?? 20,
           ...(after ? { after } : {}),

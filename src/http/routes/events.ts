@@ -13,6 +13,7 @@ import {
   resendEvent,
 } from "../../webhooks/index.ts";
 import { requireWorkspace } from "../auth.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 
 const attemptSchema = z.object({
   attempt: z.number(),
@@ -63,31 +64,7 @@ const showEvent = (event: LoggedEvent, attempts: AttemptRecord[]) => ({
 });
 
 // Opaque to clients: base64url of the last item's exact position and id.
-const positionShape = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const eventIdShape = /^msg_[0-9a-f]{32}$/;
-
-function decodeCursor(cursor: string): { position: string; id: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === "string" &&
-      positionShape.test(value[0]) &&
-      typeof value[1] === "string" &&
-      eventIdShape.test(value[1])
-    ) {
-      return { position: value[0], id: value[1] };
-    }
-  } catch {
-    // Falls through to the 400 below.
-  }
-  throw new AppError(
-    "VALIDATION_FAILED",
-    "query.cursor: is not a cursor from a previous page (pass next_cursor unchanged)",
-    { field: "query.cursor" },
-  );
-}
 
 const security = [{ apiKey: [] }];
 const eventParams = z.object({ event_id: z.string().max(100) });
@@ -137,7 +114,7 @@ export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: ()
         },
       },
       async (request) => {
-        const after = request.query.cursor ? decodeCursor(request.query.cursor) : undefined;
+        const after = request.query.cursor ? decodeCursor(request.query.cursor, eventIdShape) : undefined;
         const page = await listEvents(deps.db, request.workspaceId, {
           limit: request.query.limit ?? 20,
           ...(after ? { after } : {}),
@@ -145,10 +122,7 @@ export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: ()
         const last = page.items.at(-1);
         return {
           data: await withAttempts(page.items),
-          next_cursor:
-            page.hasMore && last
-              ? Buffer.from(JSON.stringify([last.position, last.id])).toString("base64url")
-              : null,
+          next_cursor: page.hasMore && last ? encodeCursor(last) : null,
         };
       },
     );
