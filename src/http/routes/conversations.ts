@@ -6,7 +6,6 @@ import {
   createConversation,
   type DestinationCheck,
   findConversation,
-  type ListPosition,
   listConversations,
   type RecordingSummary,
   recordingsOf,
@@ -197,7 +196,9 @@ export function conversationRoutes(deps: DestinationDeps) {
         },
       },
       async (request) => {
-        const after = request.query.cursor ? decodeCursor(request.query.cursor, uuidShape) : undefined;
+        const after = request.query.cursor
+          ? decodeCursor(request.query.cursor, uuidShape)
+          : undefined;
         const page = await listConversations(deps.db, request.workspaceId, {
           limit: request.query.limit ?? 20,
           ...(after ? { after } : {}),

@@ -114,7 +114,9 @@ export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: ()
         },
       },
       async (request) => {
-        const after = request.query.cursor ? decodeCursor(request.query.cursor, eventIdShape) : undefined;
+        const after = request.query.cursor
+          ? decodeCursor(request.query.cursor, eventIdShape)
+          : undefined;
         const page = await listEvents(deps.db, request.workspaceId, {
           limit: request.query.limit ?? 20,
           ...(after ? { after } : {}),
