@@ -1,6 +1,7 @@
 /** The `recording-relay` executable end to end: real processes, real databases, real HTTP. */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -100,6 +101,26 @@ describe("serve on the embedded default", () => {
     const malformed = runRelay(["api-key", "create", "--workspace", "acme", "--data-dir", dataDir]);
     assert.equal((await malformed.exited).code, 1);
     assert.match(malformed.output(), /--workspace must be a workspace id/);
+  });
+
+  it("says clearly when the port is taken, and exits 1", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const relay = runRelay([
+        "serve",
+        "--port",
+        String(port),
+        "--data-dir",
+        join(dir, "port-taken"),
+      ]);
+      assert.equal((await relay.exited).code, 1);
+      assert.match(relay.output(), new RegExp(`error: 127\\.0\\.0\\.1:${port} is already in use`));
+      assert.doesNotMatch(relay.output(), /at .*\.ts:\d+/, "no stack trace");
+    } finally {
+      blocker.close();
+    }
   });
 
   it("stops at start with every configuration problem listed, exit code 78", async () => {

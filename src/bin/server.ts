@@ -8,6 +8,7 @@ import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
 import { s3CreationCheck } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
+import { AppError } from "../errors/index.ts";
 import { createApp } from "../http/app.ts";
 import { type Issuer, systemClock } from "../oidc/index.ts";
 import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
@@ -86,7 +87,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
       userAgent: `recording-relay/${packageJson.version}`,
       onError: (error) => app.log.error({ err: error }, "webhook sender round failed"),
     });
-    const address = await app.listen({ host: config.host, port: config.port });
+    const address = await app
+      .listen({ host: config.host, port: config.port })
+      .catch(async (error) => {
+        await app.close();
+        if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+        throw new AppError(
+          "ADDRESS_IN_USE",
+          `${config.host}:${config.port} is already in use by another process: stop it, or choose another --port (RELAY_PORT)`,
+          { cause: error },
+        );
+      });
     const rotationTimer = setInterval(() => {
       issuer.rotate().then(
         (outcome) => {

@@ -18,6 +18,7 @@ export const errorCodes = {
   INTERNAL_ERROR: "An unexpected failure inside the relay; the log has the details.",
   INVALID_CONFIG:
     "The configuration (environment or flags) is invalid; the message lists every problem.",
+  ADDRESS_IN_USE: "The HTTP server cannot listen: another process holds the address and port.",
   DATA_DIR_LOCKED: "Another process is using the embedded database in this data directory.",
   DATABASE_NEWER_THAN_CODE: "The database has migrations this version of the relay does not know.",
   MASTER_KEY_MISMATCH:

@@ -21,6 +21,7 @@ const statusOf = {
   INTERNAL_ERROR: 500,
   INVALID_CONFIG: 500,
   DATA_DIR_LOCKED: 500,
+  ADDRESS_IN_USE: 500,
   DATABASE_NEWER_THAN_CODE: 500,
   MASTER_KEY_MISMATCH: 500,
 } as const satisfies Record<ErrorCode, number>;
