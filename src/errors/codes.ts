@@ -10,10 +10,8 @@ export const errorCodes = {
   PAYLOAD_TOO_LARGE: "The request body is larger than the endpoint accepts.",
   UNAUTHENTICATED: "Credentials are missing or not valid for this endpoint.",
   NOT_FOUND: "The route or the object does not exist, or belongs to another workspace.",
-  CONFLICT: "The request conflicts with the object's current state.",
   NOT_CONFIGURED:
     "The feature needs an operator setting that is not set (e.g. RELAY_AWS_ACCOUNT_ID for S3).",
-  RATE_LIMITED: "Too many requests; retry after the given delay.",
   NOT_READY: "A dependency (database, staging) is not reachable; the process is not ready.",
   INTERNAL_ERROR: "An unexpected failure inside the relay; the log has the details.",
   INVALID_CONFIG:
