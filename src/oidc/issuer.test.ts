@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createPrivateKey } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +37,10 @@ for (const kind of databaseKinds) {
       const sealed = Buffer.from(rows[0]!.private_key_encrypted);
       assert.ok(!sealed.toString("latin1").includes("PRIVATE KEY"), "no plaintext PEM stored");
       const pem = openPrivateKey(masterKey, rows[0]!.kid, sealed);
-      assert.match(pem, /^-----BEGIN PRIVATE KEY-----/);
+      // It opens to a real RSA private key of at least 2048 bits.
+      const privateKey = createPrivateKey(pem);
+      assert.equal(privateKey.asymmetricKeyType, "rsa");
+      assert.ok((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048);
       // Bound to its row: the same ciphertext under another kid does not open.
       assert.throws(() => openPrivateKey(masterKey, "another-kid", sealed), {
         code: "MASTER_KEY_MISMATCH",
