@@ -15,6 +15,7 @@ import { AppError } from "../errors/index.ts";
 import {
   fillIn,
   hclString,
+  hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
@@ -170,15 +171,6 @@ export function awsSetup(input: SetupInput): SetupGuide {
     "",
   ].join("\n");
 
-  const variable = (name: string, description: string, value: string | undefined) =>
-    [
-      `variable "${name}" {`,
-      `  description = ${hclString(description)}`,
-      "  type        = string",
-      ...(value === undefined ? [] : [`  default     = ${hclString(value)}`]),
-      "}",
-    ].join("\n");
-
   const terraform = [
     `# recording-relay: S3 setup for workspace ${workspaceId}.`,
     "# One IAM role the relay assumes to write recordings, and nothing else. Variables without a",
@@ -193,11 +185,19 @@ export function awsSetup(input: SetupInput): SetupGuide {
     "  }",
     "}",
     "",
-    variable("bucket_name", "FILL IN: the existing S3 bucket recordings go to", known?.bucket_name),
+    hclVariable(
+      "bucket_name",
+      "FILL IN: the existing S3 bucket recordings go to",
+      known?.bucket_name,
+    ),
     "",
-    variable("bucket_region", "FILL IN: the bucket's region, e.g. eu-west-1", known?.bucket_region),
+    hclVariable(
+      "bucket_region",
+      "FILL IN: the bucket's region, e.g. eu-west-1",
+      known?.bucket_region,
+    ),
     "",
-    variable("role_name", "Name of the IAM role the relay assumes", roleName),
+    hclVariable("role_name", "Name of the IAM role the relay assumes", roleName),
     "",
     'provider "aws" {',
     "  region = var.bucket_region",

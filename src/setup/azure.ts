@@ -8,6 +8,7 @@ import { AZURE_TOKEN_AUDIENCE, keyTemplatePermissionPrefix } from "../domain/ind
 import {
   fillIn,
   hclString,
+  hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
@@ -100,15 +101,6 @@ export function azureSetup(input: SetupInput): SetupGuide {
     "",
   ].join("\n");
 
-  const variable = (name: string, description: string, value: string | undefined) =>
-    [
-      `variable "${name}" {`,
-      `  description = ${hclString(description)}`,
-      "  type        = string",
-      ...(value === undefined ? [] : [`  default     = ${hclString(value)}`]),
-      "}",
-    ].join("\n");
-
   const terraform = [
     `# recording-relay: Azure Blob setup for workspace ${workspaceId}.`,
     "# An App Registration without any secret whose only credential is a federated one trusting the",
@@ -128,25 +120,25 @@ export function azureSetup(input: SetupInput): SetupGuide {
     "  }",
     "}",
     "",
-    variable(
+    hclVariable(
       "subscription_id",
       "FILL IN: the subscription id (UUID) of the storage account",
       undefined,
     ),
     "",
-    variable(
+    hclVariable(
       "resource_group_name",
       "FILL IN: the resource group of the storage account",
       undefined,
     ),
     "",
-    variable(
+    hclVariable(
       "storage_account_name",
       "FILL IN: the existing storage account",
       known?.storage_account,
     ),
     "",
-    variable(
+    hclVariable(
       "container_name",
       "FILL IN: the existing container recordings go to",
       known?.container,

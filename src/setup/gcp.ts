@@ -14,6 +14,7 @@ import {
 import {
   fillIn,
   hclString,
+  hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
@@ -138,14 +139,6 @@ export function gcpSetup(input: SetupInput): SetupGuide {
     "",
   ].join("\n");
 
-  const variable = (name: string, description: string, value: string | undefined) =>
-    [
-      `variable "${name}" {`,
-      `  description = ${hclString(description)}`,
-      "  type        = string",
-      ...(value === undefined ? [] : [`  default     = ${hclString(value)}`]),
-      "}",
-    ].join("\n");
   const prefixCondition = (local: string) =>
     `"resource.name.startsWith(\\"projects/_/buckets/\${var.bucket_name}/objects/\${local.${local}}\\")"`;
 
@@ -164,13 +157,13 @@ export function gcpSetup(input: SetupInput): SetupGuide {
     "  }",
     "}",
     "",
-    variable(
+    hclVariable(
       "project_id",
       "FILL IN: the GCP project that holds the bucket",
       known ? projectId : undefined,
     ),
     "",
-    variable(
+    hclVariable(
       "bucket_name",
       "FILL IN: the existing GCS bucket recordings go to",
       known?.bucket_name,

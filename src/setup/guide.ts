@@ -70,3 +70,14 @@ export function placeholderGuard(names: string[]): string[] {
     "esac",
   ];
 }
+
+/** A Terraform string variable; without a value it has no default, so the customer must set it. */
+export function hclVariable(name: string, description: string, value: string | undefined): string {
+  return [
+    `variable "${name}" {`,
+    `  description = ${hclString(description)}`,
+    "  type        = string",
+    ...(value === undefined ? [] : [`  default     = ${hclString(value)}`]),
+    "}",
+  ].join("\n");
+}
