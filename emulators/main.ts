@@ -37,6 +37,11 @@ export interface RunningEmulators {
   awsOperator: { accountId: string; accessKeyId: string; secretAccessKey: string };
   /** A file holding the Azure emulator's CA certificate (for NODE_EXTRA_CA_CERTS). */
   azureCaCertPath: string;
+  /**
+   * The environment a relay needs to deliver to these emulators (endpoints, the operator's
+   * emulated AWS key, the Azure CA): what the demo and the end-to-end tests start the relay with.
+   */
+  relayEnv(): Record<string, string>;
   /** A human-readable summary of endpoints and destinations. */
   describe(): string;
   stop(): Promise<void>;
@@ -89,6 +94,20 @@ export async function startEmulators({
       destinations,
       awsOperator,
       azureCaCertPath,
+      relayEnv: () => ({
+        RELAY_AWS_ACCOUNT_ID: awsOperator.accountId,
+        RELAY_AWS_EXTERNAL_ID_MODE: "workspace",
+        RELAY_AWS_ENDPOINT_URL: aws.endpoint,
+        AWS_ACCESS_KEY_ID: awsOperator.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: awsOperator.secretAccessKey,
+        AWS_REGION: "us-east-1",
+        RELAY_GCP_STS_URL: `${gcp.endpoint}/v1/token`,
+        RELAY_GCP_IAM_CREDENTIALS_URL: gcp.endpoint,
+        RELAY_GCS_URL: gcp.endpoint,
+        RELAY_AZURE_AUTHORITY_HOST: azure.authorityHost,
+        RELAY_AZURE_BLOB_ENDPOINT_TEMPLATE: `${azure.origin}/{account}`,
+        RELAY_EXTRA_CA_FILE: azureCaCertPath,
+      }),
       describe: () =>
         [
           `Emulated customers trust issuer ${issuerUrl} for workspace ${workspaceId}.`,

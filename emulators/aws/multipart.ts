@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   type ChecksumAlgorithm,
@@ -369,19 +368,18 @@ async function assemble(
   let size = 0;
   const out = createWriteStream(file);
   try {
-    for (const part of parts) {
-      const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
+    // One pipeline over every part: a pipeline per part into the same stream would leave its
+    // listeners behind on it (MaxListenersExceededWarning past ten parts).
+    await pipeline(async function* () {
+      for (const part of parts) {
+        for await (const chunk of createReadStream(part.file) as AsyncIterable<Buffer>) {
           sha256.update(chunk);
           fullDigest?.update(chunk);
           size += chunk.length;
-          callback(null, chunk);
-        },
-      });
-      await pipeline(createReadStream(part.file), hashing, out, { end: false });
-    }
-    out.end();
-    await new Promise<void>((resolve, reject) => out.once("finish", resolve).once("error", reject));
+          yield chunk;
+        }
+      }
+    }, out);
   } catch (error) {
     out.destroy();
     await rm(file, { force: true });

@@ -10,9 +10,10 @@ import { s3CreationCheck } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
 import { createApp } from "../http/app.ts";
-import { type Issuer, systemClock } from "../oidc/index.ts";
-import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
+import type { Issuer } from "../oidc/index.ts";
+import type { WebhookSender } from "../webhooks/index.ts";
 import { destinationsFrom, verifierOf } from "./destinations.ts";
+import { createEngine, type Engine } from "./engine.ts";
 import { openIssuer } from "./issuer.ts";
 import type { MasterKey } from "./master-key.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
@@ -33,6 +34,8 @@ export interface RunningServer {
   db: Db;
   /** Delivers the signed webhooks of the outbox. */
   webhooks: WebhookSender;
+  /** Staging, ingest, the delivery worker (unless `--no-worker`) and the webhook sender. */
+  engine: Engine;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
 }
@@ -48,8 +51,11 @@ export function trustFrom(config: Config): RelayTrust {
   };
 }
 
-/** Opens the database, migrates it, and listens. */
-export async function startServer(config: Config): Promise<RunningServer> {
+/** Opens the database, migrates it, and listens; runs the delivery worker unless `worker` is false. */
+export async function startServer(
+  config: Config,
+  options: { worker?: boolean } = {},
+): Promise<RunningServer> {
   const operatorToken = resolveOperatorToken(config);
   const db = await openDatabase(config);
   try {
@@ -59,6 +65,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await issuer.prepare();
     const trust = trustFrom(config);
     const createDestination = destinationsFrom(config, trust, issuer);
+    // The engine logs through the app's logger, made just below; lines logged before it exists
+    // (none: the engine starts after listen) would be dropped.
+    let log: FastifyInstance["log"] | undefined;
+    const engine = createEngine({
+      config,
+      db,
+      createDestination,
+      masterKey: masterKey.key,
+      worker: options.worker ?? true,
+      log: {
+        info: (fields, message) => log?.info(fields, message),
+        warn: (fields, message) => log?.warn(fields, message),
+        error: (fields, message) => log?.error(fields, message),
+      },
+    });
+    const webhooks = engine.webhooks;
     const app = await createApp({
       db,
       issuer,
@@ -74,19 +96,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
       callbackAllowedNetworks: config.webhookAllowedNetworks,
       masterKey: masterKey.key,
       webhookSecretOverlapMs: config.webhookSecretOverlapHours * 3_600_000,
-      // Called only by requests, which arrive after `webhooks` exists (it is made before listen).
       wakeWebhookSender: () => webhooks.wake(),
+      ingest: engine.ingest,
+      staging: engine.staging,
     });
-    const webhooks = createWebhookSender({
-      db,
-      masterKey: masterKey.key,
-      clock: systemClock,
-      allowHttp: config.allowHttpCallbacks,
-      allowedNetworks: config.webhookAllowedNetworks,
-      timeoutMs: config.webhookTimeoutMs,
-      userAgent: `recording-relay/${packageJson.version}`,
-      onError: (error) => app.log.error({ err: error }, "webhook sender round failed"),
-    });
+    log = app.log;
     const address = await app
       .listen({ host: config.host, port: config.port })
       .catch(async (error) => {
@@ -108,7 +122,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       );
     }, ROTATION_CHECK_INTERVAL_MS);
     rotationTimer.unref();
-    webhooks.start();
+    await engine.start();
     return {
       url: address,
       operatorToken,
@@ -117,12 +131,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
       app,
       db,
       webhooks,
+      engine,
       async close() {
         clearInterval(rotationTimer);
         try {
-          // Stopped first: an attempt in flight is logged before the database closes.
-          await webhooks.stop();
+          // Requests finish first (their appends reach staging), then the engine hands its
+          // deliveries in flight back to the queue, all before the database closes.
           await app.close();
+          await engine.stop();
         } finally {
           await db.close();
         }
@@ -136,7 +152,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
 /** Closes `server` on SIGINT/SIGTERM within the deadline; a second signal exits at once. */
 export function closeOnSignals(
-  server: RunningServer,
+  server: { close(): Promise<void> },
   shutdownTimeoutMs: number,
   log: (line: string) => void,
 ): void {

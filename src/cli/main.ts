@@ -6,6 +6,7 @@ import { migrateCommand } from "./commands/migrate.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { setupCommand } from "./commands/setup.ts";
 import { verifyCommand } from "./commands/verify.ts";
+import { workerCommand } from "./commands/worker.ts";
 import { apiKeyCommand, workspaceCommand } from "./commands/workspace.ts";
 
 /** What commands read and write instead of touching `process` directly. */
@@ -30,6 +31,7 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
   });
   for (const command of [
     serveCommand(io),
+    workerCommand(io),
     migrateCommand(io),
     workspaceCommand(io),
     apiKeyCommand(io),

@@ -50,3 +50,28 @@ export const destinationSettings: SettingName[] = [
   "destinationRequestTimeoutMs",
   "defaultKeyTemplate",
 ];
+
+/** The settings of processes that ingest or deliver recordings (`serve`, `worker`). */
+export const deliverySettings: SettingName[] = [
+  "stagingDir",
+  "stagingS3Bucket",
+  "stagingS3Prefix",
+  "stagingS3Region",
+  "stagingS3Endpoint",
+  "maxRecordingBytes",
+  "liveUpload",
+  "workerConcurrency",
+  "workerPollMs",
+  "deliveryLeaseSeconds",
+  "deliveryRetryBaseMs",
+  "deliveryRetryCapMs",
+  "deliveryRetryBudgetMinutes",
+  "deliveryConfigRetryBaseMs",
+  "deliveryConfigRetryBudgetMinutes",
+  "retentionDays",
+  "deliveredGraceHours",
+  "purgeIntervalMs",
+  "allowHttpCallbacks",
+  "webhookAllowedNetworks",
+  "webhookTimeoutMs",
+];

@@ -312,6 +312,145 @@ export const settings = {
     description:
       "After a workspace rotates its webhook secret, how long in hours events are signed with both the old and the new secret (space-separated `webhook-signature`), so receivers can switch without losing events.",
   }),
+  stagingDir: setting({
+    env: "RELAY_STAGING_DIR",
+    flag: "--staging-dir",
+    schema: z.string().min(1, "must not be empty"),
+    description:
+      "Local directory where recordings are staged (fsynced) before they are acknowledged and delivered. Default: `staging` inside the data directory. Every process that ingests or delivers must see the same directory; with several machines use RELAY_STAGING_S3_BUCKET instead.",
+  }),
+  stagingS3Bucket: setting({
+    env: "RELAY_STAGING_S3_BUCKET",
+    flag: "--staging-s3-bucket",
+    schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
+    description:
+      "Stage recordings in this S3-compatible bucket of the operator (S3, MinIO, R2…) instead of a local directory, so workers on several machines share them. Credentials come from the AWS SDK's default chain (`AWS_ACCESS_KEY_ID`…, a profile, an instance or task role): never from customers.",
+  }),
+  stagingS3Prefix: setting({
+    env: "RELAY_STAGING_S3_PREFIX",
+    flag: "--staging-s3-prefix",
+    schema: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, "must be empty or end with `/`, e.g. `staging/`"),
+    default: "staging/",
+    description: "Key prefix of staged recordings in RELAY_STAGING_S3_BUCKET.",
+  }),
+  stagingS3Region: setting({
+    env: "RELAY_STAGING_S3_REGION",
+    flag: "--staging-s3-region",
+    schema: z.string().min(1, "must not be empty"),
+    default: "us-east-1",
+    description: "Region of RELAY_STAGING_S3_BUCKET.",
+  }),
+  stagingS3Endpoint: setting({
+    env: "RELAY_STAGING_S3_ENDPOINT",
+    flag: "--staging-s3-endpoint",
+    schema: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    description:
+      "Endpoint of an S3-compatible staging service (MinIO, R2…; path-style addressing). Unset: AWS S3.",
+  }),
+  maxRecordingBytes: setting({
+    env: "RELAY_MAX_RECORDING_BYTES",
+    flag: "--max-recording-bytes",
+    schema: integer(1, Number.MAX_SAFE_INTEGER),
+    default: String(5 * 1024 ** 4),
+    description:
+      "Largest recording accepted, in bytes (default 5 TiB, the largest object S3 stores); an append past it answers 413 and keeps what was received.",
+  }),
+  liveUpload: setting({
+    env: "RELAY_LIVE_UPLOAD",
+    flag: "--live-upload",
+    schema: z.enum(["true", "false"]).transform((value) => value === "true"),
+    default: "true",
+    description:
+      "`true` pushes each part to the destination while the recording is still arriving (S3 parts, GCS chunks, Azure blocks), so only the tail is left at `complete`; `false` uploads only after `complete`, from staging.",
+  }),
+  workerConcurrency: setting({
+    env: "RELAY_WORKER_CONCURRENCY",
+    flag: "--worker-concurrency",
+    schema: integer(1, 256),
+    default: "4",
+    description: "Deliveries one worker process runs at the same time.",
+  }),
+  workerPollMs: setting({
+    env: "RELAY_WORKER_POLL_MS",
+    flag: "--worker-poll-ms",
+    schema: integer(50, 600_000),
+    default: "5000",
+    description:
+      "How often an idle worker looks for due deliveries, in milliseconds. New deliveries wake workers at once (LISTEN/NOTIFY on PostgreSQL, in-process when embedded); polling catches retries coming due and missed notifications.",
+  }),
+  deliveryLeaseSeconds: setting({
+    env: "RELAY_DELIVERY_LEASE_SECONDS",
+    flag: "--delivery-lease-seconds",
+    schema: integer(5, 3600),
+    default: "60",
+    description:
+      "How long a worker's claim on a delivery lasts unless renewed (renewed every third of it while the delivery runs). A crashed worker's deliveries are taken over by another worker after this.",
+  }),
+  deliveryRetryBaseMs: setting({
+    env: "RELAY_DELIVERY_RETRY_BASE_MS",
+    flag: "--delivery-retry-base-ms",
+    schema: integer(1, 3_600_000),
+    default: "1000",
+    description:
+      "First delay before retrying a delivery that failed transiently (network, 5xx, throttling, expired token), in milliseconds; doubles per attempt with full jitter.",
+  }),
+  deliveryRetryCapMs: setting({
+    env: "RELAY_DELIVERY_RETRY_CAP_MS",
+    flag: "--delivery-retry-cap-ms",
+    schema: integer(1, 86_400_000),
+    default: "600000",
+    description: "Longest delay between two delivery attempts, in milliseconds.",
+  }),
+  deliveryRetryBudgetMinutes: setting({
+    env: "RELAY_DELIVERY_RETRY_BUDGET_MINUTES",
+    flag: "--delivery-retry-budget-minutes",
+    schema: integer(0, 525_600),
+    default: "1440",
+    description:
+      "How long transient failures are retried, in minutes from the recording's completion, before it fails with DESTINATION_UNAVAILABLE.",
+  }),
+  deliveryConfigRetryBaseMs: setting({
+    env: "RELAY_DELIVERY_CONFIG_RETRY_BASE_MS",
+    flag: "--delivery-config-retry-base-ms",
+    schema: integer(1, 3_600_000),
+    default: "30000",
+    description:
+      "First delay before retrying a delivery refused by the customer's setup (DESTINATION_AUTH_FAILED, DESTINATION_NOT_FOUND, DESTINATION_REGION_MISMATCH), in milliseconds: trust and IAM changes take minutes to propagate, so these are retried fewer times.",
+  }),
+  deliveryConfigRetryBudgetMinutes: setting({
+    env: "RELAY_DELIVERY_CONFIG_RETRY_BUDGET_MINUTES",
+    flag: "--delivery-config-retry-budget-minutes",
+    schema: integer(0, 525_600),
+    default: "30",
+    description:
+      "How long setup failures (see RELAY_DELIVERY_CONFIG_RETRY_BASE_MS) are retried, in minutes from the recording's completion, before the recording fails with that code.",
+  }),
+  retentionDays: setting({
+    env: "RELAY_RETENTION_DAYS",
+    flag: "--retention-days",
+    schema: integer(0, 3650),
+    default: "30",
+    description:
+      "Days the staged copy of a recording whose delivery failed is kept for `redeliver`, then purged. Also the age at which a recording never completed is purged.",
+  }),
+  deliveredGraceHours: setting({
+    env: "RELAY_DELIVERED_GRACE_HOURS",
+    flag: "--delivered-grace-hours",
+    schema: integer(0, 8760),
+    default: "24",
+    description:
+      "Hours the staged copy of a delivered recording is kept (for `redeliver`) before it is purged.",
+  }),
+  purgeIntervalMs: setting({
+    env: "RELAY_PURGE_INTERVAL_MS",
+    flag: "--purge-interval-ms",
+    schema: integer(100, 86_400_000),
+    default: "600000",
+    description:
+      "How often a worker purges staged copies past their `retained_until`, in milliseconds.",
+  }),
   logLevel: setting({
     env: "RELAY_LOG_LEVEL",
     flag: "--log-level",

@@ -23,6 +23,12 @@ export interface Db extends Queryable {
   readonly kind: "embedded" | "postgres";
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` for every `NOTIFY channel` (`pg_notify`) committed by any process sharing the
+   * database, until the returned function is called. Delivery is best effort (a dropped
+   * connection loses notifications until it is re-established), so listeners also poll.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** Releases every connection (and, when embedded, the data directory). */
   close(): Promise<void>;
 }

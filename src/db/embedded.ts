@@ -57,6 +57,8 @@ export async function openEmbedded({
     ...wrap(pglite),
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     snapshot: async () => await pglite.dumpDataDir("none"),
+    // PGlite is one process, so its own LISTEN reaches every listener there is.
+    listen: async (channel, onNotify) => await pglite.listen(channel, () => onNotify()),
     async close() {
       try {
         await pglite.close();

@@ -57,8 +57,67 @@ export function openPostgres({ connectionString, poolSize, onIdleError }: Postgr
         client.release();
       }
     },
+    listen: (channel, onNotify) => listen(connectionString, channel, onNotify, onIdleError),
     async close() {
       await pool.end();
     },
+  };
+}
+
+/** How long a listener waits before reconnecting after its connection failed. */
+const RELISTEN_DELAY_MS = 1_000;
+
+/**
+ * A dedicated connection (LISTEN needs one outside the pool) that reconnects after failures;
+ * notifications sent while it is down are lost, which the callers' polling covers.
+ */
+async function listen(
+  connectionString: string,
+  channel: string,
+  onNotify: () => void,
+  onError: ((error: Error) => void) | undefined,
+): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString });
+    next.on("notification", (message) => {
+      if (message.channel === channel) onNotify();
+    });
+    next.on("error", (error) => {
+      onError?.(error);
+      next.end().catch(() => {});
+      if (client === next) client = undefined;
+      schedule();
+    });
+    await next.connect();
+    await next.query(`LISTEN ${channel}`);
+    if (stopped) {
+      await next.end();
+      return;
+    }
+    client = next;
+    // Whatever was notified while reconnecting is found by one extra look.
+    onNotify();
+  };
+  const schedule = () => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connect().catch((error: Error) => {
+        onError?.(error);
+        schedule();
+      });
+    }, RELISTEN_DELAY_MS);
+    retry.unref();
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
+    client = undefined;
   };
 }

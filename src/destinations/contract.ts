@@ -163,15 +163,28 @@ export async function uploadStream(
   destination: Destination,
   key: string,
   source: Readable | AsyncIterable<Uint8Array>,
-  options: OpenUploadOptions,
+  options: OpenUploadOptions & {
+    /** Called once, as soon as the cloud has an upload in progress (persist it for crash cleanup). */
+    onHandle?: (handle: UploadHandle) => Promise<void>;
+  },
 ): Promise<UploadResult> {
   const upload = await destination.openUpload(key, options);
+  let handleSeen = false;
+  const reportHandle = async () => {
+    if (handleSeen || !upload.handle || !options.onHandle) return;
+    handleSeen = true;
+    await options.onHandle(upload.handle);
+  };
   try {
+    await reportHandle();
     // The sink awaits each write, so the source is read no faster than parts are sent.
     await pipeline(
       source,
       async (chunks: AsyncIterable<Uint8Array>) => {
-        for await (const chunk of chunks) await upload.write(chunk, options.signal);
+        for await (const chunk of chunks) {
+          await upload.write(chunk, options.signal);
+          await reportHandle();
+        }
       },
       { signal: options.signal },
     );

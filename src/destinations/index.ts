@@ -25,4 +25,5 @@ export {
   type MintToken,
 } from "./factory.ts";
 export { type DestinationSettings, defaultDestinationSettings } from "./settings.ts";
+export { checksumsAgree, type StagedChecksums, stagedChecksums } from "./staged-checksums.ts";
 export { type VerifyReport, type VerifyStep, verifyDestination, verifySteps } from "./verify.ts";

@@ -12,6 +12,19 @@ export const errorCodes = {
   NOT_FOUND: "The route or the object does not exist, or belongs to another workspace.",
   NOT_CONFIGURED:
     "The feature needs an operator setting that is not set (e.g. RELAY_AWS_ACCOUNT_ID for S3).",
+  RECORDING_NOT_ENABLED:
+    "The conversation cannot take recordings: `enable_recording` is not true, or it has no destination.",
+  UPLOAD_OFFSET_MISMATCH:
+    "An append's `Upload-Offset` is not the number of bytes received so far; the answer carries the current offset.",
+  UPLOAD_INCOMPLETE:
+    "An append's body ended before it was complete (the connection closed); none of it was kept.",
+  RECORDING_BUSY: "Another append to the same recording is in progress.",
+  RECORDING_STATE_CONFLICT:
+    "The recording is not in a state that allows the request (e.g. appending after `complete`, redelivering while a delivery runs).",
+  RECORDING_CONTENT_MISMATCH:
+    "`complete` named a `size_bytes` or `sha256` that differs from what was received.",
+  RECORDING_PURGED:
+    "The recording's staged copy was purged after its retention period, so it cannot be delivered again.",
   NOT_READY: "A dependency (database, staging) is not reachable; the process is not ready.",
   INTERNAL_ERROR: "An unexpected failure inside the relay; the log has the details.",
   INVALID_CONFIG:

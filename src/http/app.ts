@@ -9,12 +9,15 @@ import type { DestinationCheck } from "../conversations/index.ts";
 import type { Db } from "../db/index.ts";
 import type { AllowedNetworks, RelayTrust } from "../domain/index.ts";
 import { type Clock, type Issuer, systemClock } from "../oidc/index.ts";
+import type { Ingest } from "../recordings/ingest.ts";
+import type { StagingStore } from "../staging/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
+import { recordingRoutes } from "./routes/recordings.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -47,6 +50,10 @@ export interface AppDeps {
   webhookSecretOverlapMs: number;
   /** Time source of secrets and resends; the system clock by default. */
   clock?: Clock;
+  /** Checked by `/readyz` when present. */
+  staging?: Pick<StagingStore, "check" | "description">;
+  /** Recording ingest (staging, live uploads); absent: the recording routes are not served. */
+  ingest?: Ingest;
   /** Tells the webhook sender an event just became due (a resend). */
   wakeWebhookSender?: () => void;
 }
@@ -97,13 +104,23 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes(deps.db));
+  await app.register(healthRoutes(deps.db, deps.staging));
   await app.register(workspaceRoutes(deps));
   await app.register(conversationRoutes(deps));
   await app.register(recordingStorageRoutes(deps));
   await app.register(oidcRoutes(deps.issuer));
   const clock = deps.clock ?? systemClock;
   await app.register(webhookSecretRoutes({ ...deps, clock }));
+  if (deps.ingest) {
+    await app.register(
+      recordingRoutes({
+        db: deps.db,
+        operatorToken: deps.operatorToken,
+        ingest: deps.ingest,
+        clock,
+      }),
+    );
+  }
   await app.register(
     eventRoutes({
       db: deps.db,

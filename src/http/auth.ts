@@ -51,3 +51,20 @@ declare module "fastify" {
     workspaceId: string;
   }
 }
+
+/**
+ * A pre-handler admitting the operator (`Authorization: Bearer`) or a workspace (`x-api-key`).
+ * The operator sees every workspace: `request.workspaceId` is then the empty string.
+ */
+export function requireWorkspaceOrOperator(db: Db, operatorToken: string) {
+  const operator = requireOperator(operatorToken);
+  const workspace = requireWorkspace(db);
+  return async function requireWorkspaceOrOperator(request: FastifyRequest): Promise<void> {
+    if (request.headers.authorization !== undefined) {
+      await operator(request);
+      request.workspaceId = "";
+      return;
+    }
+    await workspace(request);
+  };
+}

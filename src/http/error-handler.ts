@@ -15,6 +15,13 @@ const statusOf = {
   UNAUTHENTICATED: 401,
   NOT_FOUND: 404,
   NOT_CONFIGURED: 409,
+  RECORDING_NOT_ENABLED: 409,
+  UPLOAD_OFFSET_MISMATCH: 409,
+  UPLOAD_INCOMPLETE: 400,
+  RECORDING_BUSY: 409,
+  RECORDING_STATE_CONFLICT: 409,
+  RECORDING_CONTENT_MISMATCH: 409,
+  RECORDING_PURGED: 410,
   NOT_READY: 503,
   INTERNAL_ERROR: 500,
   INVALID_CONFIG: 500,
@@ -100,6 +107,9 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
       ...(error.details ? { details: error.details } : {}),
     },
   };
+  // Ingest conflicts tell the producer where to resume (tus-style), in a header as well.
+  if (typeof error.details?.upload_offset === "number")
+    reply.header("upload-offset", String(error.details.upload_offset));
   if (error.code === "UNAUTHENTICATED")
     reply.header("www-authenticate", 'Bearer realm="recording-relay"');
   return reply.status(statusOf[error.code]).type("application/json").send(body);

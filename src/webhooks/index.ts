@@ -10,7 +10,7 @@ export {
   recordingCopyFailedProperties,
   recordingReadyProperties,
 } from "./events.ts";
-export { readMp4DurationSeconds } from "./mp4-duration.ts";
+export { type ByteSource, mp4DurationSeconds, readMp4DurationSeconds } from "./mp4-duration.ts";
 export {
   type AttemptRecord,
   attemptsOf,

@@ -2,16 +2,27 @@ import { Command } from "commander";
 import { masterKeyWarning } from "../../bin/master-key.ts";
 import { closeOnSignals, startServer } from "../../bin/server.ts";
 import type { CliIo } from "../main.ts";
-import { configFrom, databaseSettings, destinationSettings, withSettings } from "../options.ts";
+import {
+  configFrom,
+  databaseSettings,
+  deliverySettings,
+  destinationSettings,
+  withSettings,
+} from "../options.ts";
 
-/** `recording-relay serve`: the HTTP API (and, later, the delivery worker) in one process. */
+/** `recording-relay serve`: the HTTP API and (unless `--no-worker`) the delivery worker. */
 export function serveCommand(io: CliIo): Command {
   const command = new Command("serve").description(
-    "Run the relay: HTTP API and OIDC issuer. Migrates the database on start.",
+    "Run the relay: HTTP API, OIDC issuer and delivery worker. Migrates the database on start.",
+  );
+  command.option(
+    "--no-worker",
+    "Serve the API (and ingest) only; deliveries are left to `recording-relay worker` processes",
   );
   withSettings(command, [
     ...databaseSettings,
     ...destinationSettings,
+    ...deliverySettings,
     "host",
     "port",
     "signingKeyRotationHours",
@@ -25,7 +36,7 @@ export function serveCommand(io: CliIo): Command {
   ]);
   return command.action(async (options: Record<string, unknown>) => {
     const config = configFrom(io.env, options);
-    const server = await startServer(config);
+    const server = await startServer(config, { worker: options.worker !== false });
     const { operatorToken } = server;
     if (operatorToken.generated) {
       io.stderr(
@@ -48,7 +59,9 @@ export function serveCommand(io: CliIo): Command {
       io.stderr(masterKeyWarning(server.masterKey.path));
     }
     io.stderr(`OIDC issuer: ${server.issuer.issuerUrl}`);
-    io.stderr(`recording-relay listening on ${server.url} (database: ${server.db.kind})`);
+    io.stderr(
+      `recording-relay listening on ${server.url} (database: ${server.db.kind}, staging: ${server.engine.staging.description}, worker: ${server.engine.worker ? "on" : "off"})`,
+    );
     closeOnSignals(server, config.shutdownTimeoutMs, io.stderr);
   });
 }

@@ -189,7 +189,10 @@ export function observeAzureError(error: unknown, stage: DestinationStage): Azur
   if (
     stage === "identity" ||
     record.name === "AuthenticationError" ||
-    record.name === "CredentialUnavailableError"
+    record.name === "CredentialUnavailableError" ||
+    // The storage pipeline rethrows a token failure as its own error (name RestError, code
+    // UnknownError) with Entra's text: only Entra says AADSTS.
+    /\bAADSTS\d+/.test(message)
   ) {
     const aadsts = /AADSTS(\d+)/.exec(record.errorResponse?.errorDescription ?? message);
     const network = networkErrorCode(error);

@@ -1,7 +1,7 @@
 /**
  * The S3 adapter: multipart uploads fed part by part (CRC32 per part, computed here and sent as
- * the part's checksum so S3 verifies our bytes), the composite CRC32 checked at completion, and
- * AbortMultipartUpload on failure.
+ * the part's checksum so S3 verifies our bytes), the whole object's CRC32 (FULL_OBJECT) sent and
+ * checked at completion, and AbortMultipartUpload on failure.
  */
 import { crc32 } from "node:zlib";
 import {
@@ -65,10 +65,11 @@ export function crc32Base64(bytes: Uint8Array): string {
   return out.toString("base64");
 }
 
-/** S3's composite checksum of a multipart upload: CRC32 of the parts' CRC32s, then `-N`. */
-export function compositeCrc32(partChecksums: string[]): string {
-  const joined = Buffer.concat(partChecksums.map((c) => Buffer.from(c, "base64")));
-  return `${crc32Base64(joined)}-${partChecksums.length}`;
+/** The base64 big-endian encoding of a CRC32 value. */
+function crc32Base64OfValue(value: number): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value >>> 0);
+  return out.toString("base64");
 }
 
 /** Builds the S3 destination. */
@@ -217,7 +218,10 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
             Bucket: bucket,
             Key: key,
             ContentType: options.contentType ?? "video/mp4",
+            // FULL_OBJECT: S3 checks and keeps the whole object's CRC32 (not a CRC of part CRCs),
+            // which a redelivery can recompute from the staged copy without knowing the parts.
             ChecksumAlgorithm: "CRC32",
+            ChecksumType: "FULL_OBJECT",
           }),
           { abortSignal: options.signal },
         ),
@@ -228,6 +232,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
     const handle: UploadHandle = { provider: "s3", key, uploadId };
     const parts: { PartNumber: number; ETag: string; ChecksumCRC32: string }[] = [];
     let sizeBytes = 0;
+    let wholeCrc32 = 0;
     let completed: UploadResult | undefined;
 
     const sendPart = async (
@@ -263,6 +268,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
       if (!answer.ETag) throw new Error(`S3 answered UploadPart ${partNumber} without an ETag`);
       parts.push({ PartNumber: partNumber, ETag: answer.ETag, ChecksumCRC32: checksum });
       sizeBytes += part.length;
+      wholeCrc32 = crc32(part, wholeCrc32);
     };
     const writer = new PartWriter(s3PartSizes(options.expectedSizeBytes), sendPart);
 
@@ -275,6 +281,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
       async complete(signal) {
         if (completed) return completed;
         await writer.finish(signal);
+        const expected = crc32Base64OfValue(wholeCrc32);
         const answer = await send(
           () =>
             client.send(
@@ -283,15 +290,16 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
                 Key: key,
                 UploadId: uploadId,
                 MultipartUpload: { Parts: parts },
+                ChecksumCRC32: expected,
+                ChecksumType: "FULL_OBJECT",
               }),
               { abortSignal: signal },
             ),
           `could not complete the upload to s3://${bucket}/${key}`,
         );
-        const expected = compositeCrc32(parts.map((p) => p.ChecksumCRC32));
         if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== expected) {
           throw integrityError(
-            `S3 reports CRC32 ${answer.ChecksumCRC32} for the object, the parts sent give ${expected}`,
+            `S3 reports CRC32 ${answer.ChecksumCRC32} for the object, the bytes sent give ${expected}`,
           );
         }
         completed = {

@@ -2,11 +2,12 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Db } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
+import type { StagingStore } from "../../staging/index.ts";
 
 const READINESS_TIMEOUT_MS = 2_000;
 
 /** `/healthz` (the process answers) and `/readyz` (its dependencies answer too). */
-export function healthRoutes(db: Db) {
+export function healthRoutes(db: Db, staging?: Pick<StagingStore, "check" | "description">) {
   return async function healthRoutes(app: FastifyInstance): Promise<void> {
     app.get(
       "/healthz",
@@ -24,7 +25,7 @@ export function healthRoutes(db: Db) {
       {
         schema: {
           tags: ["operations"],
-          summary: "Readiness: the database answers",
+          summary: "Readiness: the database answers and staging takes writes",
           response: {
             200: z.object({
               status: z.literal("ready"),
@@ -42,7 +43,22 @@ export function healthRoutes(db: Db) {
             details: { database: "failing" },
           });
         }
-        return { status: "ready" as const, checks: { database: "ok" as const } };
+        if (!staging) return { status: "ready" as const, checks: { database: "ok" as const } };
+        try {
+          await withTimeout(
+            staging.check(AbortSignal.timeout(READINESS_TIMEOUT_MS)),
+            READINESS_TIMEOUT_MS,
+          );
+        } catch (error) {
+          throw new AppError("NOT_READY", `staging (${staging.description}) does not take writes`, {
+            cause: error,
+            details: { database: "ok", staging: "failing" },
+          });
+        }
+        return {
+          status: "ready" as const,
+          checks: { database: "ok" as const, staging: "ok" as const },
+        };
       },
     );
   };

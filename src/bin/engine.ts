@@ -1,0 +1,173 @@
+/**
+ * The background half of a relay process, built from the configuration: the staging store, the
+ * delivery worker with its retention purge, live uploads and the webhook sender. `serve` runs it
+ * beside the HTTP API (without the worker under `--no-worker`); `worker` runs it alone.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import packageJson from "../../package.json" with { type: "json" };
+import type { Config } from "../config/index.ts";
+import type { Db } from "../db/index.ts";
+import type { AttemptDeps, DeliveryLog } from "../delivery/attempt.ts";
+import { LiveUploads } from "../delivery/live-uploads.ts";
+import { purgeExpired } from "../delivery/retention.ts";
+import { createDeliveryWorker, type DeliveryWorker } from "../delivery/worker.ts";
+import type { CreateDestination } from "../destinations/index.ts";
+import { type Clock, systemClock } from "../oidc/index.ts";
+import { Ingest } from "../recordings/ingest.ts";
+import {
+  createLocalStagingStore,
+  createS3StagingStore,
+  type StagingStore,
+} from "../staging/index.ts";
+import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
+
+const DAY_MS = 86_400_000;
+
+/** The staging store the configuration names: an S3-compatible bucket, or a local directory. */
+export function stagingFrom(config: Config): StagingStore {
+  if (config.stagingS3Bucket) {
+    const client = new S3Client({
+      region: config.stagingS3Region,
+      ...(config.stagingS3Endpoint
+        ? { endpoint: config.stagingS3Endpoint, forcePathStyle: true }
+        : {}),
+    });
+    return createS3StagingStore({
+      client,
+      bucket: config.stagingS3Bucket,
+      prefix: config.stagingS3Prefix,
+    });
+  }
+  return createLocalStagingStore({ dir: config.stagingDir ?? join(config.dataDir, "staging") });
+}
+
+/** Names this process in the deliveries it holds: readable, and unique across restarts. */
+export function newWorkerId(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
+}
+
+/** What the engine is built from. */
+export interface EngineInputs {
+  config: Config;
+  db: Db;
+  createDestination: CreateDestination;
+  masterKey: Uint8Array;
+  log: DeliveryLog;
+  /** Run the delivery worker and the retention purge in this process. */
+  worker: boolean;
+  clock?: Clock;
+}
+
+/** A running engine. */
+export interface Engine {
+  staging: StagingStore;
+  ingest: Ingest;
+  webhooks: WebhookSender;
+  worker: DeliveryWorker | undefined;
+  /** Purges now (also runs on its interval in worker processes). */
+  purge(): ReturnType<typeof purgeExpired>;
+  /** Starts the loops. */
+  start(): Promise<void>;
+  /** Stops the loops; deliveries in flight are handed back to the queue. */
+  stop(): Promise<void>;
+}
+
+/** Builds the engine of one process; nothing runs until `start`. */
+export function createEngine(inputs: EngineInputs): Engine {
+  const { config, db, log } = inputs;
+  const clock = inputs.clock ?? systemClock;
+  const staging = stagingFrom(config);
+  const workerId = newWorkerId();
+  const leaseMs = config.deliveryLeaseSeconds * 1000;
+  const webhooks = createWebhookSender({
+    db,
+    masterKey: inputs.masterKey,
+    clock,
+    allowHttp: config.allowHttpCallbacks,
+    allowedNetworks: config.webhookAllowedNetworks,
+    timeoutMs: config.webhookTimeoutMs,
+    userAgent: `recording-relay/${packageJson.version}`,
+    onError: (error) => log.error({ err: error }, "webhook sender round failed"),
+  });
+  let worker: DeliveryWorker | undefined;
+  const attemptDeps: AttemptDeps = {
+    db,
+    staging,
+    createDestination: inputs.createDestination,
+    clock,
+    leaseMs,
+    retry: {
+      baseMs: config.deliveryRetryBaseMs,
+      capMs: config.deliveryRetryCapMs,
+      budgetMs: config.deliveryRetryBudgetMinutes * 60_000,
+      configBaseMs: config.deliveryConfigRetryBaseMs,
+      configBudgetMs: config.deliveryConfigRetryBudgetMinutes * 60_000,
+    },
+    retention: {
+      failedMs: config.retentionDays * DAY_MS,
+      deliveredMs: config.deliveredGraceHours * 3_600_000,
+    },
+    log,
+    onEvent: () => webhooks.wake(),
+  };
+  if (inputs.worker) {
+    worker = createDeliveryWorker({
+      ...attemptDeps,
+      workerId,
+      concurrency: config.workerConcurrency,
+      pollMs: config.workerPollMs,
+    });
+  }
+  const wakeWorker = worker ? () => worker?.wake() : undefined;
+  const liveUploads = config.liveUpload
+    ? new LiveUploads({ ...attemptDeps, workerId, ...(wakeWorker ? { wakeWorker } : {}) })
+    : undefined;
+  const ingest = new Ingest({
+    db,
+    staging,
+    clock,
+    appendLeaseMs: leaseMs,
+    maxRecordingBytes: config.maxRecordingBytes,
+    workerId,
+    leaseMs,
+    ...(liveUploads ? { liveUploads } : {}),
+    ...(wakeWorker ? { wakeWorker } : {}),
+  });
+  const purge = () =>
+    purgeExpired({
+      db,
+      staging,
+      clock,
+      log,
+      abandonedAfterMs: config.retentionDays * DAY_MS,
+    });
+  let purgeTimer: NodeJS.Timeout | undefined;
+  let purging: Promise<unknown> = Promise.resolve();
+
+  return {
+    staging,
+    ingest,
+    webhooks,
+    worker,
+    purge,
+    async start() {
+      webhooks.start();
+      if (!worker) return;
+      await worker.start();
+      purgeTimer = setInterval(() => {
+        purging = purge().catch((error: unknown) =>
+          log.error({ err: error }, "purging staged recordings failed; retrying next interval"),
+        );
+      }, config.purgeIntervalMs);
+      purgeTimer.unref();
+    },
+    async stop() {
+      clearInterval(purgeTimer);
+      await Promise.allSettled([worker?.stop(), liveUploads?.stop(), purging]);
+      await webhooks.stop();
+    },
+  };
+}

@@ -1,0 +1,303 @@
+/**
+ * One delivery attempt by a worker: clean up what a dead attempt left, count an object already in
+ * place with the same size and checksums as delivered (idempotence), otherwise upload the staged
+ * copy afresh under the same key; then record the outcome, or schedule the retry.
+ */
+import type { Db } from "../db/index.ts";
+import {
+  type CreateDestination,
+  checksumsAgree,
+  type Destination,
+  type DestinationErrorCode,
+  isDestinationError,
+  stagedChecksums,
+  uploadStream,
+} from "../destinations/index.ts";
+import type { Clock } from "../oidc/index.ts";
+import { findRecording, type Recording, setLiveUploadHandle } from "../recordings/store.ts";
+import type { StagingStore } from "../staging/index.ts";
+import { type RetentionSettings, recordDelivered, recordFailed } from "./outcome.ts";
+import {
+  type ClaimedDelivery,
+  finishAttempt,
+  renewDeliveryLease,
+  saveUploadHandle,
+} from "./queue.ts";
+import { afterFailedAttempt, type RetryPolicySettings } from "./retry-policy.ts";
+
+/** Where the engine reports what it does (a pino logger fits). */
+export interface DeliveryLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** What an attempt needs. */
+export interface AttemptDeps {
+  db: Db;
+  staging: StagingStore;
+  createDestination: CreateDestination;
+  clock: Clock;
+  leaseMs: number;
+  retry: RetryPolicySettings;
+  retention: RetentionSettings;
+  log: DeliveryLog;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+  /** Called after an event was enqueued (wakes the webhook sender). */
+  onEvent?: () => void;
+}
+
+/** Why an attempt failed, in the terms of SPEC §5. */
+interface AttemptFailure {
+  code: DestinationErrorCode;
+  transient: boolean;
+  message: string;
+}
+
+function failureOf(error: unknown): AttemptFailure {
+  if (isDestinationError(error)) {
+    return { code: error.code, transient: error.transient, message: error.message };
+  }
+  // Not the destination's fault (staging unreadable, database hiccup): retried like an outage,
+  // and reported as one if it lasts.
+  const text = error instanceof Error ? error.message : String(error);
+  return {
+    code: "DESTINATION_UNAVAILABLE",
+    transient: true,
+    message: `The relay could not run the delivery (${text}). Hint: the operator should check the relay's logs and its staging store.`,
+  };
+}
+
+/**
+ * Runs `work` while renewing the delivery's lease every third of its length. `work`'s signal
+ * aborts when the lease is lost (another worker took over) or `stop` aborts.
+ */
+export async function withLease<T>(
+  deps: Pick<AttemptDeps, "db" | "clock" | "leaseMs" | "log">,
+  delivery: Pick<ClaimedDelivery, "id" | "leaseToken">,
+  stop: AbortSignal,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<{ value: T; lost: false } | { lost: true; error: unknown }> {
+  const lost = new AbortController();
+  const timer = setInterval(
+    () => {
+      renewDeliveryLease(deps.db, delivery, {
+        nowMs: deps.clock.now(),
+        leaseMs: deps.leaseMs,
+      }).then(
+        (held) => {
+          if (!held) lost.abort(new Error("the delivery's lease was taken over by another worker"));
+        },
+        (error: unknown) =>
+          deps.log.warn({ err: error, delivery: delivery.id }, "could not renew a delivery lease"),
+      );
+    },
+    Math.max(1, Math.floor(deps.leaseMs / 3)),
+  );
+  try {
+    const value = await work(AbortSignal.any([lost.signal, stop]));
+    if (lost.signal.aborted) return { lost: true, error: lost.signal.reason };
+    return { value, lost: false };
+  } catch (error) {
+    if (lost.signal.aborted) return { lost: true, error };
+    throw error;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Aborts an upload a dead attempt left behind; failures are logged, never fatal. */
+async function abortLeftover(
+  deps: Pick<AttemptDeps, "log">,
+  destination: Destination,
+  recordingId: string,
+  handle: NonNullable<ClaimedDelivery["leftoverUpload"]>,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await destination.abortLeftover(handle, signal);
+  } catch (error) {
+    deps.log.warn(
+      { err: error, recording: recordingId, provider: handle.provider },
+      "could not abort an upload left by an earlier attempt",
+    );
+  }
+}
+
+/**
+ * Whether the object at the recording's key already holds exactly the staged bytes: same size,
+ * and every checksum the destination reports that we can recompute agrees.
+ */
+async function alreadyDelivered(
+  deps: Pick<AttemptDeps, "staging">,
+  destination: Destination,
+  recording: Recording,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const stat = await destination.stat(recording.key, signal);
+  if (!stat.exists || stat.sizeBytes !== recording.bytesReceived) return false;
+  const staged = stagedChecksums();
+  for await (const chunk of deps.staging.read(recording.id, { end: recording.bytesReceived })) {
+    signal.throwIfAborted();
+    staged.update(chunk);
+  }
+  return checksumsAgree(stat.checksums, staged.digest());
+}
+
+/** Uploads (or finds in place) the staged copy; resolves with whether it was already there. */
+async function deliver(
+  deps: AttemptDeps,
+  delivery: ClaimedDelivery,
+  recording: Recording,
+  signal: AbortSignal,
+): Promise<{ reusedExisting: boolean }> {
+  const destination = deps.createDestination(recording.storage, {
+    workspaceId: recording.workspaceId,
+  });
+  for (const handle of [delivery.leftoverUpload, recording.liveUploadHandle]) {
+    if (handle) await abortLeftover(deps, destination, recording.id, handle, signal);
+  }
+  if (recording.liveUploadHandle) {
+    await setLiveUploadHandle(deps.db, recording.id, null);
+  }
+  if (await alreadyDelivered(deps, destination, recording, signal)) return { reusedExisting: true };
+  await uploadStream(
+    destination,
+    recording.key,
+    deps.staging.read(recording.id, { end: recording.bytesReceived }),
+    {
+      expectedSizeBytes: recording.bytesReceived,
+      signal,
+      onHandle: async (handle) => {
+        await saveUploadHandle(deps.db, delivery, handle);
+      },
+    },
+  );
+  return { reusedExisting: false };
+}
+
+/**
+ * Runs one claimed delivery to its recorded outcome. `stop` aborts it when the worker shuts
+ * down: the delivery is then handed back, due at once, without a failure recorded.
+ */
+export async function runAttempt(
+  deps: AttemptDeps,
+  delivery: ClaimedDelivery,
+  stop: AbortSignal,
+): Promise<void> {
+  const recording = await findRecording(deps.db, delivery.recordingId);
+  if (!recording || recording.state === "purged" || recording.state === "receiving") {
+    // Nothing to deliver (purged meanwhile, or a bug): end the delivery quietly.
+    await finishAttempt(
+      deps.db,
+      delivery,
+      {
+        kind: "failed",
+        errorCode: "RECORDING_PURGED",
+        errorMessage: "the staged copy is gone; nothing to deliver",
+      },
+      deps.clock.now(),
+    );
+    return;
+  }
+  const outcome = await withLease(deps, delivery, stop, async (signal) => {
+    try {
+      return { ok: true as const, ...(await deliver(deps, delivery, recording, signal)) };
+    } catch (error) {
+      if (stop.aborted) return { ok: "stopped" as const };
+      return { ok: false as const, failure: failureOf(error) };
+    }
+  });
+  if (outcome.lost) {
+    deps.log.warn(
+      { delivery: delivery.id, recording: recording.id },
+      "lost the lease of a delivery; another worker continues it",
+    );
+    return;
+  }
+  const result = outcome.value;
+  const nowMs = deps.clock.now();
+  if (result.ok === "stopped") {
+    await finishAttempt(deps.db, delivery, { kind: "released" }, nowMs);
+    return;
+  }
+  if (result.ok) {
+    const recorded = await recordDelivered(deps.db, delivery, recording, {
+      reusedExisting: result.reusedExisting,
+      nowMs,
+      retention: deps.retention,
+    });
+    if (recorded) {
+      deps.log.info(
+        {
+          recording: recording.id,
+          delivery: delivery.id,
+          attempt: delivery.attempt,
+          bytes: recording.bytesReceived,
+          reused: result.reusedExisting,
+        },
+        "recording delivered",
+      );
+      deps.onEvent?.();
+    }
+    return;
+  }
+  await afterFailure(deps, delivery, recording, result.failure, nowMs);
+}
+
+/** Schedules the retry of a failed attempt, or records the recording as failed. */
+export async function afterFailure(
+  deps: AttemptDeps,
+  delivery: ClaimedDelivery,
+  recording: Recording,
+  failure: AttemptFailure,
+  nowMs: number,
+): Promise<void> {
+  const decision = afterFailedAttempt(
+    {
+      code: failure.code,
+      transient: failure.transient,
+      attempts: delivery.attempt,
+      elapsedMs: nowMs - delivery.createdAt.getTime(),
+    },
+    deps.retry,
+    deps.random,
+  );
+  const fields = {
+    recording: recording.id,
+    delivery: delivery.id,
+    attempt: delivery.attempt,
+    code: failure.code,
+    error: failure.message,
+  };
+  if (decision.kind === "retry") {
+    await finishAttempt(
+      deps.db,
+      delivery,
+      {
+        kind: "retry",
+        runAtMs: nowMs + decision.delayMs,
+        errorCode: failure.code,
+        errorMessage: failure.message,
+      },
+      nowMs,
+    );
+    deps.log.warn(
+      { ...fields, retryInMs: decision.delayMs },
+      "delivery attempt failed; will retry",
+    );
+    return;
+  }
+  const recorded = await recordFailed(
+    deps.db,
+    delivery,
+    recording,
+    { code: decision.code, message: failure.message },
+    { nowMs, retention: deps.retention },
+  );
+  if (recorded) {
+    deps.log.error(fields, "recording delivery failed");
+    deps.onEvent?.();
+  }
+}

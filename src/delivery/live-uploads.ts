@@ -1,0 +1,224 @@
+/**
+ * Streaming delivery (SPEC §5): while a recording is being appended, the process that receives it
+ * pushes each staged part to the destination (S3 parts, GCS chunks, Azure blocks), reading back
+ * from staging so memory stays at one part per recording whatever the producer's pace. At
+ * `complete` only the tail is left, so the object lands about a second after the stop.
+ *
+ * It is an optimisation only: the first failure abandons the live upload, and the delivery then
+ * runs like any other, as a fresh upload from staging under the same key.
+ */
+import type { CreateDestination, Upload } from "../destinations/index.ts";
+import type { Recording } from "../recordings/store.ts";
+import { setLiveUploadHandle } from "../recordings/store.ts";
+import { type AttemptDeps, withLease } from "./attempt.ts";
+import { recordDelivered } from "./outcome.ts";
+import { type ClaimedDelivery, finishAttempt, notifyWorkers } from "./queue.ts";
+
+/** One recording's live upload. */
+interface Live {
+  recordingId: string;
+  controller: AbortController;
+  upload: Upload | undefined;
+  /** Bytes sent to the upload so far. */
+  sent: number;
+  /** Bytes staged (and acknowledged) so far: the pump catches up to it. */
+  staged: number;
+  /** The chain of pump runs; each sends what was staged when it ran. */
+  pump: Promise<void>;
+  failure: unknown;
+  handleSaved: boolean;
+}
+
+/** What live uploads need. */
+export interface LiveUploadDeps extends AttemptDeps {
+  createDestination: CreateDestination;
+  /** Names this process as the holder of the deliveries it finishes. */
+  workerId: string;
+  /** Wakes this process's worker, if it runs one (NOTIFY reaches the others). */
+  wakeWorker?: () => void;
+}
+
+/** The live uploads of one process. */
+export class LiveUploads {
+  readonly #deps: LiveUploadDeps;
+  readonly #live = new Map<string, Live>();
+  readonly #stop = new AbortController();
+  readonly #finishing = new Set<Promise<void>>();
+
+  constructor(deps: LiveUploadDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Bytes [previousOffset, newOffset) of `recording` were just staged and acknowledged: sends
+   * them on in the background. A live upload starts only with a recording's first bytes; one
+   * whose earlier appends went through another process is not streamed from here.
+   */
+  appended(recording: Recording, previousOffset: number, newOffset: number): void {
+    if (this.#stop.signal.aborted) return;
+    let live = this.#live.get(recording.id);
+    if (!live) {
+      if (previousOffset !== 0) return;
+      live = {
+        recordingId: recording.id,
+        controller: new AbortController(),
+        upload: undefined,
+        sent: 0,
+        staged: 0,
+        pump: Promise.resolve(),
+        failure: undefined,
+        handleSaved: false,
+      };
+      this.#live.set(recording.id, live);
+    } else if (live.staged !== previousOffset) {
+      // Appends reached this recording elsewhere: this process no longer sees every byte.
+      this.#abandon(live, new Error("appends arrived through another process"));
+      return;
+    }
+    live.staged = newOffset;
+    const current = live;
+    live.pump = live.pump.then(() => this.#send(recording, current));
+  }
+
+  /** Whether `recording`'s live upload is healthy and has (or will have) every byte. */
+  isStreaming(recordingId: string, sizeBytes: number): boolean {
+    const live = this.#live.get(recordingId);
+    return live !== undefined && live.failure === undefined && live.staged === sizeBytes;
+  }
+
+  /** The handle of the live upload, to move onto the delivery at `complete`. */
+  handleOf(recordingId: string) {
+    return this.#live.get(recordingId)?.upload?.handle ?? null;
+  }
+
+  /**
+   * Finishes the live upload as the first attempt of `delivery` (claimed by this process at
+   * `complete`): sends the tail, commits, records the delivery. On failure the delivery goes
+   * back to the queue, due at once, and a worker uploads it afresh from staging.
+   */
+  finish(recording: Recording, delivery: ClaimedDelivery): void {
+    const live = this.#live.get(recording.id);
+    const running = this.#finish(recording, delivery, live).finally(() => {
+      this.#finishing.delete(running);
+      this.#live.delete(recording.id);
+    });
+    this.#finishing.add(running);
+  }
+
+  /** Abandons a recording's live upload (the recording will not be streamed from here). */
+  forget(recordingId: string): void {
+    const live = this.#live.get(recordingId);
+    if (live) this.#abandon(live, new Error("abandoned"));
+  }
+
+  /** Stops every live upload; their deliveries fall back to workers. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    for (const live of this.#live.values()) live.controller.abort();
+    await Promise.allSettled([...this.#finishing, ...[...this.#live.values()].map((l) => l.pump)]);
+  }
+
+  async #send(recording: Recording, live: Live): Promise<void> {
+    if (live.failure !== undefined) return;
+    const signal = AbortSignal.any([live.controller.signal, this.#stop.signal]);
+    try {
+      if (!live.upload) {
+        const destination = this.#deps.createDestination(recording.storage, {
+          workspaceId: recording.workspaceId,
+        });
+        live.upload = await destination.openUpload(recording.key, { signal });
+      }
+      const upload = live.upload;
+      while (live.sent < live.staged) {
+        const end = live.staged;
+        for await (const chunk of this.#deps.staging.read(recording.id, {
+          start: live.sent,
+          end,
+        })) {
+          await upload.write(chunk, signal);
+          live.sent += chunk.byteLength;
+          if (!live.handleSaved && upload.handle) {
+            live.handleSaved = true;
+            await setLiveUploadHandle(this.#deps.db, recording.id, upload.handle);
+          }
+        }
+      }
+    } catch (error) {
+      this.#abandon(live, error);
+    }
+  }
+
+  #abandon(live: Live, error: unknown): void {
+    if (live.failure !== undefined) return;
+    live.failure = error ?? new Error("live upload failed");
+    live.controller.abort();
+    this.#deps.log.warn(
+      { err: error, recording: live.recordingId },
+      "live upload abandoned; the recording will be uploaded from staging after complete",
+    );
+    const upload = live.upload;
+    // The handle stays recorded until the abort is through, so a crash meanwhile leaves it
+    // for the next delivery attempt to clean up.
+    void (async () => {
+      await live.pump.catch(() => {});
+      if (upload) await upload.abort(AbortSignal.timeout(30_000)).catch(() => {});
+      if (live.handleSaved) {
+        await setLiveUploadHandle(this.#deps.db, live.recordingId, null).catch(() => {});
+      }
+    })();
+    this.#live.delete(live.recordingId);
+  }
+
+  async #finish(recording: Recording, delivery: ClaimedDelivery, live: Live | undefined) {
+    const deps = this.#deps;
+    let failure: unknown = live ? undefined : new Error("no live upload");
+    if (live) {
+      const outcome = await withLease(deps, delivery, this.#stop.signal, async (signal) => {
+        await live.pump;
+        if (live.failure !== undefined) throw live.failure;
+        if (!live.upload) throw new Error("the live upload never started");
+        const result = await live.upload.complete(signal);
+        if (result.sizeBytes !== recording.bytesReceived) {
+          throw new Error(
+            `the destination stored ${result.sizeBytes} bytes, ${recording.bytesReceived} were staged`,
+          );
+        }
+      }).catch((error: unknown) => ({ lost: false as const, failed: error }));
+      if (outcome.lost) return;
+      if (!("failed" in outcome)) {
+        const recorded = await recordDelivered(deps.db, delivery, recording, {
+          reusedExisting: false,
+          nowMs: deps.clock.now(),
+          retention: deps.retention,
+        });
+        if (recorded) {
+          deps.log.info(
+            { recording: recording.id, delivery: delivery.id, bytes: recording.bytesReceived },
+            "recording delivered (streamed while it arrived)",
+          );
+          deps.onEvent?.();
+        }
+        return;
+      }
+      failure = outcome.failed;
+      if (live.upload) await live.upload.abort(AbortSignal.timeout(30_000)).catch(() => {});
+    }
+    // Back to the queue, due now: a worker takes it as a fresh upload from staging.
+    const message = failure instanceof Error ? failure.message : String(failure);
+    await finishAttempt(
+      deps.db,
+      delivery,
+      {
+        kind: "retry",
+        runAtMs: deps.clock.now(),
+        errorCode: "DESTINATION_UNAVAILABLE",
+        errorMessage: `streaming while recording did not finish (${message}); uploading from staging instead`,
+      },
+      deps.clock.now(),
+    ).catch((error: unknown) =>
+      deps.log.error({ err: error, delivery: delivery.id }, "could not requeue a delivery"),
+    );
+    await notifyWorkers(deps.db).catch(() => {});
+    deps.wakeWorker?.();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * When a failed delivery attempt is tried again (SPEC §5): transient failures with exponential
+ * backoff and full jitter within a long budget; failures of the customer's setup (trust,
+ * permissions, missing bucket) fewer times within a short one, because such fixes take minutes
+ * to propagate (Azure federated credentials, IAM); everything else fails at once.
+ */
+import type { DestinationErrorCode } from "../destinations/index.ts";
+
+/** The retry settings (all configuration; see docs/configuration.md). */
+export interface RetryPolicySettings {
+  /** First delay for transient failures; doubles per attempt. */
+  baseMs: number;
+  /** Longest delay between attempts. */
+  capMs: number;
+  /** How long transient failures are retried, from the delivery's creation. */
+  budgetMs: number;
+  /** First delay for setup failures. */
+  configBaseMs: number;
+  /** How long setup failures are retried, from the delivery's creation. */
+  configBudgetMs: number;
+}
+
+/** What a failed attempt was. */
+export interface FailedAttempt {
+  code: DestinationErrorCode;
+  /** The classifier said "worth retrying soon" (network, 5xx, throttling, expired token). */
+  transient: boolean;
+  /** Attempts made so far, this one included (1-based). */
+  attempts: number;
+  /** Milliseconds since the delivery was created. */
+  elapsedMs: number;
+}
+
+/** Retry after `delayMs`, or give up with the code to report. */
+export type RetryDecision =
+  | { kind: "retry"; delayMs: number }
+  | { kind: "give_up"; code: DestinationErrorCode };
+
+/** Codes that mean "the customer's setup is wrong right now", which a fix may soon change. */
+const setupCodes: ReadonlySet<DestinationErrorCode> = new Set([
+  "DESTINATION_AUTH_FAILED",
+  "DESTINATION_NOT_FOUND",
+  "DESTINATION_REGION_MISMATCH",
+]);
+
+/** Full jitter: uniformly random in [0, min(cap, base × 2^(attempt−1))). */
+export function fullJitterDelayMs(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt - 1, 52));
+  return Math.floor(random() * ceiling);
+}
+
+/** Decides what follows a failed attempt. */
+export function afterFailedAttempt(
+  failure: FailedAttempt,
+  settings: RetryPolicySettings,
+  random: () => number = Math.random,
+): RetryDecision {
+  const { code, attempts, elapsedMs } = failure;
+  if (failure.transient) {
+    const delayMs = fullJitterDelayMs(attempts, settings.baseMs, settings.capMs, random);
+    // Past the budget, a transient failure is reported as the destination being unavailable.
+    if (elapsedMs + delayMs > settings.budgetMs)
+      return { kind: "give_up", code: "DESTINATION_UNAVAILABLE" };
+    return { kind: "retry", delayMs };
+  }
+  if (setupCodes.has(code)) {
+    const delayMs = fullJitterDelayMs(attempts, settings.configBaseMs, settings.capMs, random);
+    if (elapsedMs + delayMs > settings.configBudgetMs) return { kind: "give_up", code };
+    return { kind: "retry", delayMs };
+  }
+  // DESTINATION_REJECTED (object lock, KMS, quota) and INTEGRITY_CHECK_FAILED are not going to
+  // change by waiting; a redelivery retries them on demand.
+  return { kind: "give_up", code };
+}

@@ -1,0 +1,273 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Db } from "../../db/index.ts";
+import { deliverySummary } from "../../delivery/queue.ts";
+import { redeliver } from "../../delivery/redeliver.ts";
+import { AppError } from "../../errors/index.ts";
+import type { Clock } from "../../oidc/index.ts";
+import type { Ingest } from "../../recordings/ingest.ts";
+import { findRecording, type Recording } from "../../recordings/store.ts";
+import { requireOperator, requireWorkspaceOrOperator } from "../auth.ts";
+import { signalOf } from "./conversations.ts";
+
+/** What the recording routes need. */
+export interface RecordingDeps {
+  db: Db;
+  operatorToken: string;
+  ingest: Ingest;
+  clock: Clock;
+}
+
+/** Content types of recording bytes (`offset+octet-stream` is what tus clients send). */
+const byteTypes = ["application/octet-stream", "application/offset+octet-stream", "video/mp4"];
+
+const recordingId = z.object({ recording_id: z.uuid("must be a recording id (a UUID)") });
+
+const recordingSchema = z.object({
+  recording_id: z.string(),
+  conversation_id: z.string(),
+  epoch_ms: z.number(),
+  key: z.string(),
+  storage_uri: z.string(),
+  storage_provider: z.enum(["s3", "gcs", "azure_blob"]),
+  state: z.enum(["receiving", "complete", "delivered", "failed", "purged"]),
+  bytes_received: z.number(),
+  sha256: z.string().nullable(),
+  duration: z.number().nullable(),
+  delivery: z
+    .object({
+      state: z.enum(["queued", "running", "succeeded", "failed"]),
+      attempts: z.number(),
+      next_attempt_at: z.string().nullable(),
+      error_code: z.string().nullable(),
+      error_message: z.string().nullable(),
+    })
+    .nullable(),
+  created_at: z.string(),
+  completed_at: z.string().nullable(),
+  delivered_at: z.string().nullable(),
+  retained_until: z.string().nullable(),
+});
+
+async function showRecording(db: Db, recording: Recording) {
+  const delivery = await deliverySummary(db, recording.id);
+  return {
+    recording_id: recording.id,
+    conversation_id: recording.conversationId,
+    epoch_ms: recording.epochMs,
+    key: recording.key,
+    storage_uri: recording.storageUri,
+    storage_provider: recording.storage.provider,
+    state: recording.state,
+    bytes_received: recording.bytesReceived,
+    sha256: recording.sha256,
+    duration: recording.durationSeconds,
+    delivery: delivery
+      ? {
+          state: delivery.state,
+          attempts: delivery.attempts,
+          next_attempt_at: delivery.nextAttemptAt?.toISOString() ?? null,
+          error_code: delivery.lastErrorCode,
+          error_message: delivery.lastErrorMessage,
+        }
+      : null,
+    created_at: recording.createdAt.toISOString(),
+    completed_at: recording.completedAt?.toISOString() ?? null,
+    delivered_at: recording.deliveredAt?.toISOString() ?? null,
+    retained_until: recording.retainedUntil?.toISOString() ?? null,
+  };
+}
+
+/** Parses `Upload-Offset`: a non-negative integer, required. */
+function uploadOffset(header: string | string[] | undefined): number {
+  if (typeof header !== "string" || !/^\d{1,16}$/.test(header)) {
+    throw new AppError(
+      "VALIDATION_FAILED",
+      "Upload-Offset: the header is required, the number of bytes received so far (a whole number)",
+      { field: "Upload-Offset" },
+    );
+  }
+  return Number(header);
+}
+
+/** The request body as bytes; an absent body (`Content-Length: 0`) is empty. */
+async function* bytesOf(body: unknown): AsyncIterable<Uint8Array> {
+  if (body === undefined || body === null) return;
+  yield* body as AsyncIterable<Uint8Array>;
+}
+
+const startBody = z
+  .strictObject({
+    epoch_ms: z.number().int().min(0).max(9_999_999_999_999).optional().meta({
+      description:
+        "When the recording started; default now. Retrying a start with the same value returns the same recording.",
+    }),
+  })
+  .optional();
+
+const completeBody = z
+  .strictObject({
+    size_bytes: z.number().int().min(0).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hexadecimal characters")
+      .optional(),
+  })
+  .optional();
+
+const securityOperator: Record<string, string[]>[] = [{ operatorToken: [] }];
+const securityEither: Record<string, string[]>[] = [{ apiKey: [] }, { operatorToken: [] }];
+
+/** The recording routes of SPEC §4: ingest (operator), read and redeliver (workspace or operator). */
+export function recordingRoutes(deps: RecordingDeps) {
+  return async function recordingRoutes(parent: FastifyInstance): Promise<void> {
+    // Recording bytes are streamed to staging as they arrive, never parsed or buffered; only
+    // these routes accept them (everywhere else such a body is 415).
+    parent.addContentTypeParser(byteTypes, (_request, payload, done) => done(null, payload));
+    const app = parent.withTypeProvider<ZodTypeProvider>();
+    const operatorOnly = requireOperator(deps.operatorToken);
+    const either = requireWorkspaceOrOperator(deps.db, deps.operatorToken);
+
+    app.post(
+      "/v2/conversations/:conversation_id/recordings",
+      {
+        preHandler: operatorOnly,
+        schema: {
+          tags: ["recordings"],
+          summary: "Start a recording (JSON body), or upload one whole (a video/mp4 body)",
+          description:
+            "With `application/json` (or no body): starts a recording instance and fixes its key; append with PATCH /v2/recordings/{id}, then complete. With `video/mp4` or `application/octet-stream`: the body is the whole recording, staged, completed and queued for delivery in one request.",
+          security: securityOperator,
+          params: z.object({ conversation_id: z.uuid("must be a conversation id (a UUID)") }),
+          body: z.unknown(),
+          response: { 200: recordingSchema, 201: recordingSchema, 202: recordingSchema },
+        },
+      },
+      async (request, reply) => {
+        const { conversation_id } = request.params;
+        const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim();
+        if (byteTypes.includes(contentType.toLowerCase())) {
+          const { recording } = await deps.ingest.start(conversation_id);
+          await deps.ingest.append(
+            recording.id,
+            0,
+            bytesOf(request.body),
+            signalOf(request, reply),
+          );
+          const completed = await deps.ingest.complete(recording.id, {});
+          return reply.status(202).send(await showRecording(deps.db, completed));
+        }
+        const parsed = startBody.safeParse(request.body ?? undefined);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          const field = issue.path.join(".");
+          throw new AppError("VALIDATION_FAILED", `${field || "body"}: ${issue.message}`, {
+            ...(field ? { field } : {}),
+          });
+        }
+        const { recording, created } = await deps.ingest.start(
+          conversation_id,
+          parsed.data?.epoch_ms,
+        );
+        return reply.status(created ? 201 : 200).send(await showRecording(deps.db, recording));
+      },
+    );
+
+    app.patch(
+      "/v2/recordings/:recording_id",
+      {
+        preHandler: operatorOnly,
+        schema: {
+          tags: ["recordings"],
+          summary: "Append bytes at Upload-Offset",
+          description:
+            "`Upload-Offset` must equal the bytes received so far; otherwise 409 with the current `Upload-Offset`, so a producer can retry any append safely. The bytes are durable when the 204 arrives.",
+          security: securityOperator,
+          params: recordingId,
+          body: z.unknown(),
+        },
+      },
+      async (request, reply) => {
+        const offset = uploadOffset(request.headers["upload-offset"]);
+        const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim();
+        if (request.body !== undefined && !byteTypes.includes(contentType.toLowerCase())) {
+          throw new AppError(
+            "UNSUPPORTED_MEDIA_TYPE",
+            `append bodies are ${byteTypes.join(", ")}; got ${contentType || "none"}`,
+          );
+        }
+        const next = await deps.ingest.append(
+          request.params.recording_id,
+          offset,
+          bytesOf(request.body),
+          signalOf(request, reply),
+        );
+        return reply.status(204).header("upload-offset", String(next)).send();
+      },
+    );
+
+    app.post(
+      "/v2/recordings/:recording_id/complete",
+      {
+        preHandler: operatorOnly,
+        schema: {
+          tags: ["recordings"],
+          summary: "Stop: check what arrived and queue the delivery",
+          security: securityOperator,
+          params: recordingId,
+          body: completeBody,
+          response: { 202: recordingSchema },
+        },
+      },
+      async (request, reply) => {
+        const recording = await deps.ingest.complete(request.params.recording_id, {
+          ...(request.body?.size_bytes !== undefined ? { sizeBytes: request.body.size_bytes } : {}),
+          ...(request.body?.sha256 !== undefined ? { sha256: request.body.sha256 } : {}),
+        });
+        return reply.status(202).send(await showRecording(deps.db, recording));
+      },
+    );
+
+    app.get(
+      "/v2/recordings/:recording_id",
+      {
+        preHandler: either,
+        schema: {
+          tags: ["recordings"],
+          summary: "A recording: state, delivery attempts, last error, retained_until",
+          security: securityEither,
+          params: recordingId,
+          response: { 200: recordingSchema },
+        },
+      },
+      async (request) => {
+        const id = request.params.recording_id;
+        const recording = await findRecording(deps.db, id, request.workspaceId || undefined);
+        if (!recording) throw new AppError("NOT_FOUND", `no recording ${id}`);
+        return await showRecording(deps.db, recording);
+      },
+    );
+
+    app.post(
+      "/v2/recordings/:recording_id/redeliver",
+      {
+        preHandler: either,
+        schema: {
+          tags: ["recordings"],
+          summary: "Deliver again from the retained staged copy",
+          security: securityEither,
+          params: recordingId,
+          response: { 202: recordingSchema },
+        },
+      },
+      async (request, reply) => {
+        const recording = await redeliver(deps.db, request.params.recording_id, {
+          ...(request.workspaceId ? { workspaceId: request.workspaceId } : {}),
+          nowMs: deps.clock.now(),
+        });
+        return reply.status(202).send(await showRecording(deps.db, recording));
+      },
+    );
+  };
+}

@@ -1,0 +1,350 @@
+/**
+ * Recording ingest (SPEC §4): start an instance, append bytes at an explicit offset, complete.
+ * Every byte is staged durably before it is acknowledged, and every request can be retried
+ * safely: a start with the same `epoch_ms` finds the same recording, an append at a stale
+ * offset is refused with the current one, a repeated `complete` answers the same.
+ */
+import { createHash } from "node:crypto";
+import type { Db } from "../db/index.ts";
+import type { LiveUploads } from "../delivery/live-uploads.ts";
+import { enqueueDelivery, insertClaimedDelivery, notifyWorkers } from "../delivery/queue.ts";
+import { type RecordingStorage, renderKey, storageUri } from "../domain/index.ts";
+import { AppError } from "../errors/index.ts";
+import type { Clock } from "../oidc/index.ts";
+import { StagingError, StagingLimitError, type StagingStore } from "../staging/index.ts";
+import { mp4DurationSeconds } from "../webhooks/index.ts";
+import { RunningHashes } from "./running-hashes.ts";
+import {
+  commitAppend,
+  findRecording,
+  insertRecording,
+  markComplete,
+  type Recording,
+  releaseAppendLease,
+  renewAppendLease,
+  setLiveUploadHandle,
+  takeAppendLease,
+} from "./store.ts";
+
+/** What ingest needs. */
+export interface IngestDeps {
+  db: Db;
+  staging: StagingStore;
+  clock: Clock;
+  /** How long an append holds its recording without renewing (renewed while it streams). */
+  appendLeaseMs: number;
+  maxRecordingBytes: number;
+  /** Streams parts to the destination while appending; absent: upload after `complete`. */
+  liveUploads?: LiveUploads;
+  /** Names this process when it claims the delivery of a live upload. */
+  workerId: string;
+  leaseMs: number;
+  /** Wakes this process's worker, if it runs one (NOTIFY reaches the others). */
+  wakeWorker?: () => void;
+}
+
+/** Checks `complete` may carry. */
+export interface CompleteChecks {
+  sizeBytes?: number;
+  sha256?: string;
+}
+
+/** The recording ingest of one process. */
+export class Ingest {
+  readonly #deps: IngestDeps;
+  readonly #hashes = new RunningHashes();
+
+  constructor(deps: IngestDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Starts a recording of a conversation (any workspace: the operator calls this). `epochMs`
+   * defaults to now, moved on by a millisecond while taken; an explicit one already taken
+   * returns that recording (a retried start), with `created: false`.
+   */
+  async start(
+    conversationId: string,
+    requestedEpochMs?: number,
+  ): Promise<{ recording: Recording; created: boolean }> {
+    const { rows } = await this.#deps.db.query<{
+      workspace_id: string;
+      properties: { enable_recording?: boolean };
+      recording_storage: (RecordingStorage & { key_template: string }) | null;
+    }>("SELECT workspace_id, properties, recording_storage FROM conversations WHERE id = $1", [
+      conversationId,
+    ]);
+    const conversation = rows[0];
+    if (!conversation) throw new AppError("NOT_FOUND", `no conversation ${conversationId}`);
+    if (conversation.properties.enable_recording !== true) {
+      throw new AppError(
+        "RECORDING_NOT_ENABLED",
+        `conversation ${conversationId} was created without enable_recording: true`,
+      );
+    }
+    const storage = conversation.recording_storage;
+    if (!storage) {
+      throw new AppError(
+        "RECORDING_NOT_ENABLED",
+        `conversation ${conversationId} has no recording destination`,
+      );
+    }
+    let epochMs = requestedEpochMs ?? this.#deps.clock.now();
+    // Two starts in the same millisecond get consecutive epochs; the bound is only a backstop.
+    for (let tries = 0; tries < 1_000; tries++, epochMs++) {
+      const key = renderKey(storage.key_template, { conversationId, epochMs });
+      const id = await insertRecording(this.#deps.db, {
+        conversationId,
+        workspaceId: conversation.workspace_id,
+        epochMs,
+        key,
+        storageUri: storageUri(storage, key),
+      });
+      if (id) return { recording: await this.#mustFind(id), created: true };
+      if (requestedEpochMs !== undefined) {
+        const { rows: existing } = await this.#deps.db.query<{ id: string }>(
+          "SELECT id FROM recordings WHERE conversation_id = $1 AND epoch_ms = $2",
+          [conversationId, epochMs],
+        );
+        return { recording: await this.#mustFind(existing[0]!.id), created: false };
+      }
+    }
+    throw new AppError("RECORDING_STATE_CONFLICT", "could not find a free epoch_ms; retry");
+  }
+
+  /**
+   * Appends `body` at `offset`, durable before it resolves with the new offset. Refuses a stale
+   * offset, a concurrent append and a finished recording, changing nothing.
+   */
+  async append(
+    id: string,
+    offset: number,
+    body: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const deps = this.#deps;
+    const recording = await this.#mustFind(id);
+    this.#checkAppendable(recording, offset);
+    const token = await takeAppendLease(deps.db, id, offset, {
+      nowMs: deps.clock.now(),
+      leaseMs: deps.appendLeaseMs,
+    });
+    if (!token) {
+      const now = await this.#mustFind(id);
+      this.#checkAppendable(now, offset);
+      throw new AppError(
+        "RECORDING_BUSY",
+        `another append to recording ${id} is in progress; retry after it ends`,
+        { details: { upload_offset: now.bytesReceived } },
+      );
+    }
+    const lost = new AbortController();
+    const renew = setInterval(
+      () => {
+        renewAppendLease(deps.db, id, token, {
+          nowMs: deps.clock.now(),
+          leaseMs: deps.appendLeaseMs,
+        }).then(
+          (held) => {
+            if (!held) lost.abort(new Error("the append lease was lost"));
+          },
+          () => {},
+        );
+      },
+      Math.max(1, Math.floor(deps.appendLeaseMs / 3)),
+    );
+    let committed = false;
+    try {
+      const hash = this.#hashes.continueAt(id, offset);
+      const hashed = async function* () {
+        for await (const chunk of body) {
+          hash?.update(chunk);
+          yield chunk;
+        }
+      };
+      let bytesWritten: number;
+      try {
+        ({ bytesWritten } = await deps.staging.append(id, offset, hashed(), {
+          signal: signal ? AbortSignal.any([signal, lost.signal]) : lost.signal,
+          maxBytes: deps.maxRecordingBytes - offset,
+        }));
+      } catch (error) {
+        if (error instanceof StagingLimitError) {
+          throw new AppError(
+            "PAYLOAD_TOO_LARGE",
+            `recording ${id} would exceed ${deps.maxRecordingBytes} bytes (RELAY_MAX_RECORDING_BYTES); this append was not kept`,
+            { details: { upload_offset: offset } },
+          );
+        }
+        if (lost.signal.aborted) {
+          throw new AppError(
+            "RECORDING_BUSY",
+            `the append to recording ${id} lost its turn (its lease lapsed); retry from the current offset`,
+            { details: { upload_offset: offset }, cause: error },
+          );
+        }
+        if (signal?.aborted || isBodyCutShort(error)) {
+          throw new AppError(
+            "UPLOAD_INCOMPLETE",
+            `the body of the append to recording ${id} ended early (the connection closed); none of it was kept: resend from ${offset}`,
+            { details: { upload_offset: offset }, cause: error },
+          );
+        }
+        if (error instanceof StagingError) {
+          throw new AppError(
+            "NOT_READY",
+            `staging did not take the append to recording ${id}; nothing of it was kept: retry from ${offset}`,
+            { details: { upload_offset: offset }, cause: error },
+          );
+        }
+        throw error;
+      }
+      const newOffset = offset + bytesWritten;
+      committed = await commitAppend(deps.db, id, token, newOffset, deps.clock.now());
+      if (!committed) {
+        throw new AppError(
+          "RECORDING_BUSY",
+          `the append to recording ${id} took too long and lost its turn; retry from the current offset`,
+          { details: { upload_offset: (await this.#mustFind(id)).bytesReceived } },
+        );
+      }
+      this.#hashes.commit(id, newOffset, hash);
+      deps.liveUploads?.appended(recording, offset, newOffset);
+      return newOffset;
+    } finally {
+      clearInterval(renew);
+      if (!committed) await releaseAppendLease(deps.db, id, token).catch(() => {});
+    }
+  }
+
+  /**
+   * Completes a recording: checks what the producer says it sent, fixes its SHA-256 and
+   * duration, and queues its delivery (or finishes the live upload). Idempotent: completing a
+   * completed recording with the same (or no) checks answers the same.
+   */
+  async complete(id: string, checks: CompleteChecks): Promise<Recording> {
+    const deps = this.#deps;
+    const recording = await this.#mustFind(id);
+    if (recording.state !== "receiving") {
+      this.#checkContent(recording, checks, recording.sha256 ?? "");
+      if (recording.state === "purged") {
+        throw new AppError("RECORDING_PURGED", `recording ${id} was purged`);
+      }
+      return recording;
+    }
+    if (
+      recording.appendLeaseExpiresAt !== null &&
+      recording.appendLeaseExpiresAt.getTime() > deps.clock.now()
+    ) {
+      throw new AppError(
+        "RECORDING_BUSY",
+        `an append to recording ${id} is in progress; complete it after the append ends`,
+        { details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+    const size = recording.bytesReceived;
+    const sha256 = this.#hashes.take(id, size) ?? (await this.#stagedSha256(id, size));
+    this.#checkContent(recording, checks, sha256);
+    const durationSeconds = await mp4DurationSeconds({
+      size,
+      readAt: (position, length) => this.#readRange(id, position, position + length),
+    }).catch(() => undefined);
+    const live = deps.liveUploads;
+    const streaming = live?.isStreaming(id, size) ?? false;
+    const nowMs = deps.clock.now();
+    const claimed = await deps.db.transaction(async (tx) => {
+      const done = await markComplete(tx, id, { sizeBytes: size, sha256, durationSeconds, nowMs });
+      if (!done) return "changed" as const;
+      if (streaming && live) {
+        await setLiveUploadHandle(tx, id, null);
+        return await insertClaimedDelivery(tx, {
+          recordingId: id,
+          workspaceId: recording.workspaceId,
+          workerId: deps.workerId,
+          nowMs,
+          leaseMs: deps.leaseMs,
+          uploadHandle: live.handleOf(id),
+        });
+      }
+      await enqueueDelivery(tx, { recordingId: id, workspaceId: recording.workspaceId, nowMs });
+      await notifyWorkers(tx);
+      return undefined;
+    });
+    if (claimed === "changed") {
+      // An append slipped in between: the caller retries against the new state.
+      live?.forget(id);
+      const now = await this.#mustFind(id);
+      if (now.state !== "receiving") return now;
+      throw new AppError("RECORDING_BUSY", `recording ${id} changed while completing; retry`, {
+        details: { upload_offset: now.bytesReceived },
+      });
+    }
+    const completed = await this.#mustFind(id);
+    if (claimed && live) live.finish(completed, claimed);
+    else {
+      live?.forget(id);
+      deps.wakeWorker?.();
+    }
+    return completed;
+  }
+
+  async #mustFind(id: string): Promise<Recording> {
+    const recording = await findRecording(this.#deps.db, id);
+    if (!recording) throw new AppError("NOT_FOUND", `no recording ${id}`);
+    return recording;
+  }
+
+  #checkAppendable(recording: Recording, offset: number): void {
+    if (recording.state !== "receiving") {
+      throw new AppError(
+        "RECORDING_STATE_CONFLICT",
+        `recording ${recording.id} is ${recording.state}: appends are taken only before complete`,
+        { details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+    if (offset !== recording.bytesReceived) {
+      throw new AppError(
+        "UPLOAD_OFFSET_MISMATCH",
+        `Upload-Offset is ${offset} but recording ${recording.id} has received ${recording.bytesReceived} bytes: resend from ${recording.bytesReceived}`,
+        { details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+  }
+
+  #checkContent(recording: Recording, checks: CompleteChecks, sha256: string): void {
+    if (checks.sizeBytes !== undefined && checks.sizeBytes !== recording.bytesReceived) {
+      throw new AppError(
+        recording.state === "receiving" ? "RECORDING_CONTENT_MISMATCH" : "RECORDING_STATE_CONFLICT",
+        `size_bytes is ${checks.sizeBytes} but recording ${recording.id} has ${recording.bytesReceived} bytes`,
+        { field: "size_bytes", details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+    if (checks.sha256 !== undefined && checks.sha256.toLowerCase() !== sha256) {
+      throw new AppError(
+        recording.state === "receiving" ? "RECORDING_CONTENT_MISMATCH" : "RECORDING_STATE_CONFLICT",
+        `sha256 is ${checks.sha256.toLowerCase()} but the ${recording.bytesReceived} bytes received hash to ${sha256}`,
+        { field: "sha256" },
+      );
+    }
+  }
+
+  async #stagedSha256(id: string, size: number): Promise<string> {
+    const hash = createHash("sha256");
+    if (size > 0)
+      for await (const chunk of this.#deps.staging.read(id, { end: size })) hash.update(chunk);
+    return hash.digest("hex");
+  }
+
+  async #readRange(id: string, start: number, end: number): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    if (end > start)
+      for await (const chunk of this.#deps.staging.read(id, { start, end })) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+}
+
+/** Node's errors for a request body whose connection closed before its end. */
+function isBodyCutShort(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || message === "aborted";
+}

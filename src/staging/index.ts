@@ -1,0 +1,14 @@
+/** Staging stores: where recording bytes are kept durably between ingest and delivery. */
+export {
+  type AppendOptions,
+  InvalidRecordingIdError,
+  isRecordingId,
+  type ReadRange,
+  StagedBytesMissingError,
+  StagingError,
+  type StagingErrorOptions,
+  StagingLimitError,
+  type StagingStore,
+} from "./contract.ts";
+export { createLocalStagingStore, type LocalStagingOptions } from "./local.ts";
+export { createS3StagingStore, type S3StagingOptions } from "./s3.ts";

@@ -1,0 +1,297 @@
+/**
+ * The whole product on loopback: the three cloud emulators trusting a workspace, a relay built by
+ * the real composition root (`startServer`) configured the way an operator would (environment
+ * variables), and a webhook receiver that verifies every signed event.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Webhook } from "standardwebhooks";
+import { type RunningEmulators, startEmulators } from "../../emulators/main.ts";
+import { type RunningServer, startServer } from "../../src/bin/server.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { migrate, openDatabase } from "../../src/db/index.ts";
+import { createApiKey, createWorkspace } from "../../src/workspaces/index.ts";
+import { testOperatorToken } from "./app-deps.ts";
+import { createServerDatabase, type DatabaseKind } from "./databases.ts";
+import { freePort } from "./postgres-server.ts";
+
+/** A verified webhook as the receiver got it. */
+export interface ReceivedEvent {
+  id: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the relay sent.
+  body: any;
+}
+
+/** A webhook receiver on loopback that verifies Standard Webhooks signatures. */
+export interface WebhookReceiver {
+  url: string;
+  /** Verified events, in arrival order (retries of one id appear once). */
+  events: ReceivedEvent[];
+  /** Deliveries whose signature did not verify (must stay empty). */
+  rejected: string[];
+  setSecret(secret: string): void;
+  /** Resolves once `predicate` holds for the events received. */
+  waitFor(predicate: (events: ReceivedEvent[]) => boolean, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts a receiver; events arriving before `setSecret` are refused with 503 (and retried). */
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  let verifier: Webhook | undefined;
+  const events: ReceivedEvent[] = [];
+  const seen = new Set<string>();
+  const rejected: string[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      if (!verifier) return void response.writeHead(503).end();
+      try {
+        verifier.verify(body, request.headers as Record<string, string>);
+      } catch (error) {
+        rejected.push(String(error));
+        return void response.writeHead(400).end();
+      }
+      const id = String(request.headers["webhook-id"]);
+      if (!seen.has(id)) {
+        seen.add(id);
+        events.push({ id, body: JSON.parse(body) });
+      }
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+  return {
+    url,
+    events,
+    rejected,
+    setSecret(secret) {
+      verifier = new Webhook(secret);
+    },
+    async waitFor(predicate, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(events)) {
+        if (Date.now() > deadline) {
+          assert.fail(`webhooks not as expected within ${timeoutMs} ms: ${JSON.stringify(events)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A workspace made before the relay starts (the emulated customers must trust its id). */
+export interface RigWorkspace {
+  id: string;
+  apiKey: string;
+}
+
+/** The environment of a relay process against `emulators`, on `database`. */
+export interface RigEnvironment {
+  env: Record<string, string>;
+  workspace: RigWorkspace;
+  emulators: RunningEmulators;
+  issuerUrl: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Prepares a database with one workspace, starts the emulators trusting it, and returns the
+ * environment a relay (in this process or a child) needs: issuer on a reserved loopback port,
+ * emulator endpoints, webhooks allowed to loopback over http.
+ */
+export async function prepareRig(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+): Promise<RigEnvironment> {
+  const dataDir = await mkdtemp(join(tmpdir(), "relay-rig-"));
+  const server = kind === "postgres" ? await createServerDatabase() : undefined;
+  const databaseEnv: Record<string, string> = server
+    ? { DATABASE_URL: server.url, RELAY_MASTER_KEY: randomBytes(32).toString("base64") }
+    : {};
+  const db = await openDatabase({
+    databaseUrl: databaseEnv.DATABASE_URL,
+    databasePoolSize: 2,
+    dataDir,
+  });
+  let workspace: RigWorkspace;
+  try {
+    await migrate(db);
+    const created = await createWorkspace(db, { name: "Acme" });
+    workspace = { id: created.id, apiKey: (await createApiKey(db, created.id)).key };
+  } finally {
+    await db.close();
+  }
+  const port = await freePort();
+  const issuerUrl = `http://127.0.0.1:${port}`;
+  const emulators = await startEmulators({ issuerUrl, workspaceId: workspace.id });
+  return {
+    env: {
+      RELAY_DATA_DIR: dataDir,
+      RELAY_PORT: String(port),
+      RELAY_ISSUER_URL: issuerUrl,
+      RELAY_OPERATOR_TOKEN: testOperatorToken,
+      RELAY_LOG_LEVEL: "warn",
+      RELAY_ALLOW_HTTP_CALLBACKS: "true",
+      RELAY_WEBHOOK_ALLOWED_NETWORKS: "127.0.0.1/32",
+      RELAY_WORKER_POLL_MS: "200",
+      RELAY_DELIVERY_RETRY_BASE_MS: "50",
+      RELAY_DELIVERY_RETRY_CAP_MS: "500",
+      RELAY_DESTINATION_MAX_ATTEMPTS: "3",
+      ...databaseEnv,
+      ...emulators.relayEnv(),
+      ...env,
+    },
+    workspace,
+    emulators,
+    issuerUrl,
+    port,
+    dataDir,
+    async stop() {
+      await emulators.stop();
+      await rm(dataDir, { recursive: true, force: true });
+      await server?.drop();
+    },
+  };
+}
+
+/** A JSON answer of the relay. */
+export interface RigAnswer {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the API answered.
+  body: any;
+}
+
+/** Calls the relay: `operator` sends the operator token, otherwise the workspace key. */
+export function relayClient(base: string, apiKey: string) {
+  return async function call(
+    method: string,
+    path: string,
+    options: {
+      json?: unknown;
+      bytes?: Uint8Array | AsyncIterable<Uint8Array>;
+      headers?: Record<string, string>;
+      operator?: boolean;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<RigAnswer> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.operator) headers.authorization = `Bearer ${testOperatorToken}`;
+    else headers["x-api-key"] = apiKey;
+    let body: RequestInit["body"];
+    if (options.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(options.json);
+    } else if (options.bytes !== undefined) {
+      headers["content-type"] ??= "application/octet-stream";
+      body = options.bytes as RequestInit["body"];
+    }
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      ...(options.bytes !== undefined && !(options.bytes instanceof Uint8Array)
+        ? { duplex: "half" }
+        : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    } as RequestInit);
+    const text = await response.text();
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+    };
+  };
+}
+
+/** Gives `receiver` the workspace's webhook secret (made now), so it can verify every event. */
+export async function connectReceiver(
+  call: ReturnType<typeof relayClient>,
+  receiver: WebhookReceiver,
+): Promise<void> {
+  const secret = await call("POST", "/v2/webhook-secret/rotate");
+  assert.equal(secret.status, 201, JSON.stringify(secret.body));
+  receiver.setSecret(secret.body.secret);
+}
+
+/** Creates a conversation recording to `storage` whose events go to `receiver`; returns its id. */
+export async function createRecordedConversation(
+  call: ReturnType<typeof relayClient>,
+  receiver: WebhookReceiver,
+  storage: object,
+  enableRecording = true,
+): Promise<string> {
+  const created = await call("POST", "/v2/conversations", {
+    json: {
+      properties: {
+        enable_recording: enableRecording,
+        callback_url: receiver.url,
+        recording_storage: storage,
+      },
+    },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body.conversation_id as string;
+}
+
+/** A relay started in this process by `startServer` against a prepared rig. */
+export interface InProcessRelay {
+  server: RunningServer;
+  call: ReturnType<typeof relayClient>;
+  close(): Promise<void>;
+}
+
+/** Starts `serve` in this process with the rig's environment (plus `env`). */
+export async function startRigServer(
+  rig: RigEnvironment,
+  env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
+): Promise<InProcessRelay> {
+  const all = { ...rig.env, ...env };
+  // The AWS SDK reads the operator's credentials from the process environment (its default
+  // chain), as it does in production.
+  for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]) {
+    if (all[name]) process.env[name] = all[name];
+  }
+  const server = await startServer(loadConfig({ env: all }), options);
+  return {
+    server,
+    call: relayClient(server.url, rig.workspace.apiKey),
+    close: () => server.close(),
+  };
+}
+
+/** Size and SHA-256 of what an emulated bucket holds at `key`; undefined when absent. */
+export async function storedDigest(
+  emulators: RunningEmulators,
+  provider: "s3" | "gcs" | "azure_blob",
+  key: string,
+): Promise<{ size: number; sha256: string } | undefined> {
+  const { aws, gcp, azure, destinations } = emulators;
+  switch (provider) {
+    case "s3": {
+      const info = aws.objectInfo(destinations.s3.bucket_name, key);
+      return info && { size: info.size, sha256: info.sha256Hex };
+    }
+    case "gcs": {
+      const object = gcp.getObject(destinations.gcs.bucket_name, key);
+      return object && { size: object.sizeBytes, sha256: object.sha256Hex };
+    }
+    case "azure_blob": {
+      const { storage_account, container } = destinations.azure_blob;
+      const digest = await azure.blobDigest(storage_account, container, key);
+      return digest && { size: digest.size, sha256: digest.sha256 };
+    }
+  }
+}
