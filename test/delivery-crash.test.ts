@@ -211,8 +211,18 @@ describe("delivery survives workers killed with SIGKILL", () => {
     );
     assert.equal(events[0]!.n, RECORDINGS);
     assert.deepEqual(receiver.rejected, []);
-    // Nothing left behind: no open multipart upload, and (grace 0) no staged copy after a purge.
-    assert.equal(emulators.aws.pendingUploads(emulators.destinations.s3.bucket_name), 0);
+    // Nothing left behind: no open multipart upload holding parts, and (grace 0) no staged copy
+    // after a purge. A worker killed between S3 creating an upload and the relay saving its id
+    // (the request in flight, or the write after it) leaves an empty upload nobody can name without
+    // listing the bucket, which the relay's policy does not grant: it holds no bytes, costs
+    // nothing, and the customer's AbortIncompleteMultipartUpload lifecycle rule removes it. At most
+    // one per kill.
+    const leftovers = emulators.aws.pendingUploads(emulators.destinations.s3.bucket_name);
+    assert.deepEqual(
+      leftovers.filter((upload) => upload.parts > 0),
+      [],
+    );
+    assert.ok(leftovers.length <= KILLS, JSON.stringify(leftovers));
     await api.server.engine.purge();
     assert.deepEqual(await readdir(join(rig.dataDir, "staging")), []);
   });

@@ -137,7 +137,10 @@ for (const kind of databaseKinds) {
         assert.ok(read.body.retained_until);
       }
       // No multipart upload left open.
-      assert.equal(rig.emulators.aws.pendingUploads(rig.emulators.destinations.s3.bucket_name), 0);
+      assert.equal(
+        rig.emulators.aws.pendingUploads(rig.emulators.destinations.s3.bucket_name).length,
+        0,
+      );
       assert.deepEqual(receiver.rejected, []);
     });
 

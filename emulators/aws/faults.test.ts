@@ -183,7 +183,11 @@ describe("fault injection against the SDK", () => {
         .map((r) => r.status),
       [200],
     );
-    assert.equal(emulator.pendingUploads(T.bucket), 1, "the upload is still there to complete");
+    assert.equal(
+      emulator.pendingUploads(T.bucket).length,
+      1,
+      "the upload is still there to complete",
+    );
     emulator.faults.clear();
     await s3.send(
       new CompleteMultipartUploadCommand({

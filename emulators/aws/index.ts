@@ -85,8 +85,8 @@ export interface AwsEmulator {
   requests(): readonly RequestLogEntry[];
   /** Forgets the cached discovery documents and JWKS of OIDC issuers. */
   clearIssuerKeyCache(): void;
-  /** Number of multipart uploads in progress in a bucket. */
-  pendingUploads(bucket: string): number;
+  /** The multipart uploads in progress in a bucket, with how many parts each holds. */
+  pendingUploads(bucket: string): { key: string; uploadId: string; parts: number }[];
 }
 
 /** Starts the AWS emulator (STS + path-style S3 on one loopback port). */
@@ -172,6 +172,9 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
       credentials.expire(now(), (r) => accessKeyId === undefined || r.accessKeyId === accessKeyId),
     requests: () => state.log,
     clearIssuerKeyCache: () => oidcKeys.clear(),
-    pendingUploads: (bucket) => state.uploads.list(bucket).length,
+    pendingUploads: (bucket) =>
+      state.uploads
+        .list(bucket)
+        .map((u) => ({ key: u.key, uploadId: u.uploadId, parts: u.parts.size })),
   };
 }

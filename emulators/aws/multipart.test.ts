@@ -110,7 +110,7 @@ describe("S3 multipart upload", () => {
     const info = emulator.objectInfo(T.bucket, key)!;
     assert.equal(info.size, first.length + last.length);
     assert.equal(info.sha256Hex, createHash("sha256").update(first).update(last).digest("hex"));
-    assert.equal(emulator.pendingUploads(T.bucket), 0);
+    assert.equal(emulator.pendingUploads(T.bucket).length, 0);
     const got = await s3.send(
       new GetObjectCommand({ Bucket: T.bucket, Key: key, Range: "bytes=5242878-5242881" }),
     );
@@ -297,9 +297,9 @@ describe("lib-storage Upload", () => {
   });
   after(() => emulator.stop());
 
-  it("uploads a 100 MB generated stream of unknown length with a role session, memory staying flat", async () => {
+  it("uploads a 400 MB generated stream of unknown length with a role session, memory staying flat", async () => {
     const s3 = s3Client(emulator, await assume(emulator, T.prefixRole, 43_200));
-    const total = 100 * 1000 * 1000;
+    const total = 400 * 1000 * 1000;
     const sha256 = createHash("sha256");
     const heapBefore = process.memoryUsage().rss;
     let peakRss = heapBefore;
@@ -324,12 +324,14 @@ describe("lib-storage Upload", () => {
     assert.equal(info.partsCount, Math.ceil(total / (8 * MiB)));
     assert.equal(info.checksum?.algorithm, "CRC32");
     assert.equal(out.ETag, info.etag);
-    // Client buffers are partSize × queueSize; the emulator streams to disk, so the process
-    // stays far below the object size.
+    // Client buffers are partSize × queueSize (32 MiB) and the emulator streams to disk, so
+    // the process (client and emulator together, garbage included) stays far below the object's
+    // 381 MiB. The bound is wide on both sides: ~100 MiB was measured under load, and an
+    // emulator holding the object would exceed 381.
     assert.ok(
-      peakRss - heapBefore < 90 * MiB,
+      peakRss - heapBefore < 200 * MiB,
       `rss grew by ${Math.round((peakRss - heapBefore) / MiB)} MiB`,
     );
-    assert.equal(emulator.pendingUploads(T.bucket), 0);
+    assert.equal(emulator.pendingUploads(T.bucket).length, 0);
   });
 });

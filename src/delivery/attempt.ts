@@ -107,7 +107,12 @@ export async function withLease<T>(
   }
 }
 
-/** Aborts an upload a dead attempt left behind; failures are logged, never fatal. */
+/**
+ * Aborts an upload a dead attempt left behind. A transient failure fails this attempt (it is
+ * retried) rather than going on: the leftover's handle would be overwritten by the new upload's
+ * and its parts would linger in the customer's bucket. A permanent failure (say, a policy without
+ * s3:AbortMultipartUpload) is logged and the delivery goes on: no retry would change it.
+ */
 async function abortLeftover(
   deps: Pick<AttemptDeps, "log">,
   destination: Destination,
@@ -118,6 +123,7 @@ async function abortLeftover(
   try {
     await destination.abortLeftover(handle, signal);
   } catch (error) {
+    if (!isDestinationError(error) || error.transient) throw error;
     deps.log.warn(
       { err: error, recording: recordingId, provider: handle.provider },
       "could not abort an upload left by an earlier attempt",
@@ -170,7 +176,10 @@ async function deliver(
       expectedSizeBytes: recording.bytesReceived,
       signal,
       onHandle: async (handle) => {
-        await saveUploadHandle(deps.db, delivery, handle);
+        // Not saved means the lease is gone: stop, so that uploadStream aborts this upload.
+        if (!(await saveUploadHandle(deps.db, delivery, handle))) {
+          throw new Error("lost the delivery's lease before the upload's handle was saved");
+        }
       },
     },
   );

@@ -129,6 +129,7 @@ export class LiveUploads {
         live.upload = await destination.openUpload(recording.key, { signal });
       }
       const upload = live.upload;
+      await this.#saveHandle(live, upload);
       while (live.sent < live.staged) {
         const end = live.staged;
         for await (const chunk of this.#deps.staging.read(recording.id, {
@@ -137,15 +138,22 @@ export class LiveUploads {
         })) {
           await upload.write(chunk, signal);
           live.sent += chunk.byteLength;
-          if (!live.handleSaved && upload.handle) {
-            live.handleSaved = true;
-            await setLiveUploadHandle(this.#deps.db, recording.id, upload.handle);
-          }
+          await this.#saveHandle(live, upload);
         }
       }
     } catch (error) {
       this.#abandon(live, error);
     }
+  }
+
+  /**
+   * Records the upload's handle as soon as the cloud has one (S3 at open, others at their first
+   * part), so that a crash from then on leaves it for the next attempt to abort.
+   */
+  async #saveHandle(live: Live, upload: Upload): Promise<void> {
+    if (live.handleSaved || !upload.handle) return;
+    await setLiveUploadHandle(this.#deps.db, live.recordingId, upload.handle);
+    live.handleSaved = true;
   }
 
   #abandon(live: Live, error: unknown): void {
@@ -157,12 +165,14 @@ export class LiveUploads {
       "live upload abandoned; the recording will be uploaded from staging after complete",
     );
     const upload = live.upload;
-    // The handle stays recorded until the abort is through, so a crash meanwhile leaves it
-    // for the next delivery attempt to clean up.
+    // The handle stays recorded until the abort is through (and after a failed abort), so the
+    // next delivery attempt cleans it up.
     void (async () => {
       await live.pump.catch(() => {});
-      if (upload) await upload.abort(AbortSignal.timeout(30_000)).catch(() => {});
-      if (live.handleSaved) {
+      const aborted = await (upload?.abort(AbortSignal.timeout(30_000)) ?? Promise.resolve())
+        .then(() => true)
+        .catch(() => false);
+      if (aborted && live.handleSaved) {
         await setLiveUploadHandle(this.#deps.db, live.recordingId, null).catch(() => {});
       }
     })();

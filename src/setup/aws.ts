@@ -297,6 +297,7 @@ export function awsSetup(input: SetupInput): SetupGuide {
       `Writes are limited to keys under "${prefix || "(the whole bucket)"}"; if you change key_template, widen the Resource to the new prefix or deliveries fail with DESTINATION_AUTH_FAILED.`,
       ...s3WriteActions.map(([action, why]) => `${action}: ${why}.`),
       `s3:DeleteObject on "${probePrefix}" only: ${s3ProbeDeleteWhy}.`,
+      "Recommended: a lifecycle rule with AbortIncompleteMultipartUpload (DaysAfterInitiation 1) on the bucket. The relay aborts the uploads it abandons, but one started in the instant a relay process is killed cannot be named without listing the bucket, which this policy does not grant; it holds no bytes, and the rule removes it.",
     ],
   };
 }

@@ -268,7 +268,10 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
           const response = await fetch(sessionUri, {
             method: "PUT",
             headers: { "content-range": range, "content-length": String(rest.length) },
-            body: rest,
+            // A stream over the same memory: fetch copies a Uint8Array body, which would hold
+            // every part twice.
+            body: streamOf(rest),
+            duplex: "half",
             signal: timed(signal),
             ...(dispatcher ? { dispatcher } : {}),
           });
@@ -419,4 +422,14 @@ async function observeResponse(
     // Not JSON: keep the text.
   }
   return { stage, code, message, httpStatus: response.status };
+}
+
+/** A one-chunk stream of `bytes`, without copying them. */
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
