@@ -381,6 +381,27 @@ for (const kind of databaseKinds) {
       await receiver.waitFor(() => failedFor().length === 2);
     });
 
+    it("a recording whose producer went away: the purge aborts its streamed upload, then drops it", async () => {
+      const { key, recording_id: id } = await start(conversations.s3);
+      assert.equal((await append(id, 0, testBytes(9 * MiB, 11))).status, 204);
+      const bucket = rig.emulators.destinations.s3.bucket_name;
+      const pending = () => rig.emulators.aws.pendingUploads(bucket).filter((u) => u.key === key);
+      // Streaming sends the first full part to the customer's bucket while the recording arrives.
+      while (!pending().some((upload) => upload.parts > 0)) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await relay.server.db.query(
+        "UPDATE recordings SET last_append_at = now() - interval '31 days' WHERE id = $1",
+        [id],
+      );
+      const report = await relay.server.engine.purge();
+      assert.ok(report.purged >= 1);
+      assert.deepEqual(pending(), []);
+      const read = await relay.call("GET", `/v2/recordings/${id}`);
+      assert.equal(read.body.state, "purged");
+      assert.equal(readyFor(id).length, 0);
+    });
+
     it("redelivery finds the object in place: no upload, no second recording_ready; purge then ends it", async () => {
       const bytes = testBytes(6 * MiB + 5, 8);
       const answer = await relay.call("POST", `/v2/conversations/${conversations.s3}/recordings`, {

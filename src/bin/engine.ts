@@ -142,6 +142,7 @@ export function createEngine(inputs: EngineInputs): Engine {
       staging,
       clock,
       log,
+      createDestination: inputs.createDestination,
       abandonedAfterMs: config.retentionDays * DAY_MS,
     });
   let purgeTimer: NodeJS.Timeout | undefined;

@@ -1,11 +1,14 @@
 /**
  * Retention (SPEC §5): staged copies are kept until `retained_until` — a short grace after a
  * delivery, `retention_days` after a failure — then purged. Recordings that never completed are
- * purged after the failure retention too, and staged files without a live recording (left by a
- * crash between the two steps below) are swept.
+ * purged after the failure retention too (first aborting the upload their streaming started in
+ * the customer's bucket), and staged files without a live recording (left by a crash between the
+ * two steps below) are swept.
  */
 import type { Db } from "../db/index.ts";
+import { type CreateDestination, isDestinationError } from "../destinations/index.ts";
 import type { Clock } from "../oidc/index.ts";
+import { findRecording, setLiveUploadHandle } from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
 import type { DeliveryLog } from "./attempt.ts";
 
@@ -15,6 +18,7 @@ export interface PurgeDeps {
   staging: StagingStore;
   clock: Clock;
   log: DeliveryLog;
+  createDestination: CreateDestination;
   /** Age after which a recording still `receiving` (its producer gone) is purged. */
   abandonedAfterMs: number;
 }
@@ -30,6 +34,8 @@ const BATCH = 200;
 /** Purges every recording past its retention, and staged files nobody owns. */
 export async function purgeExpired(deps: PurgeDeps): Promise<PurgeReport> {
   const now = new Date(deps.clock.now());
+  const abandonedBefore = new Date(now.getTime() - deps.abandonedAfterMs);
+  await abortAbandonedUploads(deps, abandonedBefore);
   let purged = 0;
   for (;;) {
     // The state changes first, conditionally: a `redeliver` that got in between wins, and a
@@ -39,11 +45,12 @@ export async function purgeExpired(deps: PurgeDeps): Promise<PurgeReport> {
        WHERE id IN (
          SELECT id FROM recordings
          WHERE (state IN ('delivered', 'failed') AND retained_until <= $1)
-            OR (state = 'receiving' AND coalesce(last_append_at, created_at) <= $2)
+            OR (state = 'receiving' AND coalesce(last_append_at, created_at) <= $2
+                AND live_upload_handle IS NULL)
          ORDER BY id LIMIT ${BATCH}
          FOR UPDATE SKIP LOCKED)
        RETURNING id`,
-      [now, new Date(now.getTime() - deps.abandonedAfterMs)],
+      [now, abandonedBefore],
     );
     for (const { id } of rows) {
       await deps.staging.delete(id);
@@ -56,6 +63,42 @@ export async function purgeExpired(deps: PurgeDeps): Promise<PurgeReport> {
     deps.log.info({ purged, orphansRemoved }, "purged staged recordings past their retention");
   }
   return { purged, orphansRemoved };
+}
+
+/**
+ * Aborts the live uploads of recordings whose producer went away, so their parts do not stay
+ * (and bill) in the customer's bucket. A transient failure keeps the handle (and the recording)
+ * for the next round; a permanent one (say, no s3:AbortMultipartUpload) gives up on it.
+ */
+async function abortAbandonedUploads(deps: PurgeDeps, abandonedBefore: Date): Promise<void> {
+  const { rows } = await deps.db.query<{ id: string }>(
+    `SELECT id FROM recordings
+     WHERE state = 'receiving' AND live_upload_handle IS NOT NULL
+       AND coalesce(last_append_at, created_at) <= $1
+     ORDER BY id LIMIT ${BATCH}`,
+    [abandonedBefore],
+  );
+  for (const { id } of rows) {
+    const recording = await findRecording(deps.db, id);
+    const handle = recording?.liveUploadHandle;
+    if (!recording || !handle) continue;
+    try {
+      const destination = deps.createDestination(recording.storage, {
+        workspaceId: recording.workspaceId,
+      });
+      await destination.abortLeftover(handle, AbortSignal.timeout(60_000));
+      await setLiveUploadHandle(deps.db, id, null);
+    } catch (error) {
+      const retry = isDestinationError(error) && error.transient;
+      deps.log.warn(
+        { err: error, recording: id, provider: handle.provider },
+        retry
+          ? "could not abort the upload of an abandoned recording; trying again next purge"
+          : "could not abort the upload of an abandoned recording; giving up on it",
+      );
+      if (!retry) await setLiveUploadHandle(deps.db, id, null);
+    }
+  }
 }
 
 /** Deletes staged data whose recording is purged or does not exist. */
