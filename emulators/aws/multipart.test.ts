@@ -204,6 +204,41 @@ describe("S3 multipart upload", () => {
     await rejectsWith(part(key, other, 10_001, Buffer.from("x")), "InvalidArgument", 400);
   });
 
+  it("an abort racing a completion: one of them wins, the other answers NoSuchUpload, never a 500", async () => {
+    // Parts big enough that assembling takes a while, and aborts sent at spread moments.
+    const partBytes = randomBytes(6 * MiB);
+    for (const delayMs of [0, 1, 3, 10, 30]) {
+      const key = `race/${delayMs}`;
+      const id = await create(key);
+      const parts: CompletedPart[] = [];
+      for (const n of [1, 2, 3]) {
+        parts.push({ PartNumber: n, ETag: (await part(key, id, n, partBytes)).ETag });
+      }
+      const completion = complete(key, id, parts).then(
+        () => "completed",
+        (error: { name?: string }) => error.name,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const abort = await s3
+        .send(new AbortMultipartUploadCommand({ Bucket: T.bucket, Key: key, UploadId: id }))
+        .then(
+          () => "aborted",
+          (error: { name?: string }) => error.name,
+        );
+      const outcome = [await completion, abort];
+      assert.ok(
+        ["completed,NoSuchUpload", "NoSuchUpload,aborted"].includes(outcome.join()),
+        `after ${delayMs} ms: ${outcome.join()}`,
+      );
+      const stored = emulator.objectInfo(T.bucket, key);
+      assert.equal(stored?.size, outcome[0] === "completed" ? 3 * partBytes.length : undefined);
+    }
+    assert.deepEqual(
+      emulator.pendingUploads(T.bucket).filter((u) => u.key.startsWith("race/")),
+      [],
+    );
+  });
+
   it("enforces the declared checksum on parts and at completion; BadDigest on a wrong part checksum", async () => {
     const key = "errors/checksums";
     const id = await create(key, "CRC32");

@@ -44,6 +44,8 @@ export interface MultipartUpload {
   metadata: Record<string, string>;
   initiator: Principal;
   parts: Map<number, UploadedPart>;
+  /** Set while CompleteMultipartUpload assembles the parts: an abort waits for it. */
+  completing?: Promise<unknown>;
 }
 
 /** In-progress uploads by id. */
@@ -270,6 +272,9 @@ export async function completeMultipartUpload(r: S3Request, env: MultipartEnv): 
   });
   const xml = await readFile(bodyFile, "utf8");
   await rm(bodyFile, { force: true });
+  // Aborted while the body arrived? From here to `completing` nothing waits, so an abort can
+  // only come before (NoSuchUpload now) or after (it waits for the completion).
+  requireUpload(r, env);
 
   if (r.fault.completeErrorIn200) {
     // S3 may commit to 200 (it streams keep-alive whitespace) and then report an error.
@@ -323,18 +328,23 @@ export async function completeMultipartUpload(r: S3Request, env: MultipartEnv): 
     );
   }
 
-  const object = await assemble(upload, parts, env, r.nowMs);
-  const expected = declared.flexible?.value;
-  if (expected !== undefined && object.checksum && expected !== object.checksum.value) {
-    await rm(object.file, { force: true });
-    throw s3Errors.badDigestChecksum(object.checksum.algorithm);
-  }
-  if (env.uploads.find(r.bucket, r.key, upload.uploadId) !== upload) {
-    await rm(object.file, { force: true });
-    throw s3Errors.noSuchUpload(upload.uploadId);
-  }
-  await env.store.commit(object);
-  await env.uploads.remove(upload);
+  const committing = (async () => {
+    const object = await assemble(upload, parts, env, r.nowMs);
+    const expected = declared.flexible?.value;
+    if (expected !== undefined && object.checksum && expected !== object.checksum.value) {
+      await rm(object.file, { force: true });
+      throw s3Errors.badDigestChecksum(object.checksum.algorithm);
+    }
+    if (env.uploads.find(r.bucket, r.key, upload.uploadId) !== upload) {
+      await rm(object.file, { force: true });
+      throw s3Errors.noSuchUpload(upload.uploadId);
+    }
+    await env.store.commit(object);
+    await env.uploads.remove(upload);
+    return object;
+  })();
+  upload.completing = committing.catch(() => {});
+  const object = await committing;
 
   const body = [
     xmlElement("Location", `${env.endpoint()}/${r.bucket}/${encodeURI(r.key)}`),
@@ -420,6 +430,10 @@ async function assemble(
 
 /** AbortMultipartUpload (`DELETE /bucket/key?uploadId=…`). */
 export async function abortMultipartUpload(r: S3Request, env: MultipartEnv): Promise<void> {
+  const found = requireUpload(r, env);
+  // An abort racing a completion waits for it (its part files are being read); if the completion
+  // won, the upload is gone and the abort answers NoSuchUpload, as S3 does.
+  await found.completing;
   const upload = requireUpload(r, env);
   await env.uploads.remove(upload);
   r.res.writeHead(204, { "Content-Length": 0 }).end();
