@@ -90,7 +90,7 @@ describe("delivery survives workers killed with SIGKILL", () => {
   // suites run: minutes, not the runner's default 5.
   it("delivers 20 × 200 MB byte-identical, one recording_ready each, nothing left behind", {
     timeout: 900_000,
-  }, async () => {
+  }, async (t) => {
     const { emulators } = rig;
     // Faults on every cloud: 5xx, throttling and connection resets on a few percent of requests.
     emulators.aws.faults.set({
@@ -223,6 +223,7 @@ describe("delivery survives workers killed with SIGKILL", () => {
       [],
     );
     assert.ok(leftovers.length <= KILLS, JSON.stringify(leftovers));
+    t.diagnostic(`empty S3 uploads left by kills: ${leftovers.length}`);
     await api.server.engine.purge();
     assert.deepEqual(await readdir(join(rig.dataDir, "staging")), []);
   });
