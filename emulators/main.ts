@@ -23,6 +23,9 @@ export interface EmulatorsOptions {
   workspaceId: string;
 }
 
+/** The three destination providers, as `recording_storage.provider` names them. */
+export type StorageProviderName = "s3" | "gcs" | "azure_blob";
+
 /** The running emulators and the `recording_storage` object of each customer. */
 export interface RunningEmulators {
   aws: AwsEmulator;
@@ -42,6 +45,11 @@ export interface RunningEmulators {
    * emulated AWS key, the Azure CA): what the demo and the end-to-end tests start the relay with.
    */
   relayEnv(): Record<string, string>;
+  /** Size and SHA-256 of what an emulated bucket holds at `key`; undefined when absent. */
+  storedDigest(
+    provider: StorageProviderName,
+    key: string,
+  ): Promise<{ size: number; sha256: string } | undefined>;
   /** A human-readable summary of endpoints and destinations. */
   describe(): string;
   stop(): Promise<void>;
@@ -108,6 +116,23 @@ export async function startEmulators({
         RELAY_AZURE_BLOB_ENDPOINT_TEMPLATE: `${azure.origin}/{account}`,
         RELAY_EXTRA_CA_FILE: azureCaCertPath,
       }),
+      async storedDigest(provider, key) {
+        switch (provider) {
+          case "s3": {
+            const info = aws.objectInfo(destinations.s3.bucket_name, key);
+            return info && { size: info.size, sha256: info.sha256Hex };
+          }
+          case "gcs": {
+            const object = gcp.getObject(destinations.gcs.bucket_name, key);
+            return object && { size: object.sizeBytes, sha256: object.sha256Hex };
+          }
+          case "azure_blob": {
+            const { storage_account, container } = destinations.azure_blob;
+            const digest = await azure.blobDigest(storage_account, container, key);
+            return digest && { size: digest.size, sha256: digest.sha256 };
+          }
+        }
+      },
       describe: () =>
         [
           `Emulated customers trust issuer ${issuerUrl} for workspace ${workspaceId}.`,

@@ -18,7 +18,6 @@ import {
   type RigEnvironment,
   startRigServer,
   startWebhookReceiver,
-  storedDigest,
   type WebhookReceiver,
 } from "./helpers/delivery-rig.ts";
 import { killAllRelays, type RelayProcess, runRelay } from "./helpers/relay-process.ts";
@@ -187,7 +186,7 @@ describe("delivery survives workers killed with SIGKILL", () => {
     ])
       faults();
     for (const recording of expected) {
-      const stored = await storedDigest(rig.emulators, recording.provider, recording.key);
+      const stored = await rig.emulators.storedDigest(recording.provider, recording.key);
       assert.deepEqual(
         stored,
         { size: RECORDING_BYTES, sha256: recording.sha256 },

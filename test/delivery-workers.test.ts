@@ -13,7 +13,6 @@ import {
   type RigEnvironment,
   startRigServer,
   startWebhookReceiver,
-  storedDigest,
   type WebhookReceiver,
 } from "./helpers/delivery-rig.ts";
 import { killAllRelays, runRelay } from "./helpers/relay-process.ts";
@@ -97,7 +96,7 @@ describe("two worker processes on one PostgreSQL", () => {
 
     // None lost: every object is in its bucket, byte-identical.
     for (const recording of expected) {
-      assert.deepEqual(await storedDigest(rig.emulators, recording.provider, recording.key), {
+      assert.deepEqual(await rig.emulators.storedDigest(recording.provider, recording.key), {
         size: recording.size,
         sha256: recording.sha256,
       });

@@ -19,7 +19,6 @@ import {
   type RigEnvironment,
   startRigServer,
   startWebhookReceiver,
-  storedDigest,
   type WebhookReceiver,
 } from "./helpers/delivery-rig.ts";
 
@@ -34,7 +33,7 @@ for (const kind of databaseKinds) {
     let receiver: WebhookReceiver;
     const conversations = {} as Record<Provider, string>;
 
-    const stored = (provider: Provider, key: string) => storedDigest(rig.emulators, provider, key);
+    const stored = (provider: Provider, key: string) => rig.emulators.storedDigest(provider, key);
 
     const createConversation = (storage: object, enable = true) =>
       createRecordedConversation(relay.call, receiver, storage, enable);

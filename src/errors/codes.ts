@@ -34,6 +34,8 @@ export const errorCodes = {
   DATABASE_NEWER_THAN_CODE: "The database has migrations this version of the relay does not know.",
   MASTER_KEY_MISMATCH:
     "The master key does not decrypt the OIDC signing keys stored in the database (or is missing while keys exist).",
+  DEMO_FAILED:
+    "`recording-relay demo` did not see every recording end as expected; the message says which.",
 } as const;
 
 /** A stable error code. */

@@ -29,6 +29,7 @@ const statusOf = {
   ADDRESS_IN_USE: 500,
   DATABASE_NEWER_THAN_CODE: 500,
   MASTER_KEY_MISMATCH: 500,
+  DEMO_FAILED: 500,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The JSON error body. */

@@ -6,12 +6,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import { type RunningEmulators, startEmulators } from "../../emulators/main.ts";
+import type { WebhookReceiver } from "../../emulators/shared/webhook-receiver.ts";
 import { type RunningServer, startServer } from "../../src/bin/server.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { migrate, openDatabase } from "../../src/db/index.ts";
@@ -20,73 +18,11 @@ import { testOperatorToken } from "./app-deps.ts";
 import { createServerDatabase, type DatabaseKind } from "./databases.ts";
 import { freePort } from "./postgres-server.ts";
 
-/** A verified webhook as the receiver got it. */
-export interface ReceivedEvent {
-  id: string;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the relay sent.
-  body: any;
-}
-
-/** A webhook receiver on loopback that verifies Standard Webhooks signatures. */
-export interface WebhookReceiver {
-  url: string;
-  /** Verified events, in arrival order (retries of one id appear once). */
-  events: ReceivedEvent[];
-  /** Deliveries whose signature did not verify (must stay empty). */
-  rejected: string[];
-  setSecret(secret: string): void;
-  /** Resolves once `predicate` holds for the events received. */
-  waitFor(predicate: (events: ReceivedEvent[]) => boolean, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** Starts a receiver; events arriving before `setSecret` are refused with 503 (and retried). */
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
-  let verifier: Webhook | undefined;
-  const events: ReceivedEvent[] = [];
-  const seen = new Set<string>();
-  const rejected: string[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      if (!verifier) return void response.writeHead(503).end();
-      try {
-        verifier.verify(body, request.headers as Record<string, string>);
-      } catch (error) {
-        rejected.push(String(error));
-        return void response.writeHead(400).end();
-      }
-      const id = String(request.headers["webhook-id"]);
-      if (!seen.has(id)) {
-        seen.add(id);
-        events.push({ id, body: JSON.parse(body) });
-      }
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
-  return {
-    url,
-    events,
-    rejected,
-    setSecret(secret) {
-      verifier = new Webhook(secret);
-    },
-    async waitFor(predicate, timeoutMs = 120_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(events)) {
-        if (Date.now() > deadline) {
-          assert.fail(`webhooks not as expected within ${timeoutMs} ms: ${JSON.stringify(events)}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+export {
+  type ReceivedEvent,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from "../../emulators/shared/webhook-receiver.ts";
 
 /** A workspace made before the relay starts (the emulated customers must trust its id). */
 export interface RigWorkspace {
@@ -270,28 +206,4 @@ export async function startRigServer(
     call: relayClient(server.url, rig.workspace.apiKey),
     close: () => server.close(),
   };
-}
-
-/** Size and SHA-256 of what an emulated bucket holds at `key`; undefined when absent. */
-export async function storedDigest(
-  emulators: RunningEmulators,
-  provider: "s3" | "gcs" | "azure_blob",
-  key: string,
-): Promise<{ size: number; sha256: string } | undefined> {
-  const { aws, gcp, azure, destinations } = emulators;
-  switch (provider) {
-    case "s3": {
-      const info = aws.objectInfo(destinations.s3.bucket_name, key);
-      return info && { size: info.size, sha256: info.sha256Hex };
-    }
-    case "gcs": {
-      const object = gcp.getObject(destinations.gcs.bucket_name, key);
-      return object && { size: object.sizeBytes, sha256: object.sha256Hex };
-    }
-    case "azure_blob": {
-      const { storage_account, container } = destinations.azure_blob;
-      const digest = await azure.blobDigest(storage_account, container, key);
-      return digest && { size: digest.size, sha256: digest.sha256 };
-    }
-  }
 }
