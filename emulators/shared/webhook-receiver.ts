@@ -9,6 +9,8 @@ import { Webhook } from "standardwebhooks";
 /** A verified webhook as the receiver got it. */
 export interface ReceivedEvent {
   id: string;
+  /** `performance.now()` when it first arrived (for latency measurements). */
+  receivedAtMs: number;
   // biome-ignore lint/suspicious/noExplicitAny: callers read whatever the relay sent.
   body: any;
 }
@@ -47,7 +49,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       const id = String(request.headers["webhook-id"]);
       if (!seen.has(id)) {
         seen.add(id);
-        events.push({ id, body: JSON.parse(body) });
+        events.push({ id, receivedAtMs: performance.now(), body: JSON.parse(body) });
       }
       response.writeHead(204).end();
     });
