@@ -2,7 +2,8 @@
  * What the relay's delivery is compared with: one plain single-stream PUT of the same file to
  * the same emulator (with credentials from the same federated exchanges), and Debian's rclone.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
@@ -163,13 +164,13 @@ export function rcloneVersion(): string | undefined {
  * `rclone copyto` of `file` into the emulated bucket; milliseconds, or the reason it cannot.
  * Configured through RCLONE_CONFIG_* variables only (no config file).
  */
-export function rcloneCopy(
+export async function rcloneCopy(
   bench: BenchRig,
   credentials: BaselineCredentials,
   provider: Provider,
   file: string,
   key: string,
-): number | string {
+): Promise<number | string> {
   const { emulators } = bench;
   let env: Record<string, string>;
   let target: string;
@@ -204,15 +205,36 @@ export function rcloneCopy(
       return "n/a: rclone 1.60's Azure backend cannot be given an Entra access token";
   }
   const started = performance.now();
-  const result = spawnSync(
+  // Not spawnSync: the emulators answer rclone from this very process's event loop.
+  const child = spawn(
     "rclone",
-    ["copyto", file, target, "--s3-upload-concurrency", "4", "--s3-chunk-size", "8M"],
+    [
+      "copyto",
+      file,
+      target,
+      // Multipart (4 parts in flight, rclone's default) from 8 MiB, as for a real recording.
+      "--s3-upload-cutoff",
+      "8M",
+      "--s3-chunk-size",
+      "8M",
+      "--s3-upload-concurrency",
+      "4",
+      // The role may write under its prefix only: no bucket creation or listing.
+      "--s3-no-check-bucket",
+    ],
     {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  if (result.status !== 0)
-    return `failed: ${(result.stderr || result.stdout).trim().slice(0, 200)}`;
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const [code] = await once(child, "exit");
+  if (code !== 0) return `failed: ${output.trim().slice(0, 200)}`;
   return performance.now() - started;
 }

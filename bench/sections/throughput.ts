@@ -36,7 +36,7 @@ export async function throughput(): Promise<SectionResult> {
       const relay = await measureDelivery(bench, provider, size, 11);
       const plainMs = await plainPut(bench, credentials, provider, file, `bench/plain-${provider}`);
       const rcloneResult = rclone
-        ? rcloneCopy(bench, credentials, provider, file, `bench/rclone-${provider}`)
+        ? await rcloneCopy(bench, credentials, provider, file, `bench/rclone-${provider}`)
         : "n/a: rclone is not installed (apt-get install rclone)";
       const relayRate = mibps(relay.ms);
       const plainRate = mibps(plainMs);

@@ -362,6 +362,13 @@ export class ResumableSessions {
       "x-guploader-uploadid": session.id,
     };
     if (session.committedBytes > 0) headers.range = `bytes=0-${session.committedBytes - 1}`;
+    // Google's Go client (rclone) asks, with `X-GUploader-No-308: yes`, for a 200 carrying the
+    // real status in a header instead: Go's HTTP client would treat a bare 308 as a redirect.
+    if (res.req?.headers["x-guploader-no-308"] === "yes") {
+      headers["x-http-status-code-override"] = "308";
+      res.writeHead(200, headers).end();
+      return;
+    }
     res.statusMessage = "Resume Incomplete";
     res.writeHead(308, headers).end();
   }
