@@ -279,6 +279,22 @@ describe("GCS resumable protocol on the wire", () => {
   }
   const data = randomFillSync(Buffer.alloc(500_000));
 
+  test("X-GUploader-No-308: a 200 with the 308 in X-Http-Status-Code-Override (Google's Go client, rclone)", async () => {
+    const uri = await initiate("wire/no-308");
+    const response = await fetch(uri, {
+      method: "PUT",
+      redirect: "manual",
+      headers: { "content-range": "bytes 0-262143/*", "x-guploader-no-308": "yes" },
+      body: data.subarray(0, 262_144),
+    });
+    await response.text();
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-http-status-code-override"), "308");
+    assert.equal(response.headers.get("range"), "bytes=0-262143");
+    // Without the header, the same state answers a bare 308.
+    assert.equal((await put(uri, "bytes */*")).status, 308);
+  });
+
   test("status queries, 256 KiB persistence, resync after a partial chunk, overlap and final answer", async () => {
     const uri = await initiate("wire/a");
     assert.deepEqual(await put(uri, "bytes */*"), { status: 308, range: null, body: undefined });
