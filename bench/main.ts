@@ -26,6 +26,13 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
+// Interrupted: stop the PostgreSQL server the sections share (their children die with us).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void stopBenchServer().finally(() => process.exit(130));
+  });
+}
+
 const m = machine();
 console.log(`${m.date}: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}\n`);
 const results: SectionResult[] = [];
