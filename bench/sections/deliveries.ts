@@ -46,7 +46,7 @@ async function deliverWith(bench: BenchRig, workers: number, ids: string[]) {
 }
 
 export async function deliveries(): Promise<SectionResult> {
-  const count = Number(process.env.BENCH_DELIVERIES ?? 300);
+  const count = Number(process.env.BENCH_DELIVERIES ?? 150);
   const bench = await startBenchRig({
     apiArgs: ["--no-worker"],
     env: { RELAY_LIVE_UPLOAD: "false", RELAY_DELIVERED_GRACE_HOURS: "0" },

@@ -18,7 +18,7 @@ import type { SectionResult } from "../section.ts";
 const label = { s3: "S3", gcs: "GCS", azure_blob: "Azure Blob" } as const;
 
 export async function latency(): Promise<SectionResult> {
-  const perProvider = Number(process.env.BENCH_LATENCY_RECORDINGS ?? 20);
+  const perProvider = Number(process.env.BENCH_LATENCY_RECORDINGS ?? 10);
   const recordingMiB = 16;
   const paceMs = 50;
   const bench = await startBenchRig();
