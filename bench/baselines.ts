@@ -10,8 +10,6 @@ import { Readable } from "node:stream";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { Agent, fetch } from "undici";
-import { destinationSettingsFrom } from "../src/bin/destinations.ts";
-import { openIssuer } from "../src/bin/issuer.ts";
 import { loadConfig } from "../src/config/index.ts";
 import {
   blobServiceUrl,
@@ -19,6 +17,8 @@ import {
 } from "../src/destinations/azure-blob/credentials.ts";
 import { createGcpAuthClient, gcsAccessToken } from "../src/destinations/gcs/credentials.ts";
 import type { AzureBlobStorage, GcsStorage } from "../src/domain/index.ts";
+import { destinationSettingsFrom } from "../src/runtime/destinations.ts";
+import { openIssuer } from "../src/runtime/issuer.ts";
 import type { BenchRig, Provider } from "./rig.ts";
 
 /** Short-lived credentials per provider, from the same exchanges the relay makes. */

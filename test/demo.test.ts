@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { killAllRelays, runRelay } from "./helpers/relay-process.ts";
+import { developmentEntry, killAllRelays, runRelay } from "./helpers/relay-process.ts";
 
 describe("recording-relay demo", () => {
   after(killAllRelays);
@@ -13,7 +13,7 @@ describe("recording-relay demo", () => {
   it("delivers to S3, GCS and Azure Blob, explains the broken destination, and cleans up", {
     timeout: 180_000,
   }, async () => {
-    const demo = runRelay(["demo"]);
+    const demo = runRelay(["demo"], {}, developmentEntry);
     const { code } = await demo.exited;
     const output = demo.output();
     assert.equal(code, 0, output);

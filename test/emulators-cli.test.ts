@@ -4,20 +4,18 @@ import { readFile } from "node:fs/promises";
 import { Agent } from "node:https";
 import { after, describe, it } from "node:test";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
-import { killAllRelays, runRelay } from "./helpers/relay-process.ts";
+import { developmentEntry, killAllRelays, runRelay } from "./helpers/relay-process.ts";
 
 after(() => killAllRelays());
 
 describe("recording-relay emulators", () => {
   it("starts the three clouds, prints endpoints and destinations, and stops on SIGTERM", async () => {
     const workspaceId = crypto.randomUUID();
-    const relay = runRelay([
-      "emulators",
-      "--workspace",
-      workspaceId,
-      "--issuer-url",
-      "http://127.0.0.1:9",
-    ]);
+    const relay = runRelay(
+      ["emulators", "--workspace", workspaceId, "--issuer-url", "http://127.0.0.1:9"],
+      {},
+      developmentEntry,
+    );
     const deadline = Date.now() + 30_000;
     while (!relay.output().includes("emulators running")) {
       if (Date.now() > deadline) assert.fail(`no emulators within 30 s:\n${relay.output()}`);
@@ -83,11 +81,24 @@ describe("recording-relay emulators", () => {
   });
 
   it("refuses a malformed workspace id or issuer URL", async () => {
-    const badWorkspace = runRelay(["emulators", "--workspace", "acme"]);
+    const badWorkspace = runRelay(["emulators", "--workspace", "acme"], {}, developmentEntry);
     assert.equal((await badWorkspace.exited).code, 1);
     assert.match(badWorkspace.output(), /--workspace must be a workspace id/);
-    const badIssuer = runRelay(["emulators", "--issuer-url", "https://relay.example.com/"]);
+    const badIssuer = runRelay(
+      ["emulators", "--issuer-url", "https://relay.example.com/"],
+      {},
+      developmentEntry,
+    );
     assert.equal((await badIssuer.exited).code, 1);
     assert.match(badIssuer.output(), /--issuer-url must not end with a slash/);
+  });
+
+  it("is a development command: the packaged executable says where to run it", async () => {
+    for (const command of ["emulators", "demo"]) {
+      const relay = runRelay([command]);
+      assert.equal((await relay.exited).code, 1);
+      assert.match(relay.output(), new RegExp(`\`${command}\` runs from a development checkout`));
+      assert.match(relay.output(), new RegExp(`npm run ${command}`));
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
-import { isAppError } from "../errors/index.ts";
+import { AppError, isAppError } from "../errors/index.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { serveCommand } from "./commands/serve.ts";
@@ -8,15 +8,32 @@ import { setupCommand } from "./commands/setup.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { apiKeyCommand, workspaceCommand } from "./commands/workspace.ts";
+import type { CliIo } from "./io.ts";
 
-/** What commands read and write instead of touching `process` directly. */
-export interface CliIo {
-  env: Record<string, string | undefined>;
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
+/**
+ * The commands a development checkout adds (emulators/dev/cli.ts). A production install answers
+ * them with one clear line instead of "unknown command": they need the emulators, which are not
+ * part of the package's production graph.
+ */
+const developmentCommands = {
+  demo: "Run the emulated clouds and a relay, and show three deliveries and one explained failure",
+  emulators: "Run local stand-ins for AWS, GCP and Azure, each with a customer trusting the relay",
+} as const;
+
+function developmentOnly(name: keyof typeof developmentCommands): Command {
+  return new Command(name)
+    .description(`${developmentCommands[name]} (development checkout only)`)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      throw new AppError(
+        "NOT_CONFIGURED",
+        `\`${name}\` runs from a development checkout of recording-relay: clone the repository, then \`npm install && npm run ${name}\``,
+      );
+    });
 }
 
-/** Builds the `recording-relay` program; `bin` adds the commands only it may compose. */
+/** Builds the `recording-relay` program; a development entry adds the commands it composes. */
 export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
   const program = new Command("recording-relay")
     .description(
@@ -38,6 +55,9 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
     setupCommand(io),
     verifyCommand(io),
     ...extraCommands,
+    ...Object.keys(developmentCommands)
+      .filter((name) => !extraCommands.some((command) => command.name() === name))
+      .map((name) => developmentOnly(name as keyof typeof developmentCommands)),
     keysCommand(io),
   ]) {
     program.addCommand(command);

@@ -68,3 +68,28 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<{ appli
     return { applied };
   });
 }
+
+/**
+ * Refuses a database whose schema is not exactly what this code knows, without changing it: for
+ * commands that only read, which must never migrate as a side effect.
+ */
+export async function requireMigrated(db: Db, migrations?: Migration[]): Promise<void> {
+  const known = migrations ?? (await loadMigrations());
+  const { rows } = await db.query<{ newest: number | null }>(
+    `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL
+       ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS newest`,
+  );
+  const newest = Number(rows[0]?.newest ?? 0);
+  if (newest > known.length) {
+    throw new AppError(
+      "DATABASE_NEWER_THAN_CODE",
+      `the database is at migration ${newest} but this relay knows only ${known.length}: run the newer relay version, or restore a matching backup`,
+    );
+  }
+  if (newest < known.length) {
+    throw new AppError(
+      "DATABASE_NOT_MIGRATED",
+      `the database is at migration ${newest} of ${known.length}: run \`recording-relay migrate\` first (this command only reads and never changes the schema)`,
+    );
+  }
+}

@@ -13,7 +13,7 @@ import {
   stagedChecksums,
   uploadStream,
 } from "../destinations/index.ts";
-import type { Clock } from "../oidc/index.ts";
+import type { Clock } from "../lib/clock.ts";
 import { findRecording, type Recording, setLiveUploadHandle } from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
 import { type RetentionSettings, recordDelivered, recordFailed } from "./outcome.ts";

@@ -7,7 +7,7 @@
  */
 import type { Db } from "../db/index.ts";
 import { type CreateDestination, isDestinationError } from "../destinations/index.ts";
-import type { Clock } from "../oidc/index.ts";
+import type { Clock } from "../lib/clock.ts";
 import { findRecording, setLiveUploadHandle } from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
 import type { DeliveryLog } from "./attempt.ts";

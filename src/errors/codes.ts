@@ -32,6 +32,8 @@ export const errorCodes = {
   ADDRESS_IN_USE: "The HTTP server cannot listen: another process holds the address and port.",
   DATA_DIR_LOCKED: "Another process is using the embedded database in this data directory.",
   DATABASE_NEWER_THAN_CODE: "The database has migrations this version of the relay does not know.",
+  DATABASE_NOT_MIGRATED:
+    "The database lacks migrations this relay needs; a command that only reads does not apply them: run `recording-relay migrate`.",
   MASTER_KEY_MISMATCH:
     "The master key does not decrypt the OIDC signing keys stored in the database (or is missing while keys exist).",
   DEMO_FAILED:

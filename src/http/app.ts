@@ -8,8 +8,9 @@ import {
 import type { DestinationCheck } from "../conversations/index.ts";
 import type { Db } from "../db/index.ts";
 import type { AllowedNetworks, RelayTrust } from "../domain/index.ts";
-import { type Clock, type Issuer, systemClock } from "../oidc/index.ts";
-import type { Ingest } from "../recordings/ingest.ts";
+import type { Ingest } from "../ingest/ingest.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
+import type { Issuer } from "../oidc/index.ts";
 import type { StagingStore } from "../staging/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";

@@ -28,6 +28,7 @@ const statusOf = {
   DATA_DIR_LOCKED: 500,
   ADDRESS_IN_USE: 500,
   DATABASE_NEWER_THAN_CODE: 500,
+  DATABASE_NOT_MIGRATED: 500,
   MASTER_KEY_MISMATCH: 500,
   DEMO_FAILED: 500,
 } as const satisfies Record<ErrorCode, number>;

@@ -1,4 +1,3 @@
-export { type Clock, systemClock } from "./clock.ts";
 export {
   DISCOVERY_PATH,
   type DiscoveryDocument,
@@ -26,5 +25,4 @@ export {
   type RotationOutcome,
   type RotationPlan,
 } from "./rotation.ts";
-export { MASTER_KEY_BYTES, openPrivateKey, openSecret, sealSecret } from "./sealed-key.ts";
 export { countKeys } from "./store.ts";

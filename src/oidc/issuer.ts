@@ -3,7 +3,8 @@
  * (GCS, Azure) call `mintToken`, `serve` schedules `rotate`, and the CLI lists and rotates keys.
  */
 import type { Db, Queryable } from "../db/index.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
+import { openPrivateKey } from "../lib/sealing.ts";
 import {
   type DiscoveryDocument,
   discoveryDocument,
@@ -11,7 +12,6 @@ import {
   jwksDocument,
 } from "./documents.ts";
 import { type RotationOutcome, rotateKeys } from "./rotation.ts";
-import { openPrivateKey } from "./sealed-key.ts";
 import {
   listKeyRecords,
   publishedKeys,

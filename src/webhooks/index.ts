@@ -10,7 +10,6 @@ export {
   recordingCopyFailedProperties,
   recordingReadyProperties,
 } from "./events.ts";
-export { type ByteSource, mp4DurationSeconds, readMp4DurationSeconds } from "./mp4-duration.ts";
 export {
   type AttemptRecord,
   attemptsOf,

@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db, Queryable } from "../db/index.ts";
 import { AppError } from "../errors/index.ts";
-import { openSecret, sealSecret } from "../oidc/index.ts";
+import { openSecret, sealSecret } from "../lib/sealing.ts";
 import { generateWebhookSecret } from "./signing.ts";
 
 /** Binds a sealed secret to its row and workspace. */

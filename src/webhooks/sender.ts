@@ -5,7 +5,7 @@
  */
 import type { Db } from "../db/index.ts";
 import type { AllowedNetworks } from "../domain/index.ts";
-import type { Clock } from "../oidc/index.ts";
+import type { Clock } from "../lib/clock.ts";
 import type { EventEnvelope } from "./events.ts";
 import {
   type AttemptOutcome,

@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 
 const executable = new URL("../../src/bin/recording-relay.ts", import.meta.url).pathname;
+/** The development entry: the same CLI plus `demo` and `emulators`. */
+export const developmentEntry = new URL("../../emulators/dev/cli.ts", import.meta.url).pathname;
 
 /** A child relay process and everything it printed so far. */
 export interface RelayProcess {
@@ -22,9 +24,13 @@ export function killAllRelays(): void {
   for (const child of running) child.kill("SIGKILL");
 }
 
-/** Starts `recording-relay <args>` with exactly the given environment (plus PATH). */
-export function runRelay(args: string[], env: Record<string, string> = {}): RelayProcess {
-  const child = spawn(process.execPath, [executable, ...args], {
+/** Starts `recording-relay <args>` (or `entry`) with exactly the given environment (plus PATH). */
+export function runRelay(
+  args: string[],
+  env: Record<string, string> = {},
+  entry = executable,
+): RelayProcess {
+  const child = spawn(process.execPath, [entry, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

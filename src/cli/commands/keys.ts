@@ -1,9 +1,9 @@
 import { Command } from "commander";
-import { openIssuer } from "../../bin/issuer.ts";
-import { masterKeyWarning } from "../../bin/master-key.ts";
-import { migrate, openDatabase } from "../../db/index.ts";
 import { type KeyStatus, listSigningKeys, type RotationOutcome } from "../../oidc/index.ts";
-import type { CliIo } from "../main.ts";
+import { withDatabase } from "../../runtime/database.ts";
+import { openIssuer } from "../../runtime/issuer.ts";
+import { masterKeyWarning } from "../../runtime/master-key.ts";
+import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
 
 const showKey = (key: KeyStatus) => ({
@@ -47,15 +47,10 @@ export function keysCommand(io: CliIo): Command {
     "List the OIDC signing keys with their state and schedule, as JSON (no key material)",
   );
   withSettings(list, databaseSettings).action(async (options: Record<string, unknown>) => {
-    const config = configFrom(io.env, options);
-    const db = await openDatabase(config);
-    try {
-      await migrate(db);
-      const keys = await listSigningKeys(db, Date.now());
-      io.stdout(JSON.stringify(keys.map(showKey), null, 2));
-    } finally {
-      await db.close();
-    }
+    const keys = await withDatabase(configFrom(io.env, options), "read", (db) =>
+      listSigningKeys(db, Date.now()),
+    );
+    io.stdout(JSON.stringify(keys.map(showKey), null, 2));
   });
 
   const rotate = new Command("rotate").description(
@@ -63,22 +58,18 @@ export function keysCommand(io: CliIo): Command {
   );
   withSettings(rotate, databaseSettings).action(async (options: Record<string, unknown>) => {
     const config = configFrom(io.env, options);
-    const db = await openDatabase(config);
-    try {
-      await migrate(db);
+    const outcome = await withDatabase(config, "write", async (db) => {
       const { issuer, masterKey } = await openIssuer(config, db);
       if (masterKey.generated && masterKey.path) io.stderr(masterKeyWarning(masterKey.path));
       await issuer.prepare();
-      const outcome = await issuer.rotate({ force: true });
-      if (outcome.kind === "pending") {
-        io.stderr(
-          `a new key (${outcome.kid}) is already published and waiting to sign: nothing to rotate`,
-        );
-      }
-      io.stdout(JSON.stringify(showOutcome(outcome)));
-    } finally {
-      await db.close();
+      return await issuer.rotate({ force: true });
+    });
+    if (outcome.kind === "pending") {
+      io.stderr(
+        `a new key (${outcome.kid}) is already published and waiting to sign: nothing to rotate`,
+      );
     }
+    io.stdout(JSON.stringify(showOutcome(outcome)));
   });
 
   return new Command("keys")

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { migrate, openDatabase } from "../../db/index.ts";
-import type { CliIo } from "../main.ts";
+import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
 
 /** `recording-relay migrate`: applies pending database migrations and exits. */

@@ -1,7 +1,8 @@
 import { Command } from "commander";
-import { masterKeyWarning } from "../../bin/master-key.ts";
-import { closeOnSignals, startServer } from "../../bin/server.ts";
-import type { CliIo } from "../main.ts";
+import { masterKeyWarning } from "../../runtime/master-key.ts";
+import { startServer } from "../../runtime/server.ts";
+import { closeOnSignals } from "../../runtime/signals.ts";
+import type { CliIo } from "../io.ts";
 import {
   configFrom,
   databaseSettings,

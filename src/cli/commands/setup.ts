@@ -1,11 +1,11 @@
 import { Command } from "commander";
-import { trustFrom } from "../../bin/server.ts";
-import { migrate, openDatabase } from "../../db/index.ts";
 import { type StorageProvider, storageProviders } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { withDatabase } from "../../runtime/database.ts";
+import { trustFrom } from "../../runtime/destinations.ts";
 import { generateSetup } from "../../setup/index.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
-import type { CliIo } from "../main.ts";
+import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -52,17 +52,12 @@ export function setupCommand(io: CliIo): Command {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
     const config = configFrom(io.env, options);
-    const db = await openDatabase(config);
-    let saved: Awaited<ReturnType<typeof getDefaultRecordingStorage>>;
-    try {
-      await migrate(db);
+    const saved = await withDatabase(config, "read", async (db) => {
       if (!(await findWorkspace(db, workspaceId))) {
         throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);
       }
-      saved = await getDefaultRecordingStorage(db, workspaceId);
-    } finally {
-      await db.close();
-    }
+      return await getDefaultRecordingStorage(db, workspaceId);
+    });
     const known = saved?.provider === provider ? saved : undefined;
     const guide = generateSetup(provider as StorageProvider, {
       workspaceId,

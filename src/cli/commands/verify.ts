@@ -1,13 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
-import { destinationsFrom, verifierOf } from "../../bin/destinations.ts";
-import { openIssuer } from "../../bin/issuer.ts";
-import { trustFrom } from "../../bin/server.ts";
-import { migrate, openDatabase } from "../../db/index.ts";
 import { validateRecordingStorage, withKeyTemplate } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { withDatabase } from "../../runtime/database.ts";
+import { destinationsFrom, trustFrom, verifierOf } from "../../runtime/destinations.ts";
+import { openIssuer } from "../../runtime/issuer.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
-import type { CliIo } from "../main.ts";
+import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, destinationSettings, withSettings } from "../options.ts";
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,9 +40,7 @@ export function verifyCommand(io: CliIo): Command {
         );
       }
     }
-    const db = await openDatabase(config);
-    try {
-      await migrate(db);
+    await withDatabase(config, "read", async (db) => {
       if (!(await findWorkspace(db, workspaceId))) {
         throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);
       }
@@ -77,8 +74,6 @@ export function verifyCommand(io: CliIo): Command {
           "the destination failed verification (see the steps above)",
         );
       }
-    } finally {
-      await db.close();
-    }
+    });
   });
 }

@@ -1,7 +1,7 @@
 import { Command } from "commander";
-import { closeOnSignals } from "../../bin/server.ts";
-import { startWorker } from "../../bin/worker.ts";
-import type { CliIo } from "../main.ts";
+import { closeOnSignals } from "../../runtime/signals.ts";
+import { startWorker } from "../../runtime/worker.ts";
+import type { CliIo } from "../io.ts";
 import {
   configFrom,
   databaseSettings,

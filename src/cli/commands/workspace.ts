@@ -1,23 +1,9 @@
 import { Command } from "commander";
-import { type Db, migrate, openDatabase } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { withDatabase } from "../../runtime/database.ts";
 import { createApiKey, createWorkspace, findWorkspace } from "../../workspaces/index.ts";
-import type { CliIo } from "../main.ts";
+import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
-
-async function withDatabase<T>(
-  io: CliIo,
-  options: Record<string, unknown>,
-  fn: (db: Db) => Promise<T>,
-): Promise<T> {
-  const db = await openDatabase(configFrom(io.env, options));
-  try {
-    await migrate(db);
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,7 +17,9 @@ export function workspaceCommand(io: CliIo): Command {
     if (name.length < 1 || name.length > 200) {
       throw new AppError("VALIDATION_FAILED", "--name must be 1 to 200 characters");
     }
-    const workspace = await withDatabase(io, options, (db) => createWorkspace(db, { name }));
+    const workspace = await withDatabase(configFrom(io.env, options), "write", (db) =>
+      createWorkspace(db, { name }),
+    );
     io.stdout(
       JSON.stringify({
         workspace_id: workspace.id,
@@ -53,7 +41,7 @@ export function apiKeyCommand(io: CliIo): Command {
     if (!uuidShape.test(workspaceId)) {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
-    const created = await withDatabase(io, options, (db) =>
+    const created = await withDatabase(configFrom(io.env, options), "write", (db) =>
       db.transaction(async (tx) => {
         if (!(await findWorkspace(tx, workspaceId))) {
           throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Db } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
-import type { Clock } from "../../oidc/index.ts";
+import type { Clock } from "../../lib/clock.ts";
 import {
   type AttemptRecord,
   attemptsOf,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Db } from "../../db/index.ts";
-import type { Clock } from "../../oidc/index.ts";
+import type { Clock } from "../../lib/clock.ts";
 import { listWebhookSecrets, rotateWebhookSecret } from "../../webhooks/index.ts";
 import { requireWorkspace } from "../auth.ts";
 

@@ -1,12 +1,12 @@
 /**
- * `recording-relay emulators`. It lives in the composition root because the rest of src/ never
- * loads emulators/ (a deployment's request path must not contain them): the emulators' code is
- * imported only when this command runs.
+ * `recording-relay emulators`, a development command (emulators/dev/cli.ts): src/ never loads
+ * emulators/, so a deployment's executable does not contain them.
  */
 import { Command } from "commander";
-import type { CliIo } from "../cli/main.ts";
-import { settings } from "../config/index.ts";
-import { AppError } from "../errors/index.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { settings } from "../../src/config/index.ts";
+import { AppError } from "../../src/errors/index.ts";
+import { startEmulators } from "../main.ts";
 
 /** The Workspace ID the emulated customers trust unless `--workspace` says otherwise. */
 export const DEMO_WORKSPACE_ID = "00000000-0000-4000-8000-000000000001";
@@ -36,7 +36,6 @@ export function emulatorsCommand(io: CliIo, waitForSignal: () => Promise<unknown
           "--workspace must be a workspace id (a lowercase UUID)",
         );
       }
-      const { startEmulators } = await import("../../emulators/main.ts");
       const running = await startEmulators({
         issuerUrl: issuer.data,
         workspaceId: options.workspace,

@@ -12,6 +12,17 @@ import type { RelayTrust } from "../domain/index.ts";
 import type { DestinationVerifier } from "../http/routes/conversations.ts";
 import type { Issuer } from "../oidc/index.ts";
 
+/** The trust customers configure, from the configuration. */
+export function trustFrom(config: Config): RelayTrust {
+  return {
+    issuerUrl: config.issuerUrl,
+    awsAccountId: config.awsAccountId,
+    awsExternalIdMode: config.awsExternalIdMode,
+    awsExternalId: config.awsExternalId,
+    awsRoleSessionSeconds: config.awsRoleSessionSeconds,
+  };
+}
+
 /** The adapters' settings from the configuration; reads the extra CA file once. */
 export function destinationSettingsFrom(config: Config): DestinationSettings {
   return {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../errors/index.ts";
-import { MASTER_KEY_BYTES } from "../oidc/index.ts";
+import { MASTER_KEY_BYTES } from "../lib/sealing.ts";
 
 /** The master key in force, and whether this start generated it (so the warning shows once). */
 export interface MasterKey {

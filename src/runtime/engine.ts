@@ -15,8 +15,8 @@ import { LiveUploads } from "../delivery/live-uploads.ts";
 import { purgeExpired } from "../delivery/retention.ts";
 import { createDeliveryWorker, type DeliveryWorker } from "../delivery/worker.ts";
 import type { CreateDestination } from "../destinations/index.ts";
-import { type Clock, systemClock } from "../oidc/index.ts";
-import { Ingest } from "../recordings/ingest.ts";
+import { Ingest } from "../ingest/ingest.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import {
   createLocalStagingStore,
   createS3StagingStore,

@@ -10,10 +10,7 @@ import type { LiveUploads } from "../delivery/live-uploads.ts";
 import { enqueueDelivery, insertClaimedDelivery, notifyWorkers } from "../delivery/queue.ts";
 import { type RecordingStorage, renderKey, storageUri } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
-import type { Clock } from "../oidc/index.ts";
-import { StagingError, StagingLimitError, type StagingStore } from "../staging/index.ts";
-import { mp4DurationSeconds } from "../webhooks/index.ts";
-import { RunningHashes } from "./running-hashes.ts";
+import type { Clock } from "../lib/clock.ts";
 import {
   commitAppend,
   findRecording,
@@ -24,7 +21,10 @@ import {
   renewAppendLease,
   setLiveUploadHandle,
   takeAppendLease,
-} from "./store.ts";
+} from "../recordings/store.ts";
+import { StagingError, StagingLimitError, type StagingStore } from "../staging/index.ts";
+import { mp4DurationSeconds } from "./mp4-duration.ts";
+import { RunningHashes } from "./running-hashes.ts";
 
 /** What ingest needs. */
 export interface IngestDeps {

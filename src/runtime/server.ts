@@ -7,12 +7,11 @@ import packageJson from "../../package.json" with { type: "json" };
 import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
 import { s3CreationCheck } from "../destinations/index.ts";
-import type { RelayTrust } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
 import { createApp } from "../http/app.ts";
 import type { Issuer } from "../oidc/index.ts";
 import type { WebhookSender } from "../webhooks/index.ts";
-import { destinationsFrom, verifierOf } from "./destinations.ts";
+import { destinationsFrom, trustFrom, verifierOf } from "./destinations.ts";
 import { createEngine, type Engine } from "./engine.ts";
 import { openIssuer } from "./issuer.ts";
 import type { MasterKey } from "./master-key.ts";
@@ -38,17 +37,6 @@ export interface RunningServer {
   engine: Engine;
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
-}
-
-/** The trust customers configure, from the configuration. */
-export function trustFrom(config: Config): RelayTrust {
-  return {
-    issuerUrl: config.issuerUrl,
-    awsAccountId: config.awsAccountId,
-    awsExternalIdMode: config.awsExternalIdMode,
-    awsExternalId: config.awsExternalId,
-    awsRoleSessionSeconds: config.awsRoleSessionSeconds,
-  };
 }
 
 /** Opens the database, migrates it, and listens; runs the delivery worker unless `worker` is false. */
@@ -148,35 +136,4 @@ export async function startServer(
     await db.close();
     throw error;
   }
-}
-
-/** Closes `server` on SIGINT/SIGTERM within the deadline; a second signal exits at once. */
-export function closeOnSignals(
-  server: { close(): Promise<void> },
-  shutdownTimeoutMs: number,
-  log: (line: string) => void,
-): void {
-  let closing = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (closing) {
-      log(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    closing = true;
-    log(`${signal}: finishing in-flight requests (up to ${shutdownTimeoutMs} ms)`);
-    const deadline = setTimeout(() => {
-      log("shutdown deadline passed: exiting with requests still open");
-      process.exit(1);
-    }, shutdownTimeoutMs);
-    deadline.unref();
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log(`shutdown failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
 }

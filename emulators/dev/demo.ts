@@ -5,7 +5,8 @@
  * wrong on purpose; a generated MP4 streamed to each through the ingest API; and a webhook
  * receiver that verifies every signature. It prints what arrived and what the buckets hold.
  *
- * Like `emulators`, it lives in the composition root: only this command loads emulators/.
+ * Like `emulators`, it is a development command (emulators/dev/cli.ts): the packaged executable
+ * never loads emulators/.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,12 +14,15 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import type { CliIo } from "../cli/main.ts";
-import { loadConfig } from "../config/index.ts";
-import { migrate, openDatabase } from "../db/index.ts";
-import { AppError } from "../errors/index.ts";
-import { createApiKey, createWorkspace } from "../workspaces/index.ts";
-import { startServer } from "./server.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { migrate, openDatabase } from "../../src/db/index.ts";
+import { AppError } from "../../src/errors/index.ts";
+import { startServer } from "../../src/runtime/server.ts";
+import { createApiKey, createWorkspace } from "../../src/workspaces/index.ts";
+import { startEmulators } from "../main.ts";
+import { mp4File } from "../shared/mp4.ts";
+import { startWebhookReceiver } from "../shared/webhook-receiver.ts";
 
 const MiB = 1024 * 1024;
 const RECORDING_BYTES = 12 * MiB;
@@ -99,9 +103,6 @@ async function runDemo(io: CliIo, interrupted: Promise<never>): Promise<void> {
     const issuerUrl = `http://127.0.0.1:${port}`;
     step(`workspace ${workspace.id} created (embedded PostgreSQL in ${dataDir})`);
 
-    const { startEmulators } = await import("../../emulators/main.ts");
-    const { startWebhookReceiver } = await import("../../emulators/shared/webhook-receiver.ts");
-    const { mp4File } = await import("../../emulators/shared/mp4.ts");
     const emulators = await race(startEmulators({ issuerUrl, workspaceId: workspace.id }));
     cleanups.push(() => emulators.stop());
     step("emulated AWS, GCP and Azure started; each customer trusts this relay's issuer");

@@ -6,10 +6,9 @@
 import pino from "pino";
 import type { Config } from "../config/index.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
-import { destinationsFrom } from "./destinations.ts";
+import { destinationsFrom, trustFrom } from "./destinations.ts";
 import { createEngine, type Engine } from "./engine.ts";
 import { openIssuer } from "./issuer.ts";
-import { trustFrom } from "./server.ts";
 
 /** A running worker process. */
 export interface RunningWorker {
