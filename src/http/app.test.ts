@@ -65,7 +65,8 @@ for (const kind of databaseKinds) {
 
     before(async () => {
       db = await openTestDatabase(kind);
-      app = await createApp(testAppDeps(db, { bodyLimitBytes: 4096 }));
+      // Room for the fuzzer's 10 KB nesting bombs, which must fail on depth, not size.
+      app = await createApp(testAppDeps(db, { bodyLimitBytes: 16_384 }));
       base = await app.listen({ host: "127.0.0.1", port: 0 });
     });
     after(async () => {
@@ -232,7 +233,7 @@ for (const kind of databaseKinds) {
       });
 
       it("an oversize body", async () => {
-        const response = await call("/v2/workspaces", json({ name: "x".repeat(10_000) }));
+        const response = await call("/v2/workspaces", json({ name: "x".repeat(20_000) }));
         await expectError(response, 413, "PAYLOAD_TOO_LARGE");
       });
 
@@ -296,6 +297,61 @@ for (const kind of databaseKinds) {
           "VALIDATION_FAILED",
           /not a valid url/,
         );
+      });
+
+      it("hostile input found by fuzzing: deep nesting, forged cursors, NUL and lone surrogates", async () => {
+        const workspace = await createWorkspace("Fuzzed");
+        const { api_key: apiKey } = await createKey(workspace.workspace_id);
+        const asWorkspace = (method: string, body: string) => ({
+          method,
+          body,
+          headers: { "content-type": "application/json" },
+          apiKey,
+        });
+        const deep = `${"[".repeat(5_000)}${"]".repeat(5_000)}`;
+        const deepObject = `{"provider":"gcs","x":${deep}}`;
+        const forged = (position: string) =>
+          Buffer.from(JSON.stringify([position, crypto.randomUUID()])).toString("base64url");
+        const before = (await db.query("SELECT count(*)::int AS n FROM workspaces")).rows[0];
+        const cases: [string, RequestInit & { operator?: boolean; apiKey?: string }, RegExp][] = [
+          ["/v2/recording-storage", asWorkspace("PUT", deepObject), /nest/],
+          ["/v2/conversations", asWorkspace("POST", `{"properties":${deep}}`), /nest/],
+          ["/v2/recording-storage/verify", asWorkspace("POST", deepObject), /nest/],
+          [
+            `/v2/conversations?cursor=${forged("2026-13-45T99:99:99.000000Z")}`,
+            { apiKey },
+            /cursor/,
+          ],
+          [
+            `/v2/conversations?cursor=${forged("0000-00-00T00:00:00.000000Z")}`,
+            { apiKey },
+            /cursor/,
+          ],
+          [`/v2/events?cursor=${forged("2026-02-30T00:00:00.000000Z")}`, { apiKey }, /cursor/],
+          ["/v2/events/%00", { apiKey }, /NUL|character/],
+          ["/v2/events/msg_%00/resend", { method: "POST", apiKey }, /NUL|character/],
+          ["/v2/workspaces", json({ name: "a\u0000b" }), /NUL|character/],
+          ["/v2/workspaces", { ...json({}), body: '{"name":"a\\ud800b"}' }, /surrogate|character/],
+          [
+            "/v2/conversations",
+            asWorkspace("POST", '{"callback_url":"https://hooks.example.com/\\u0000"}'),
+            /NUL|character/,
+          ],
+          [
+            "/v2/conversations",
+            asWorkspace("POST", '{"callback_url":"https://hooks.example.com/\\ud800"}'),
+            /surrogate|character/,
+          ],
+        ];
+        const serverErrors: string[] = [];
+        for (const [path, init, message] of cases) {
+          const response = await call(path, init);
+          if (response.status >= 500) serverErrors.push(`${init.method ?? "GET"} ${path}`);
+          await expectError(response, 400, "VALIDATION_FAILED", message);
+        }
+        assert.deepEqual(serverErrors, []);
+        const afterwards = (await db.query("SELECT count(*)::int AS n FROM workspaces")).rows[0];
+        assert.deepEqual(afterwards, before);
       });
 
       it("bytes that are not HTTP at all", async () => {

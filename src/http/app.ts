@@ -13,6 +13,7 @@ import { type Clock, systemClock } from "../lib/clock.ts";
 import type { Issuer } from "../oidc/index.ts";
 import type { StagingStore } from "../staging/index.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
+import { refuseHostileInput } from "./input-guard.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -82,6 +83,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   // Only JSON is parsed; anything else (text/plain included) is refused with 415.
   app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
+  app.addHook("preValidation", refuseHostileInput);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });

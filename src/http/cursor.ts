@@ -12,6 +12,13 @@ export interface PagePosition {
 
 const positionShape = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
+/** A shape-correct timestamp can still name no instant (month 13, 30 February, year 0). */
+function isRealInstant(position: string): boolean {
+  const milliseconds = Date.parse(position);
+  if (Number.isNaN(milliseconds) || position.startsWith("0000")) return false;
+  return new Date(milliseconds).toISOString().slice(0, 23) === position.slice(0, 23);
+}
+
 /** The cursor that continues after `last`. */
 export function encodeCursor(last: PagePosition): string {
   return Buffer.from(JSON.stringify([last.position, last.id])).toString("base64url");
@@ -26,6 +33,7 @@ export function decodeCursor(cursor: string, idShape: RegExp): PagePosition {
       value.length === 2 &&
       typeof value[0] === "string" &&
       positionShape.test(value[0]) &&
+      isRealInstant(value[0]) &&
       typeof value[1] === "string" &&
       idShape.test(value[1])
     ) {
