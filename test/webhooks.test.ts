@@ -337,6 +337,47 @@ for (const kind of databaseKinds) {
       );
     });
 
+    it("keeps at most the current and the previous secret signing, and rate-limits rotation", async () => {
+      clock.set(Date.now());
+      const { id: workspaceId, apiKey } = await relay.workspace();
+      receiver.reply(() => ({ status: 204 }));
+      const made: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const rotated = await relay.call("POST", "/v2/webhook-secret/rotate", { apiKey });
+        assert.equal(rotated.status, 201);
+        made.push(rotated.body.secret);
+        clock.advance(1_000);
+      }
+      const listed = await relay.call("GET", "/v2/webhook-secret", { apiKey });
+      assert.equal(listed.body.data.length, 2);
+      await readyEvent(workspaceId);
+      await sender.runOnce();
+      const sent = receiver.received.at(-1)!;
+      assert.equal(signaturesOf(sent).length, 2);
+      for (const secret of made.slice(-2)) {
+        new Webhook(secret).verify(sent.body, sent.headers as Record<string, string>);
+      }
+      assert.throws(
+        () => new Webhook(made[2]!).verify(sent.body, sent.headers as Record<string, string>),
+        /No matching signature/,
+      );
+
+      for (let i = 5; i < 10; i++) {
+        assert.equal(
+          (await relay.call("POST", "/v2/webhook-secret/rotate", { apiKey })).status,
+          201,
+        );
+      }
+      const refused = await relay.call("POST", "/v2/webhook-secret/rotate", { apiKey });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.code, "RATE_LIMITED");
+      const retryAfter = Number(refused.headers.get("retry-after"));
+      assert.ok(retryAfter > 3_500 && retryAfter <= 3_600, `retry-after ${retryAfter}`);
+      assert.equal((await relay.call("GET", "/v2/webhook-secret", { apiKey })).body.data.length, 2);
+      clock.advance(retryAfter * 1000);
+      assert.equal((await relay.call("POST", "/v2/webhook-secret/rotate", { apiKey })).status, 201);
+    });
+
     it("retries a failing receiver exactly on the schedule with the same webhook-id, then delivers", async () => {
       const { id: workspaceId, apiKey } = await relay.workspace();
       const failures = 4;

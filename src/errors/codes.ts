@@ -23,6 +23,8 @@ export const errorCodes = {
     "The recording is not in a state that allows the request (e.g. appending after `complete`, redelivering while a delivery runs).",
   RECORDING_CONTENT_MISMATCH:
     "`complete` named a `size_bytes` or `sha256` that differs from what was received.",
+  RATE_LIMITED:
+    "Too many requests of this kind in a short time (webhook secret rotations); `Retry-After` says when to try again.",
   RECORDING_PURGED:
     "The recording's staged copy was purged after its retention period, so it cannot be delivered again.",
   NOT_READY: "A dependency (database, staging) is not reachable; the process is not ready.",

@@ -22,6 +22,7 @@ const statusOf = {
   RECORDING_STATE_CONFLICT: 409,
   RECORDING_CONTENT_MISMATCH: 409,
   RECORDING_PURGED: 410,
+  RATE_LIMITED: 429,
   NOT_READY: 503,
   INTERNAL_ERROR: 500,
   INVALID_CONFIG: 500,
@@ -112,6 +113,8 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   // Ingest conflicts tell the producer where to resume (tus-style), in a header as well.
   if (typeof error.details?.upload_offset === "number")
     reply.header("upload-offset", String(error.details.upload_offset));
+  if (typeof error.details?.retry_after_seconds === "number")
+    reply.header("retry-after", String(error.details.retry_after_seconds));
   if (error.code === "UNAUTHENTICATED")
     reply.header("www-authenticate", 'Bearer realm="recording-relay"');
   return reply.status(statusOf[error.code]).type("application/json").send(body);

@@ -1,7 +1,9 @@
 /**
  * Each workspace's webhook signing secrets, sealed under the master key (they are the relay's own
  * secrets, needed in plaintext to sign). One is current; a rotation keeps the previous one signing
- * for an overlap so receivers can switch without losing events.
+ * for an overlap so receivers can switch without losing events. Only that one previous secret: a
+ * new rotation ends any older overlap, so a webhook never carries more than two signatures (before,
+ * every rotation of the last day kept signing and headers grew until receivers answered 431).
  *
  * A workspace's first secret is made by its first `POST /v2/webhook-secret/rotate` (which shows
  * it), or — if an event must be signed before that — lazily by the sender, never shown; the
@@ -59,7 +61,16 @@ export interface RotatedSecret {
   previousExpiresAt: Date | null;
 }
 
-/** Makes a new current secret; the previous one keeps signing for `overlapMs`. */
+/** Secrets a workspace may make per {@link ROTATION_WINDOW_MS} (rotations, and the lazy first). */
+export const MAX_SECRETS_PER_WINDOW = 10;
+/** The window of {@link MAX_SECRETS_PER_WINDOW}. */
+export const ROTATION_WINDOW_MS = 3_600_000;
+
+/**
+ * Makes a new current secret; the previous one keeps signing for `overlapMs`, and any secret
+ * still in an older overlap stops signing now. Refuses with `RATE_LIMITED` past
+ * {@link MAX_SECRETS_PER_WINDOW} secrets in the window.
+ */
 export async function rotateWebhookSecret(
   db: Db,
   options: { workspaceId: string; masterKey: Uint8Array; nowMs: number; overlapMs: number },
@@ -68,6 +79,30 @@ export async function rotateWebhookSecret(
   return await db.transaction(async (tx) => {
     // Serialises concurrent rotations of one workspace: each retires exactly one current secret.
     await tx.query("SELECT id FROM workspaces WHERE id = $1 FOR UPDATE", [workspaceId]);
+    const windowStart = new Date(nowMs - ROTATION_WINDOW_MS);
+    const recent = await tx.query<{ created_at: Date }>(
+      `SELECT created_at FROM webhook_secrets WHERE workspace_id = $1 AND created_at > $2
+       ORDER BY created_at`,
+      [workspaceId, windowStart],
+    );
+    if (recent.rows.length >= MAX_SECRETS_PER_WINDOW) {
+      const oldest = recent.rows[0]!.created_at.getTime();
+      const retryAfterSeconds = Math.max(
+        1,
+        Math.ceil((oldest + ROTATION_WINDOW_MS - nowMs) / 1000),
+      );
+      throw new AppError(
+        "RATE_LIMITED",
+        `this workspace made ${recent.rows.length} webhook secrets in the last hour (at most ${MAX_SECRETS_PER_WINDOW}): rotate again in ${retryAfterSeconds} s`,
+        { details: { retry_after_seconds: retryAfterSeconds } },
+      );
+    }
+    // The secret that was previous until now stops signing: at most two sign at any time.
+    await tx.query(
+      `UPDATE webhook_secrets SET expires_at = $2
+       WHERE workspace_id = $1 AND expires_at IS NOT NULL AND expires_at > $2`,
+      [workspaceId, new Date(nowMs)],
+    );
     const expiresAt = new Date(nowMs + overlapMs);
     const retired = await tx.query(
       `UPDATE webhook_secrets SET expires_at = $2

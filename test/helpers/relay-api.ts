@@ -11,6 +11,7 @@ export const operatorToken = testOperatorToken;
 /** A JSON answer. */
 export interface Answer {
   status: number;
+  headers: Headers;
   // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the API answered.
   body: any;
 }
@@ -50,7 +51,11 @@ export async function startTestRelay(
       ...("body" in options ? { body: JSON.stringify(options.body) } : {}),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+    };
   };
   return {
     db,
