@@ -7,8 +7,8 @@ import type { AwsEmulatorConfig, BucketConfig, RoleConfig } from "./config.ts";
 import type { CredentialStore } from "./credentials.ts";
 import { AwsError, s3ErrorBody, s3Errors, stsErrorBody, stsErrors } from "./errors.ts";
 import type { FaultInjector, FaultPlan } from "./faults.ts";
-import { type BodyGate, discardBody, type S3Request, send } from "./http.ts";
-import { ConnectionResetByFault, type PayloadMode } from "./ingest.ts";
+import { type BodyGate, discardBody, type PayloadMode, type S3Request, send } from "./http.ts";
+import { ConnectionResetByFault } from "./ingest.ts";
 import type { UploadRegistry } from "./multipart.ts";
 import { runS3Operation, s3Operation } from "./s3.ts";
 import {
