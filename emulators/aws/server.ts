@@ -197,7 +197,7 @@ async function handleSts(
   if (parsedAuth.kind === "malformed")
     throw stsErrors.incompleteSignature(`Authorization header requires ${parsedAuth.reason}.`);
   const nowMs = state.now();
-  const authenticated = verifySigV4({
+  const authenticated = await verifySigV4({
     service: "sts",
     request: { method: p.method, rawPath: p.rawPath, query: p.queryPairs, headers: p.headers },
     auth: parsedAuth.auth,
@@ -294,7 +294,7 @@ async function handleS3(
   entry.payload =
     claimed === undefined ? "none" : /^[0-9a-fA-F]{64}$/.test(claimed) ? "signed" : claimed;
   const nowMs = state.now();
-  const authenticated = verifySigV4({
+  const authenticated = await verifySigV4({
     service: "s3",
     request: { method: p.method, rawPath: p.rawPath, query: p.queryPairs, headers: p.headers },
     auth,
