@@ -2,14 +2,12 @@ import type { ChunkSigner } from "./chunked.ts";
 import type { CredentialRecord, CredentialStore } from "./credentials.ts";
 import { AwsError, s3Errors, stsErrors } from "./errors.ts";
 import {
-  canonicalRequest,
   chunkStringToSign,
+  expectedSignature,
   parseAmzDate,
   type SigV4Authorization,
   sign,
   signaturesEqual,
-  signingKey,
-  stringToSign,
   toAmzDate,
   trailerStringToSign,
 } from "./sigv4.ts";
@@ -30,7 +28,7 @@ export interface Authenticated {
 }
 
 /** Verifies key, session token, expiry, clock skew and the signature, in AWS's order. */
-export function verifySigV4(input: {
+export async function verifySigV4(input: {
   service: "s3" | "sts";
   request: SignedRequest;
   auth: SigV4Authorization;
@@ -38,7 +36,7 @@ export function verifySigV4(input: {
   credentials: CredentialStore;
   nowMs: number;
   maxClockSkewMs: number;
-}): Authenticated {
+}): Promise<Authenticated> {
   const { service, request, auth, nowMs } = input;
   const errors = service === "s3" ? s3Catalogue : stsCatalogue;
   const { scope } = auth;
@@ -80,21 +78,26 @@ export function verifySigV4(input: {
   }
   if (!auth.signedHeaders.includes("host")) throw errors.hostNotSigned();
 
-  const canonical = canonicalRequest({
+  const expected = await expectedSignature({
     method: request.method,
     rawPath: request.rawPath,
-    service,
     query: request.query,
     headers: request.headers,
     signedHeaders: auth.signedHeaders,
     payloadHash: input.payloadHash,
+    amzDate: auth.amzDate,
+    scope,
+    secretAccessKey: record.secretAccessKey,
   });
-  const toSign = stringToSign(auth.amzDate, scope, canonical);
-  const key = signingKey(record.secretAccessKey, scope);
-  if (!signaturesEqual(sign(key, toSign), auth.signature)) {
-    throw errors.mismatch(scope.accessKeyId, toSign, auth.signature, canonical);
+  if (!signaturesEqual(expected.signature, auth.signature)) {
+    throw errors.mismatch(
+      scope.accessKeyId,
+      expected.stringToSign,
+      auth.signature,
+      expected.canonicalRequest,
+    );
   }
-  return { record, auth, signingKey: key };
+  return { record, auth, signingKey: expected.signingKey };
 }
 
 /** The chunk/trailer signature chain of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD*` body. */

@@ -1,15 +1,20 @@
 import { createHash, type Hash } from "node:crypto";
-import { crc32 } from "node:zlib";
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { Crc64Nvme } from "@aws-sdk/crc64-nvme";
+import { crc32c } from "@node-rs/crc32";
 
 /** The flexible-checksum algorithms S3 accepts in `x-amz-checksum-*`. */
 export const CHECKSUM_ALGORITHMS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"] as const;
 /** One of {@link CHECKSUM_ALGORITHMS}. */
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 
-/** An incremental digest; `digest()` gives the raw big-endian bytes S3 base64-encodes. */
+/**
+ * An incremental digest; `digest()` gives the raw big-endian bytes S3 base64-encodes. It is
+ * asynchronous because the AWS SDK's CRC-64/NVME digest is.
+ */
 export interface Digest {
   update(chunk: Uint8Array): void;
-  digest(): Buffer;
+  digest(): Promise<Buffer>;
 }
 
 /** Parses an algorithm name case-insensitively, as S3 does for headers and XML. */
@@ -47,9 +52,9 @@ export function checksumByteLength(algorithm: ChecksumAlgorithm): number {
 export function createDigest(algorithm: ChecksumAlgorithm): Digest {
   switch (algorithm) {
     case "CRC32":
-      return crc32Digest();
+      return crc32Digest(zlibCrc32);
     case "CRC32C":
-      return crc32cDigest();
+      return crc32Digest(crc32c);
     case "CRC64NVME":
       return crc64NvmeDigest();
     case "SHA1":
@@ -60,100 +65,37 @@ export function createDigest(algorithm: ChecksumAlgorithm): Digest {
 }
 
 /** One-shot base64 checksum of a buffer. */
-export function checksumOf(algorithm: ChecksumAlgorithm, data: Uint8Array): string {
+export async function checksumOf(algorithm: ChecksumAlgorithm, data: Uint8Array): Promise<string> {
   const digest = createDigest(algorithm);
   digest.update(data);
-  return digest.digest().toString("base64");
+  return (await digest.digest()).toString("base64");
 }
 
 function hashDigest(hash: Hash): Digest {
-  return { update: (chunk) => hash.update(chunk), digest: () => hash.digest() };
+  return { update: (chunk) => hash.update(chunk), digest: async () => hash.digest() };
 }
 
-function uint32Bytes(value: number): Buffer {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(value >>> 0);
-  return out;
-}
-
-function crc32Digest(): Digest {
+/** CRC-32 (zlib) and CRC-32C (@node-rs/crc32) both extend a running value from 0. */
+function crc32Digest(update: (chunk: Uint8Array, previous: number) => number): Digest {
   let value = 0;
   return {
     update: (chunk) => {
-      value = crc32(chunk, value);
+      value = update(chunk, value);
     },
-    digest: () => uint32Bytes(value),
-  };
-}
-
-// Castagnoli polynomial, reflected; zlib has no CRC32C so it is table-driven here.
-const CRC32C_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32cDigest(): Digest {
-  let crc = 0xffffffff;
-  return {
-    update: (chunk) => {
-      let c = crc;
-      for (let i = 0; i < chunk.length; i++) c = CRC32C_TABLE[(c ^ chunk[i]!) & 0xff]! ^ (c >>> 8);
-      crc = c;
-    },
-    digest: () => uint32Bytes(crc ^ 0xffffffff),
-  };
-}
-
-// CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5). The 64-bit state is kept as two
-// uint32 halves because BigInt arithmetic per byte would make multi-GB objects crawl.
-const CRC64_TABLE_HI = new Uint32Array(256);
-const CRC64_TABLE_LO = new Uint32Array(256);
-(() => {
-  const polyHi = 0x9a6c9329;
-  const polyLo = 0xac4bc9b5;
-  for (let n = 0; n < 256; n++) {
-    let hi = 0;
-    let lo = n;
-    for (let k = 0; k < 8; k++) {
-      const lsb = lo & 1;
-      lo = ((lo >>> 1) | (hi << 31)) >>> 0;
-      hi = hi >>> 1;
-      if (lsb) {
-        hi = (hi ^ polyHi) >>> 0;
-        lo = (lo ^ polyLo) >>> 0;
-      }
-    }
-    CRC64_TABLE_HI[n] = hi;
-    CRC64_TABLE_LO[n] = lo;
-  }
-})();
-
-function crc64NvmeDigest(): Digest {
-  let hi = 0xffffffff;
-  let lo = 0xffffffff;
-  return {
-    update: (chunk) => {
-      let h = hi;
-      let l = lo;
-      for (let i = 0; i < chunk.length; i++) {
-        const index = (l ^ chunk[i]!) & 0xff;
-        l = ((l >>> 8) | (h << 24)) ^ CRC64_TABLE_LO[index]!;
-        h = (h >>> 8) ^ CRC64_TABLE_HI[index]!;
-      }
-      hi = h >>> 0;
-      lo = l >>> 0;
-    },
-    digest: () => {
-      const out = Buffer.alloc(8);
-      out.writeUInt32BE((hi ^ 0xffffffff) >>> 0, 0);
-      out.writeUInt32BE((lo ^ 0xffffffff) >>> 0, 4);
+    digest: async () => {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(value >>> 0);
       return out;
     },
+  };
+}
+
+/** CRC-64/NVME as the AWS SDK computes it for `x-amz-checksum-crc64nvme`. */
+function crc64NvmeDigest(): Digest {
+  const crc = new Crc64Nvme();
+  return {
+    update: (chunk) => crc.update(chunk),
+    digest: async () => Buffer.from(await crc.digest()),
   };
 }
 

@@ -1,9 +1,15 @@
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authenticated } from "./auth.ts";
+import type { ChunkSigner } from "./chunked.ts";
 import type { Principal } from "./credentials.ts";
 import type { FaultPlan } from "./faults.ts";
-import type { PayloadMode } from "./ingest.ts";
+
+/** How the request body is framed and what `x-amz-content-sha256` promised. */
+export type PayloadMode =
+  | { kind: "signed"; sha256Hex: string }
+  | { kind: "unsigned" }
+  | { kind: "chunked"; signer?: ChunkSigner; trailers: string[]; decodedLength: number };
 
 /** Tracks whether a `100-continue` request has been told to send its body. */
 export interface BodyGate {

@@ -13,15 +13,9 @@ import {
   isWellFormedChecksum,
   parseChecksumAlgorithm,
 } from "./checksums.ts";
-import { AwsChunkedDecoder, type ChunkSigner } from "./chunked.ts";
+import { AwsChunkedDecoder } from "./chunked.ts";
 import { AwsError, s3Errors } from "./errors.ts";
-import { openBody, type S3Request } from "./http.ts";
-
-/** How the request body is framed and what `x-amz-content-sha256` promised. */
-export type PayloadMode =
-  | { kind: "signed"; sha256Hex: string }
-  | { kind: "unsigned" }
-  | { kind: "chunked"; signer?: ChunkSigner; trailers: string[]; decodedLength: number };
+import { openBody, type PayloadMode, type S3Request } from "./http.ts";
 
 /** The flexible checksum a request declared, and where its value comes from. */
 export interface DeclaredChecksum {
@@ -175,7 +169,7 @@ export async function receiveBody(input: {
     req.off("close", onClose);
   }
   try {
-    const received = hasher.result();
+    const received = await hasher.result();
     if (payload.kind === "signed" && received.sha256Hex !== payload.sha256Hex.toLowerCase()) {
       throw s3Errors.contentSha256Mismatch(payload.sha256Hex, received.sha256Hex);
     }
@@ -233,7 +227,7 @@ class HashingCounter extends Transform {
     callback(null, chunk);
   }
 
-  result(): ReceivedBody {
+  async result(): Promise<ReceivedBody> {
     const result: ReceivedBody = {
       size: this.#size,
       md5: this.#md5.digest(),
@@ -242,7 +236,7 @@ class HashingCounter extends Transform {
     if (this.#digest && this.#algorithm) {
       result.checksum = {
         algorithm: this.#algorithm,
-        value: this.#digest.digest().toString("base64"),
+        value: (await this.#digest.digest()).toString("base64"),
       };
     }
     return result;

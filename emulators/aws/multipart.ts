@@ -413,7 +413,7 @@ async function assemble(
   if (upload.algorithm && upload.checksumType === "FULL_OBJECT" && fullDigest) {
     object.checksum = {
       algorithm: upload.algorithm,
-      value: fullDigest.digest().toString("base64"),
+      value: (await fullDigest.digest()).toString("base64"),
       type: "FULL_OBJECT",
     };
   } else if (upload.algorithm) {
@@ -421,7 +421,7 @@ async function assemble(
     for (const part of parts) composite.update(Buffer.from(part.checksum ?? "", "base64"));
     object.checksum = {
       algorithm: upload.algorithm,
-      value: `${composite.digest().toString("base64")}-${parts.length}`,
+      value: `${(await composite.digest()).toString("base64")}-${parts.length}`,
       type: "COMPOSITE",
     };
   }

@@ -7,8 +7,8 @@ import type { AwsEmulatorConfig, BucketConfig, RoleConfig } from "./config.ts";
 import type { CredentialStore } from "./credentials.ts";
 import { AwsError, s3ErrorBody, s3Errors, stsErrorBody, stsErrors } from "./errors.ts";
 import type { FaultInjector, FaultPlan } from "./faults.ts";
-import { type BodyGate, discardBody, type S3Request, send } from "./http.ts";
-import { ConnectionResetByFault, type PayloadMode } from "./ingest.ts";
+import { type BodyGate, discardBody, type PayloadMode, type S3Request, send } from "./http.ts";
+import { ConnectionResetByFault } from "./ingest.ts";
 import type { UploadRegistry } from "./multipart.ts";
 import { runS3Operation, s3Operation } from "./s3.ts";
 import {
@@ -197,7 +197,7 @@ async function handleSts(
   if (parsedAuth.kind === "malformed")
     throw stsErrors.incompleteSignature(`Authorization header requires ${parsedAuth.reason}.`);
   const nowMs = state.now();
-  const authenticated = verifySigV4({
+  const authenticated = await verifySigV4({
     service: "sts",
     request: { method: p.method, rawPath: p.rawPath, query: p.queryPairs, headers: p.headers },
     auth: parsedAuth.auth,
@@ -294,7 +294,7 @@ async function handleS3(
   entry.payload =
     claimed === undefined ? "none" : /^[0-9a-fA-F]{64}$/.test(claimed) ? "signed" : claimed;
   const nowMs = state.now();
-  const authenticated = verifySigV4({
+  const authenticated = await verifySigV4({
     service: "s3",
     request: { method: p.method, rawPath: p.rawPath, query: p.queryPairs, headers: p.headers },
     auth,

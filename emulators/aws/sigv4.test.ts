@@ -9,15 +9,13 @@ import { AwsChunkedDecoder } from "./chunked.ts";
 import { type AwsEmulator, startAwsEmulator } from "./index.ts";
 import {
   type CredentialScope,
-  canonicalRequest,
   chunkStringToSign,
   EMPTY_SHA256,
+  expectedSignature,
   groupRawHeaders,
   parseQuery,
   sha256Hex,
   sign,
-  signingKey,
-  stringToSign,
   toAmzDate,
   trailerStringToSign,
 } from "./sigv4.ts";
@@ -34,7 +32,7 @@ const EXAMPLE_SCOPE: CredentialScope = {
 const EXAMPLE_DATE = "20130524T000000Z";
 
 describe("SigV4 against AWS's documented examples", () => {
-  it("GET Object with a Range header", () => {
+  it("GET Object with a Range header", async () => {
     const headers = groupRawHeaders([
       "Host",
       "examplebucket.s3.amazonaws.com",
@@ -45,19 +43,17 @@ describe("SigV4 against AWS's documented examples", () => {
       "x-amz-date",
       EXAMPLE_DATE,
     ]);
-    const canonical = canonicalRequest({
+    const { signature } = await expectedSignature({
       method: "GET",
       rawPath: "/test.txt",
-      service: "s3",
       query: [],
       headers,
       signedHeaders: ["host", "range", "x-amz-content-sha256", "x-amz-date"],
       payloadHash: EMPTY_SHA256,
+      amzDate: EXAMPLE_DATE,
+      scope: EXAMPLE_SCOPE,
+      secretAccessKey: EXAMPLE_SECRET,
     });
-    const signature = sign(
-      signingKey(EXAMPLE_SECRET, EXAMPLE_SCOPE),
-      stringToSign(EXAMPLE_DATE, EXAMPLE_SCOPE, canonical),
-    );
     assert.equal(signature, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
   });
 
@@ -78,10 +74,9 @@ describe("SigV4 against AWS's documented examples", () => {
       "Content-Length",
       "66824",
     ]);
-    const canonical = canonicalRequest({
+    const { signature: seed, signingKey: key } = await expectedSignature({
       method: "PUT",
       rawPath: "/examplebucket/chunkObject.txt",
-      service: "s3",
       query: [],
       headers,
       signedHeaders: [
@@ -94,9 +89,10 @@ describe("SigV4 against AWS's documented examples", () => {
         "x-amz-storage-class",
       ],
       payloadHash: "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+      amzDate: EXAMPLE_DATE,
+      scope: EXAMPLE_SCOPE,
+      secretAccessKey: EXAMPLE_SECRET,
     });
-    const key = signingKey(EXAMPLE_SECRET, EXAMPLE_SCOPE);
-    const seed = sign(key, stringToSign(EXAMPLE_DATE, EXAMPLE_SCOPE, canonical));
     assert.equal(seed, "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9");
 
     const expected = [
@@ -145,12 +141,18 @@ describe("SigV4 against AWS's documented examples", () => {
     );
   });
 
-  it("checksum check values of '123456789'", () => {
+  it("checksum check values of '123456789'", async () => {
     const data = Buffer.from("123456789");
-    assert.equal(Buffer.from(checksumOf("CRC32", data), "base64").toString("hex"), "cbf43926");
-    assert.equal(Buffer.from(checksumOf("CRC32C", data), "base64").toString("hex"), "e3069283");
     assert.equal(
-      Buffer.from(checksumOf("CRC64NVME", data), "base64").toString("hex"),
+      Buffer.from(await checksumOf("CRC32", data), "base64").toString("hex"),
+      "cbf43926",
+    );
+    assert.equal(
+      Buffer.from(await checksumOf("CRC32C", data), "base64").toString("hex"),
+      "e3069283",
+    );
+    assert.equal(
+      Buffer.from(await checksumOf("CRC64NVME", data), "base64").toString("hex"),
       "ae8b14860a799888",
     );
   });
@@ -212,7 +214,7 @@ describe("SigV4 variants no SDK here sends by default", () => {
   };
 
   /** Builds a signed aws-chunked PUT, optionally with a signed trailing checksum. */
-  function signedChunkedPut(
+  async function signedChunkedPut(
     key: string,
     data: Buffer[],
     withTrailer: boolean,
@@ -235,17 +237,19 @@ describe("SigV4 variants no SDK here sends by default", () => {
     };
     const signedHeaders = Object.keys(headers).sort();
     const path = `/${T.bucket}/${key}`;
-    const canonical = canonicalRequest({
+    const seed = await expectedSignature({
       method: "PUT",
       rawPath: path,
-      service: "s3",
       query: [],
       headers: groupRawHeaders(Object.entries(headers).flat()),
       signedHeaders,
       payloadHash: mode,
+      amzDate,
+      scope,
+      secretAccessKey: creds.secretAccessKey,
     });
-    const signingKeyBytes = signingKey(creds.secretAccessKey, scope);
-    let previous = sign(signingKeyBytes, stringToSign(amzDate, scope, canonical));
+    const signingKeyBytes = seed.signingKey;
+    let previous = seed.signature;
     const authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope.date}/${scope.region}/s3/aws4_request, SignedHeaders=${signedHeaders.join(";")}, Signature=${previous}`;
     const framed: Buffer[] = [];
     for (const chunk of [...data, Buffer.alloc(0)]) {
@@ -260,7 +264,10 @@ describe("SigV4 variants no SDK here sends by default", () => {
       if (chunk.length > 0) framed.push(Buffer.from("\r\n"));
     }
     if (withTrailer) {
-      const crc = checksumOf("CRC32C", tamperTrailer ? Buffer.from("other") : Buffer.concat(data));
+      const crc = await checksumOf(
+        "CRC32C",
+        tamperTrailer ? Buffer.from("other") : Buffer.concat(data),
+      );
       const trailer = `x-amz-checksum-crc32c:${crc}\n`;
       const trailerSignature = sign(
         signingKeyBytes,
@@ -299,7 +306,7 @@ describe("SigV4 variants no SDK here sends by default", () => {
 
   it("presigned GET URLs work until they expire", async () => {
     await signedChunkedPut("presigned", [Buffer.from("hello")], false);
-    const presign = (expiresSeconds: number, ageMs: number) => {
+    const presign = async (expiresSeconds: number, ageMs: number) => {
       const amzDate = toAmzDate(Date.now() - ageMs);
       const scope: CredentialScope = {
         accessKeyId: creds.accessKeyId,
@@ -316,26 +323,24 @@ describe("SigV4 variants no SDK here sends by default", () => {
         ["X-Amz-SignedHeaders", "host"],
       ];
       const host = new URL(emulator.endpoint).host;
-      const canonical = canonicalRequest({
+      const { signature } = await expectedSignature({
         method: "GET",
         rawPath: `/${T.bucket}/presigned`,
-        service: "s3",
         query,
         headers: groupRawHeaders(["host", host]),
         signedHeaders: ["host"],
         payloadHash: "UNSIGNED-PAYLOAD",
+        amzDate,
+        scope,
+        secretAccessKey: creds.secretAccessKey,
       });
-      const signature = sign(
-        signingKey(creds.secretAccessKey, scope),
-        stringToSign(amzDate, scope, canonical),
-      );
       const search = new URLSearchParams([...query, ["X-Amz-Signature", signature]]);
       return `${emulator.endpoint}/${T.bucket}/presigned?${search.toString().replace(/\+/g, "%20")}`;
     };
-    const ok = await send(presign(60, 0), "GET", {});
+    const ok = await send(await presign(60, 0), "GET", {});
     assert.equal(ok.status, 200);
     assert.equal(ok.body, "hello");
-    const expired = await send(presign(60, 120_000), "GET", {});
+    const expired = await send(await presign(60, 120_000), "GET", {});
     assert.equal(expired.status, 403);
     assert.match(expired.body, /<Code>AccessDenied<\/Code><Message>Request has expired<\/Message>/);
   });
@@ -347,19 +352,17 @@ describe("SigV4 variants no SDK here sends by default", () => {
     const { scope, amzDate } = scopeNow();
     const host = new URL(emulator.endpoint).host;
     const headers = { host, "x-amz-date": amzDate, "x-amz-security-token": creds.sessionToken! };
-    const canonical = canonicalRequest({
+    const { signature } = await expectedSignature({
       method: "GET",
       rawPath: `/${T.bucket}/presigned`,
-      service: "s3",
       query: [],
       headers: groupRawHeaders(Object.entries(headers).flat()),
       signedHeaders: Object.keys(headers).sort(),
       payloadHash: EMPTY_SHA256,
+      amzDate,
+      scope,
+      secretAccessKey: creds.secretAccessKey,
     });
-    const signature = sign(
-      signingKey(creds.secretAccessKey, scope),
-      stringToSign(amzDate, scope, canonical),
-    );
     const missing = await send(`${emulator.endpoint}/${T.bucket}/presigned`, "GET", {
       ...headers,
       authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope.date}/${T.region}/s3/aws4_request, SignedHeaders=${Object.keys(headers).sort().join(";")}, Signature=${signature}`,

@@ -1,4 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { Sha256 } from "@smithy/core/checksum";
+import { ALGORITHM_IDENTIFIER, getSigningKey, SignatureV4 } from "@smithy/signature-v4";
 
 /** sha256("") in hex: the payload hash of an empty body and of every aws-chunked chunk header. */
 export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -166,25 +168,6 @@ export function parseQuery(rawQuery: string): Array<[string, string]> {
     });
 }
 
-/**
- * The canonical URI. S3 signs the path encoded once and not normalised; other services
- * (STS) sign the already-encoded path encoded a second time.
- */
-export function canonicalUri(rawPath: string, service: string): string {
-  if (service === "s3") return awsUriEncode(lenientDecode(rawPath), false) || "/";
-  return awsUriEncode(rawPath, false) || "/";
-}
-
-/** The canonical query string: encoded pairs sorted by name then value, minus the signature. */
-export function canonicalQueryString(query: ReadonlyArray<readonly [string, string]>): string {
-  return query
-    .filter(([name]) => name !== "X-Amz-Signature")
-    .map(([name, value]) => [awsUriEncode(name, true), awsUriEncode(value, true)] as const)
-    .sort(([an, av], [bn, bv]) => (an < bn ? -1 : an > bn ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join("&");
-}
-
 /** Groups Node's `rawHeaders` by lower-case name, keeping every value in order. */
 export function groupRawHeaders(rawHeaders: readonly string[]): Map<string, string[]> {
   const grouped = new Map<string, string[]>();
@@ -197,47 +180,114 @@ export function groupRawHeaders(rawHeaders: readonly string[]): Map<string, stri
   return grouped;
 }
 
-/** Canonical header block for the signed header names (each line ends in `\n`). */
-export function canonicalHeaders(
-  headers: ReadonlyMap<string, readonly string[]>,
-  signedHeaders: readonly string[],
-): string {
-  return signedHeaders
-    .map((name) => {
-      const values = headers.get(name) ?? [];
-      return `${name}:${values.map((v) => v.trim().replace(/\s+/g, " ")).join(",")}\n`;
-    })
-    .join("");
-}
-
-/** The full canonical request. */
-export function canonicalRequest(input: {
-  method: string;
-  rawPath: string;
-  service: string;
-  query: ReadonlyArray<readonly [string, string]>;
-  headers: ReadonlyMap<string, readonly string[]>;
-  signedHeaders: readonly string[];
-  payloadHash: string;
-}): string {
-  return [
-    input.method,
-    canonicalUri(input.rawPath, input.service),
-    canonicalQueryString(input.query),
-    canonicalHeaders(input.headers, input.signedHeaders),
-    input.signedHeaders.join(";"),
-    input.payloadHash,
-  ].join("\n");
-}
-
 /** `date/region/service/aws4_request`. */
 export function scopeString(scope: CredentialScope): string {
   return `${scope.date}/${scope.region}/${scope.service}/aws4_request`;
 }
 
-/** The string to sign for a request. */
-export function stringToSign(amzDate: string, scope: CredentialScope, request: string): string {
-  return `${ALGORITHM}\n${amzDate}\n${scopeString(scope)}\n${sha256Hex(request)}`;
+type SdkRequest = Parameters<SignatureV4["presign"]>[0];
+
+/**
+ * The AWS SDK's signer, opened up to verify instead of sign: a received request's signed
+ * headers, date and scope are given, not chosen by the signer.
+ */
+class VerifyingSigner extends SignatureV4 {
+  async expected(
+    request: SdkRequest,
+    canonicalHeaders: Record<string, string>,
+    payloadHash: string,
+    amzDate: string,
+    scope: CredentialScope,
+  ): Promise<{ canonicalRequest: string; stringToSign: string; signature: string }> {
+    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
+    const stringToSign = await this.createStringToSign(
+      amzDate,
+      scopeString(scope),
+      canonicalRequest,
+      ALGORITHM_IDENTIFIER,
+    );
+    const signature = await this.sign(stringToSign, {
+      signingDate: new Date(parseAmzDate(amzDate)),
+      signingRegion: scope.region,
+      signingService: scope.service,
+    });
+    return { canonicalRequest, stringToSign, signature };
+  }
+}
+
+/** The SigV4 computation for a request as received, and the signature it must carry. */
+export interface ExpectedSignature {
+  canonicalRequest: string;
+  stringToSign: string;
+  signature: string;
+  /** For the aws-chunked chunk and trailer signatures. */
+  signingKey: Buffer;
+}
+
+/**
+ * Computes the signature a request must carry with `@smithy/signature-v4`, the AWS SDK's signer.
+ * S3 signs the path encoded once and not normalised; other services (STS) sign it normalised and
+ * encoded a second time, which is the signer's `uriEscapePath`. Header values are trimmed and
+ * their inner whitespace squeezed; repeated headers are joined with commas.
+ */
+export async function expectedSignature(input: {
+  method: string;
+  rawPath: string;
+  query: ReadonlyArray<readonly [string, string]>;
+  headers: ReadonlyMap<string, readonly string[]>;
+  signedHeaders: readonly string[];
+  payloadHash: string;
+  amzDate: string;
+  scope: CredentialScope;
+  secretAccessKey: string;
+}): Promise<ExpectedSignature> {
+  const { scope } = input;
+  const s3 = scope.service === "s3";
+  const credentials = { accessKeyId: scope.accessKeyId, secretAccessKey: input.secretAccessKey };
+  const signer = new VerifyingSigner({
+    service: scope.service,
+    region: scope.region,
+    credentials,
+    sha256: Sha256,
+    uriEscapePath: !s3,
+    applyChecksum: false,
+  });
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of input.query) {
+    const existing = query[name];
+    query[name] =
+      existing === undefined
+        ? value
+        : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  const canonicalHeaders: Record<string, string> = {};
+  for (const name of input.signedHeaders) {
+    const values = input.headers.get(name) ?? [];
+    canonicalHeaders[name] = values.map((v) => v.trim().replace(/\s+/g, " ")).join(",");
+  }
+  const request: SdkRequest = {
+    method: input.method,
+    protocol: "http:",
+    hostname: input.headers.get("host")?.[0] ?? "",
+    path: s3 ? awsUriEncode(lenientDecode(input.rawPath), false) || "/" : input.rawPath,
+    query,
+    headers: canonicalHeaders,
+  };
+  const expected = await signer.expected(
+    request,
+    canonicalHeaders,
+    input.payloadHash,
+    input.amzDate,
+    scope,
+  );
+  const signingKey = await getSigningKey(
+    Sha256,
+    credentials,
+    scope.date,
+    scope.region,
+    scope.service,
+  );
+  return { ...expected, signingKey: Buffer.from(signingKey) };
 }
 
 /** The string to sign for one aws-chunked chunk (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`). */
@@ -260,19 +310,7 @@ export function trailerStringToSign(
   return `${ALGORITHM}-TRAILER\n${amzDate}\n${scopeString(scope)}\n${previousSignature}\n${trailerSha256Hex}`;
 }
 
-/** Derives the SigV4 signing key. */
-export function signingKey(secretAccessKey: string, scope: CredentialScope): Buffer {
-  const kDate = hmac(`AWS4${secretAccessKey}`, scope.date);
-  const kRegion = hmac(kDate, scope.region);
-  const kService = hmac(kRegion, scope.service);
-  return hmac(kService, "aws4_request");
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac("sha256", key).update(data, "utf8").digest();
-}
-
-/** Hex HMAC-SHA256 signature of a string to sign. */
+/** Hex HMAC-SHA256 signature of a chunk or trailer string to sign (synchronous, per chunk). */
 export function sign(key: Buffer, text: string): string {
   return createHmac("sha256", key).update(text, "utf8").digest("hex");
 }

@@ -1,29 +1,6 @@
 import { XMLParser } from "fast-xml-parser";
 
-/** Escapes text for an XML element body or attribute. */
-export function xmlEscape(text: string): string {
-  return text.replace(/[<>&'"\r]/g, (c) => {
-    switch (c) {
-      case "<":
-        return "&lt;";
-      case ">":
-        return "&gt;";
-      case "&":
-        return "&amp;";
-      case "'":
-        return "&apos;";
-      case '"':
-        return "&quot;";
-      default:
-        return "&#13;";
-    }
-  });
-}
-
-/** `<name>escaped text</name>`. */
-export function xmlElement(name: string, text: string | number | boolean): string {
-  return `<${name}>${xmlEscape(String(text))}</${name}>`;
-}
+export { xmlElement } from "../shared/xml.ts";
 
 /** `<name>children</name>` where children are already rendered XML. */
 export function xmlNode(name: string, children: string | string[]): string {

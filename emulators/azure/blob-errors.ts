@@ -4,6 +4,7 @@
  * codes and messages the Blob service uses.
  */
 import type { ServerResponse } from "node:http";
+import { xmlElement, xmlEscape } from "../shared/xml.ts";
 
 /** One Blob service refusal before it is rendered. */
 export interface BlobError {
@@ -177,16 +178,6 @@ export const blobErrors = {
   }),
 } as const;
 
-/** Escapes text for XML element content. */
-export function xmlEscape(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&apos;");
-}
-
 /** Writes the error with Azure's headers; HEAD answers carry no body, as in Azure. */
 export function writeBlobError(
   res: ServerResponse,
@@ -197,7 +188,7 @@ export function writeBlobError(
 ): void {
   const time = new Date(nowMs).toISOString().replace(/\.(\d{3})Z$/, ".$10000Z");
   const details = Object.entries(err.details ?? {})
-    .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
+    .map(([k, v]) => xmlElement(k, v))
     .join("");
   const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}\nRequestId:${requestId}\nTime:${time}</Message>${details}</Error>`;
   res.writeHead(err.status, {

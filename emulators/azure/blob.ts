@@ -11,8 +11,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { readSmallBody } from "../shared/http.ts";
+import { xmlElement, xmlEscape } from "../shared/xml.ts";
 import { authenticate, type BlobAuthContext, headerValue } from "./blob-auth.ts";
-import { type BlobError, blobErrors, writeBlobError, xmlEscape } from "./blob-errors.ts";
+import { type BlobError, blobErrors, writeBlobError } from "./blob-errors.ts";
 import {
   blockListXml,
   isValidBlockId,
@@ -634,7 +635,7 @@ function listBlobs(r: Request, account: string, state: ContainerState) {
     }
     if (groupPrefix !== undefined) {
       seenPrefixes.add(groupPrefix);
-      items.push(`<BlobPrefix><Name>${xmlEscape(groupPrefix)}</Name></BlobPrefix>`);
+      items.push(`<BlobPrefix>${xmlElement("Name", groupPrefix)}</BlobPrefix>`);
       continue;
     }
     const record = state.blobs.get(name);
@@ -642,14 +643,14 @@ function listBlobs(r: Request, account: string, state: ContainerState) {
   }
   const endpoint = `${r.ctx.origin}/${account}/`;
   const optional = (tag: string, value: string | null) =>
-    value === null ? "" : `<${tag}>${xmlEscape(value)}</${tag}>`;
+    value === null ? "" : xmlElement(tag, value);
   const xml =
     `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="${xmlEscape(endpoint)}" ContainerName="${xmlEscape(state.name)}">` +
     optional("Prefix", q.get("prefix")) +
     optional("Marker", q.get("marker")) +
     optional("MaxResults", maxText) +
     optional("Delimiter", q.get("delimiter")) +
-    `<Blobs>${items.join("")}</Blobs><NextMarker>${xmlEscape(nextMarker)}</NextMarker></EnumerationResults>`;
+    `<Blobs>${items.join("")}</Blobs>${xmlElement("NextMarker", nextMarker)}</EnumerationResults>`;
   afterBody(r.req, r.res, () => {
     r.res.writeHead(200, {
       "content-type": "application/xml",
@@ -661,14 +662,14 @@ function listBlobs(r: Request, account: string, state: ContainerState) {
 
 function blobXml(record: BlobRecord, includeMetadata: boolean): string {
   const tag = (name: string, value: string | undefined) =>
-    value === undefined ? `<${name} />` : `<${name}>${xmlEscape(value)}</${name}>`;
+    value === undefined ? `<${name} />` : xmlElement(name, value);
   const metadata = includeMetadata
     ? `<Metadata>${Object.entries(record.metadata)
-        .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
+        .map(([k, v]) => xmlElement(k, v))
         .join("")}</Metadata>`
     : "";
   return (
-    `<Blob><Name>${xmlEscape(record.name)}</Name><Properties>` +
+    `<Blob>${xmlElement("Name", record.name)}<Properties>` +
     tag("Creation-Time", record.createdOn.toUTCString()) +
     tag("Last-Modified", record.lastModified.toUTCString()) +
     tag("Etag", record.etag.replaceAll('"', "")) +

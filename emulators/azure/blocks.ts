@@ -3,7 +3,7 @@
  * answer. Limits are the current service limits (x-ms-version 2019-12-12 and later).
  */
 import { XMLParser } from "fast-xml-parser";
-import { xmlEscape } from "./blob-errors.ts";
+import { xmlElement } from "../shared/xml.ts";
 import type { BlockRef } from "./store.ts";
 
 /** Largest block Put Block accepts: 4,000 MiB. */
@@ -70,7 +70,7 @@ export function parseBlockList(xml: string): BlockListEntry[] | undefined {
 export function blockListXml(committed: BlockRef[], uncommitted: BlockRef[] | undefined): string {
   const blocks = (list: BlockRef[]) =>
     list
-      .map((b) => `<Block><Name>${xmlEscape(b.id)}</Name><Size>${b.size}</Size></Block>`)
+      .map((b) => `<Block>${xmlElement("Name", b.id)}${xmlElement("Size", b.size)}</Block>`)
       .join("");
   const uncommittedXml =
     uncommitted === undefined

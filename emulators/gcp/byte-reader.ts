@@ -82,10 +82,10 @@ export class ByteReader {
   }
 }
 
-/** Parses `Name: value` header lines of a multipart part. */
+/** Parses `Name: value` header lines of a multipart part (CRLF or bare LF line ends). */
 export function parsePartHeaders(block: Buffer): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const line of block.toString("utf8").split("\r\n")) {
+  for (const line of block.toString("utf8").split(/\r?\n/)) {
     const colon = line.indexOf(":");
     if (colon > 0)
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();

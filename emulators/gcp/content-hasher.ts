@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { crc32cToBase64, crc32cUpdate } from "./crc32c.ts";
+import { crc32c } from "@node-rs/crc32";
 
 /** The checksums GCS reports for an object, plus the SHA-256 tests compare with. */
 export interface ContentDigests {
@@ -20,7 +20,7 @@ export class ContentHasher {
   update(chunk: Uint8Array): void {
     this.#md5.update(chunk);
     this.#sha256.update(chunk);
-    this.#crc32c = crc32cUpdate(this.#crc32c, chunk);
+    this.#crc32c = crc32c(chunk, this.#crc32c);
     this.#sizeBytes += chunk.length;
   }
 
@@ -38,4 +38,11 @@ export class ContentHasher {
       sha256Hex: this.#sha256.digest("hex"),
     };
   }
+}
+
+/** A CRC-32C value the way GCS reports it in `crc32c` and `x-goog-hash`: big-endian, base64. */
+function crc32cToBase64(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0, 0);
+  return bytes.toString("base64");
 }

@@ -401,6 +401,89 @@ describe("GCS resumable protocol on the wire", () => {
     );
   });
 
+  test("multipart/related as google-apitools (gcloud) frames it: bare LF line ends, single-quoted boundary", async () => {
+    const boundary = "===============4567890123456789012==";
+    const media = Buffer.concat([
+      Buffer.from("line one\nline two\r\n"),
+      randomFillSync(Buffer.alloc(4096)),
+    ]);
+    // Python's email generator writes the root headers too; apitools sends them as a preamble.
+    const body = Buffer.concat([
+      Buffer.from(
+        `Content-Type: multipart/related; boundary="${boundary}"\nMIME-Version: 1.0\n\n` +
+          `--${boundary}\nContent-Type: application/json\nMIME-Version: 1.0\n\n` +
+          `{"name": "gcloud/lf", "contentType": "application/octet-stream"}\n` +
+          `--${boundary}\nContent-Type: application/octet-stream\nMIME-Version: 1.0\n` +
+          "Content-Transfer-Encoding: binary\n\n",
+      ),
+      media,
+      Buffer.from(`\n--${boundary}--\n`),
+    ]);
+    const response = await fetch(
+      `${emulator.endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=multipart`,
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": `multipart/related; boundary='${boundary}'`,
+        },
+        body,
+      },
+    );
+    const json = (await response.json()) as { name?: string; size?: string };
+    assert.equal(response.status, 200, JSON.stringify(json));
+    assert.equal(json.name, "gcloud/lf");
+    assert.equal(json.size, String(media.length));
+    const stored = emulator.getObject(bucket, "gcloud/lf")!;
+    assert.equal(stored.sha256Hex, createHash("sha256").update(media).digest("hex"));
+    assert.equal(stored.contentType, "application/octet-stream");
+  });
+
+  test("POST /resumable/upload/storage/v1/b/{bucket}/o starts a resumable session (gcloud's path)", async () => {
+    const response = await fetch(
+      `${emulator.endpoint}/resumable/upload/storage/v1/b/${bucket}/o?name=gcloud%2Fresumable`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: "{}",
+      },
+    );
+    assert.equal(response.status, 200);
+    const uri = response.headers.get("location")!;
+    const done = await put(uri, `bytes 0-${data.length - 1}/${data.length}`, data);
+    assert.equal(done.status, 200);
+    assert.equal(emulator.getObject(bucket, "gcloud/resumable")?.sizeBytes, data.length);
+  });
+
+  test("object names GCS refuses (., .., .well-known/acme-challenge/…) → 400 invalid", async () => {
+    const expected = {
+      code: 400,
+      message: "The specified object name is not valid.",
+      errors: [
+        { message: "The specified object name is not valid.", domain: "global", reason: "invalid" },
+      ],
+    };
+    for (const name of [".", "..", ".well-known/acme-challenge/token"]) {
+      const media = await fetch(
+        `${emulator.endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${encodeURIComponent(name)}`,
+        { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "x" },
+      );
+      assert.equal(media.status, 400, name);
+      assert.deepEqual(((await media.json()) as { error: unknown }).error, expected);
+      const resumable = await fetch(
+        `${emulator.endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=resumable`,
+        {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ name }),
+        },
+      );
+      assert.equal(resumable.status, 400, name);
+      await resumable.body?.cancel();
+      assert.equal(emulator.getObject(bucket, name), undefined);
+    }
+  });
+
   test("a federated token with storage scope but no grant is refused, an ifGenerationMatch=0 conflict → 412", async () => {
     const { token: federated } = await identityPoolClientV10({
       ...federation(),

@@ -50,16 +50,19 @@ export async function handleGcs(
   faults: GcsRequestFaults,
 ): Promise<boolean> {
   const path = url.pathname;
-  let match = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path);
+  // `/resumable/upload/…` is the path google-apitools (gcloud) starts resumable uploads on;
+  // GCS treats it as `/upload/…?uploadType=resumable`.
+  let match = /^\/(resumable\/)?upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path);
   if (match) {
-    const bucketName = decodeURIComponent(match[1]!);
+    const bucketName = decodeURIComponent(match[2]!);
     const uploadId = url.searchParams.get("upload_id");
     if (uploadId !== null) {
       await sessionRequest(req, res, bucketName, uploadId, deps, faults);
       return true;
     }
     if (req.method !== "POST") return false;
-    await startUpload(req, res, bucketName, url, deps, faults);
+    const uploadType = url.searchParams.get("uploadType") ?? (match[1] ? "resumable" : null);
+    await startUpload(req, res, bucketName, uploadType, url, deps, faults);
     return true;
   }
   match = /^\/(storage|download\/storage)\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(path);
@@ -126,7 +129,29 @@ const preconditionFailed = (): GcsDenial => ({
   ),
 });
 
-/** Checks create (+ delete when overwriting) and `ifGenerationMatch` for a write of `name`. */
+/**
+ * Names GCS refuses to create: `.`, `..`, anything under `.well-known/acme-challenge/`, and
+ * names with a carriage return or line feed.
+ */
+function invalidObjectName(name: string): GcsDenial | undefined {
+  if (
+    name === "." ||
+    name === ".." ||
+    name.startsWith(".well-known/acme-challenge/") ||
+    /[\r\n]/.test(name)
+  ) {
+    return {
+      status: 400,
+      body: gcsError(400, "invalid", "The specified object name is not valid."),
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Checks the name, create (+ delete when overwriting) and `ifGenerationMatch` for a write of
+ * `name`.
+ */
 function writeAllowed(
   bucket: Bucket,
   principal: Principal,
@@ -134,6 +159,8 @@ function writeAllowed(
   ifGenerationMatch: string | undefined,
   deps: GcsDeps,
 ): GcsDenial | undefined {
+  const invalid = invalidObjectName(name);
+  if (invalid) return invalid;
   const create = authorize(bucket, principal, "storage.objects.create", name);
   if (create) return create;
   const existing = deps.store.get(bucket.name, name);
@@ -214,11 +241,11 @@ async function startUpload(
   req: IncomingMessage,
   res: ServerResponse,
   bucketName: string,
+  uploadType: string | null,
   url: URL,
   deps: GcsDeps,
   faults: GcsRequestFaults,
 ): Promise<void> {
-  const uploadType = url.searchParams.get("uploadType");
   if (uploadType !== "resumable" && uploadType !== "media" && uploadType !== "multipart") {
     await drain(req);
     return sendJson(
@@ -504,7 +531,7 @@ async function multipartUpload(
   deps: GcsDeps,
   faults: GcsRequestFaults,
 ): Promise<void> {
-  const boundary = /boundary="?([^";]+)"?/i.exec(req.headers["content-type"] ?? "")?.[1];
+  const boundary = multipartBoundary(req.headers["content-type"] ?? "");
   if (mediaType(req) !== "multipart/related" || !boundary) {
     await drain(req);
     return sendJson(
@@ -518,20 +545,25 @@ async function multipartUpload(
     );
   }
   const reader = new ByteReader(req);
-  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  let delimiter: Buffer;
   let metadataJson: Record<string, unknown>;
   let mediaContentType: string | undefined;
   try {
-    await reader.readUntil(Buffer.from(`--${boundary}\r\n`), 65_536);
-    parsePartHeaders(await reader.readUntil(Buffer.from("\r\n\r\n"), 65_536));
+    // The first boundary line tells the line ending: google-apitools (gcloud, gsutil) frames
+    // with bare LF, as Python's email generator writes; the other clients with CRLF.
+    await reader.readUntil(Buffer.from(`--${boundary}`), 65_536);
+    const eol = (await reader.readUntil(Buffer.from("\n"), 1024)).toString().endsWith("\r")
+      ? "\r\n"
+      : "\n";
+    const headersEnd = Buffer.from(eol + eol);
+    delimiter = Buffer.from(`${eol}--${boundary}`);
+    parsePartHeaders(await reader.readUntil(headersEnd, 65_536));
     metadataJson = JSON.parse(
       (await reader.readUntil(delimiter, 1_048_576)).toString("utf8"),
     ) as Record<string, unknown>;
-    if ((await reader.read(2)).toString() !== "\r\n")
+    if ((await reader.read(eol.length)).toString() !== eol)
       throw new MalformedBodyError("expected a media part");
-    mediaContentType = parsePartHeaders(await reader.readUntil(Buffer.from("\r\n\r\n"), 65_536))[
-      "content-type"
-    ];
+    mediaContentType = parsePartHeaders(await reader.readUntil(headersEnd, 65_536))["content-type"];
   } catch {
     await reader.drain().catch(() => {});
     return sendJson(res, 400, gcsError(400, "parseError", "Parse Error"));
@@ -575,6 +607,15 @@ async function multipartUpload(
     pickMetadata(metadataJson, mediaContentType),
     deps,
   );
+}
+
+/**
+ * The boundary parameter of a Content-Type, double-quoted, bare, or single-quoted as
+ * google-apitools writes it (`boundary='===============123=='`, Python's repr).
+ */
+function multipartBoundary(contentType: string): string | undefined {
+  const match = /;\s*boundary=(?:"([^"]+)"|'([^']+)'|([^\s;]+))/i.exec(contentType);
+  return match?.[1] ?? match?.[2] ?? match?.[3];
 }
 
 const noSuchObject = (bucket: string, name: string): GcsDenial => ({

@@ -44,13 +44,13 @@ export interface RequestLogEntry {
 function apiOf(path: string): FaultApi | undefined {
   if (path === "/v1/token") return "sts";
   if (path.startsWith("/v1/projects/")) return "iam";
-  if (/^\/(upload\/|download\/)?storage\/v1\//.test(path)) return "gcs";
+  if (/^\/(resumable\/upload\/|upload\/|download\/)?storage\/v1\//.test(path)) return "gcs";
   return undefined;
 }
 
 /** Requests whose bodies the GCS handlers cut themselves, so a reset lands mid-body. */
 function gcsStreams(req: IncomingMessage, url: URL): boolean {
-  if (url.pathname.startsWith("/upload/")) {
+  if (/^\/(resumable\/)?upload\//.test(url.pathname)) {
     const uploadType = url.searchParams.get("uploadType");
     return (
       url.searchParams.has("upload_id") || uploadType === "media" || uploadType === "multipart"
