@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -145,5 +145,31 @@ describe("embedded database directory", () => {
     await writeFile(`${dataDir}.lock`, "4194999");
     const db = await openEmbedded({ dataDir });
     await db.close();
+  });
+
+  it("keeps every file owner-only, whatever the umask and the modes found", async () => {
+    const dataRoot = join(dir, "world-readable");
+    await mkdir(dataRoot, { mode: 0o755 });
+    await chmod(dataRoot, 0o755);
+    const previousUmask = process.umask(0);
+    try {
+      for (let round = 0; round < 2; round++) {
+        const db = await openEmbedded({ dataDir: join(dataRoot, "pgdata") });
+        await migrate(db);
+        await db.close();
+      }
+    } finally {
+      process.umask(previousUmask);
+    }
+    const open: string[] = [];
+    const walk = async (path: string) => {
+      const info = await stat(path);
+      if ((info.mode & 0o077) !== 0) open.push(`${path} ${(info.mode & 0o777).toString(8)}`);
+      if (info.isDirectory()) {
+        for (const name of await readdir(path)) await walk(join(path, name));
+      }
+    };
+    await walk(dataRoot);
+    assert.deepEqual(open.slice(0, 5), [], `${open.length} paths readable by others`);
   });
 });

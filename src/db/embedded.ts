@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname } from "node:path";
 import { PGlite, types } from "@electric-sql/pglite";
 import { AppError } from "../errors/index.ts";
+import { restrictToOwner } from "../lib/owner-only.ts";
 import type { Db, Queryable } from "./db.ts";
 
 /** Options of {@link openEmbedded}. */
@@ -29,7 +30,22 @@ export async function openEmbedded({
   dataDir,
   loadDataDir,
 }: EmbeddedOptions = {}): Promise<EmbeddedDb> {
-  const release = dataDir ? lockDataDir(dataDir) : () => {};
+  const locked = dataDir ? lockDataDir(dataDir) : () => {};
+  // PGlite writes its files with the process umask: tighten what an earlier run (or a directory
+  // made by someone else) left open, now and again when closing, after the files it created.
+  const tighten = () => {
+    if (!dataDir) return;
+    restrictToOwner(dirname(dataDir));
+    restrictToOwner(dataDir, { recursive: true });
+  };
+  const release = () => {
+    try {
+      tighten();
+    } finally {
+      locked();
+    }
+  };
+  tighten();
   let pglite: PGlite;
   try {
     pglite = await PGlite.create({
@@ -74,7 +90,7 @@ export async function openEmbedded({
  * replacing a lock left by a dead process.
  */
 function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dirname(dataDir), { recursive: true });
+  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
   const path = `${dataDir}.lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
