@@ -308,6 +308,15 @@ for (const kind of databaseKinds) {
         assert.equal(answer.status, status, `${name}: ${JSON.stringify(answer.body)}`);
         assert.equal(answer.body?.error?.code ?? "", code, name);
       }
+      // curl's default Content-Type on an append: the refusal says what an append takes.
+      const form = await relay.call("PATCH", `/v2/recordings/${id}`, {
+        operator: true,
+        bytes: testBytes(10),
+        headers: { "upload-offset": "1000", "content-type": "application/x-www-form-urlencoded" },
+      });
+      assert.equal(form.status, 415);
+      assert.match(form.body.error.message, /application\/offset\+octet-stream/);
+      assert.doesNotMatch(form.body.error.message, /must be application\/json/);
       const read = await relay.call("GET", `/v2/recordings/${id}`);
       assert.equal(read.body.state, "receiving");
       assert.equal(read.body.bytes_received, 1000);

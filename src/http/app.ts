@@ -82,6 +82,14 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   // Only JSON is parsed; anything else (text/plain included) is refused with 415.
   app.removeContentTypeParser("text/plain");
+  // An empty JSON body is no body: endpoints without one (resend, rotate) or with only optional
+  // fields (complete) accept it, and those that need one say which field is missing.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") done(null, undefined);
+    else parseJson(request, String(body), done);
+  });
   installErrorHandling(app);
   app.addHook("preValidation", refuseHostileInput);
   app.addHook("onSend", async (request, reply) => {

@@ -69,7 +69,7 @@ export function toAppError(error: unknown): AppError {
         ? "is required"
         : `must be ${/^[aeiou]/.test(expected) ? "an" : "a"} ${expected}`;
     }
-    return new AppError("VALIDATION_FAILED", field ? `${field}: ${message}` : message, {
+    return new AppError("VALIDATION_FAILED", `${field || "body"}: ${message}`, {
       ...(field ? { field } : {}),
     });
   }

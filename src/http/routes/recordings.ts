@@ -125,6 +125,17 @@ export function recordingRoutes(deps: RecordingDeps) {
     // Recording bytes are streamed to staging as they arrive, never parsed or buffered; only
     // these routes accept them (everywhere else such a body is 415).
     parent.addContentTypeParser(byteTypes, (_request, payload, done) => done(null, payload));
+    // Any other type here (curl's default form encoding, text) is refused with what these routes
+    // take, rather than the JSON-only advice of the rest of the API.
+    parent.addContentTypeParser("*", (request, _payload, done) =>
+      done(
+        new AppError(
+          "UNSUPPORTED_MEDIA_TYPE",
+          `recording bytes are ${byteTypes.join(", ")} (starting or completing a recording takes application/json); got ${request.headers["content-type"] ?? "none"}`,
+        ),
+        undefined,
+      ),
+    );
     const app = parent.withTypeProvider<ZodTypeProvider>();
     const operatorOnly = requireOperator(deps.operatorToken);
     const either = requireWorkspaceOrOperator(deps.db, deps.operatorToken);
