@@ -1,6 +1,6 @@
 /**
- * Scale-out (SPEC §9): two `recording-relay worker` processes share one PostgreSQL queue behind a
- * `serve --no-worker` API. 500 small recordings: none delivered twice, none lost.
+ * Scale-out (docs/operations.md, Scaling workers): two `recording-relay worker` processes share one
+ * PostgreSQL queue behind a `serve --no-worker` API. 500 small recordings: none delivered twice, none lost.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

@@ -1,8 +1,8 @@
 /**
- * Recording ingest and delivery end to end (SPEC §4, §5): a producer streams recordings into the
- * relay (`startServer`, configured like production), the relay delivers them into the emulated
- * customers' buckets with federated identity only, and signed webhooks say so — on the embedded
- * database and on PostgreSQL.
+ * Recording ingest and delivery end to end (docs/api.md, Ingest and Delivery): a producer streams
+ * recordings into the relay (`startServer`, configured like production), the relay delivers them
+ * into the emulated customers' buckets with federated identity only, and signed webhooks say so —
+ * on the embedded database and on PostgreSQL.
  */
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";

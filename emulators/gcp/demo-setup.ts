@@ -19,7 +19,7 @@ export interface DemoGcpSetupOptions {
   objectPrefix?: string;
 }
 
-/** The GCS `recording_storage` object (SPEC §3) matching the setup. */
+/** The GCS `recording_storage` object (docs/api.md, recording_storage) matching the setup. */
 export interface GcsRecordingStorage {
   provider: "gcs";
   bucket_name: string;

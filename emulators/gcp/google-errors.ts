@@ -1,7 +1,7 @@
 /**
- * Google's error bodies, one builder per API family. Texts marked "observed" in
- * shared/research/cloud-federation-protocols.md are reproduced verbatim; the others are
- * plausible inventions that clients should not parse (they match on codes).
+ * Google's error bodies, one builder per API family. Texts marked "observed" are reproduced
+ * verbatim from Google's real answers; the others are plausible inventions that clients should
+ * not parse (they match on codes).
  */
 
 /** STS (OAuth 2.0 style) error body. */

@@ -1,8 +1,9 @@
 /**
  * Test support (not a test file): a stand-in for the relay's OIDC issuer. Keys are made with jose,
  * discovery and JWKS are served over plain http on loopback, and tokens carry the relay's claims
- * (SPEC §6: iss, sub, customer_id, aud, iat, nbf, exp = 10 min, jti). Keys can be added unpublished
- * and published later, to exercise JWKS refetching, and any claim or header can be overridden.
+ * (docs/api.md, OIDC issuer: iss, sub, customer_id, aud, iat, nbf, exp = 10 min, jti). Keys can
+ * be added unpublished and published later, to exercise JWKS refetching, and any claim or header
+ * can be overridden.
  */
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";

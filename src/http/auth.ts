@@ -1,6 +1,7 @@
 /**
- * The two kinds of caller (SPEC §4): the operator, with `Authorization: Bearer <token>`, and a
- * workspace, with `x-api-key`. Both checks compare digests in constant time.
+ * The two kinds of caller (docs/api.md, Authentication): the operator, with
+ * `Authorization: Bearer <token>`, and a workspace, with `x-api-key`. Both checks compare digests
+ * in constant time.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";

@@ -1,7 +1,7 @@
 /** The two public documents of the issuer: OpenID discovery and the JWKS. */
 import { type PublicJwk, SIGNING_ALG } from "./keys.ts";
 
-/** The claims every token carries (SPEC §6). */
+/** The claims every token carries (docs/api.md, OIDC issuer). */
 export const TOKEN_CLAIMS = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "customer_id"];
 
 /** `/.well-known/openid-configuration`: only what workload-identity verifiers consume. */

@@ -4,7 +4,7 @@ import { sealPrivateKey } from "../lib/sealing.ts";
 
 /** The only signing algorithm: the one every cloud accepts (Azure supports nothing else). */
 export const SIGNING_ALG = "RS256";
-/** RSA modulus size; SPEC §6 asks for 2048 bits or more. */
+/** RSA modulus size; docs/api.md (OIDC issuer) promises 2048 bits. */
 export const RSA_MODULUS_BITS = 2048;
 
 /** A public key as published in the JWKS; never carries private members. */

@@ -130,7 +130,7 @@ for (const [kind, issuerPath] of [
       );
     });
 
-    it("mints a fresh token per call with exactly the claims SPEC §6 lists", async () => {
+    it("mints a fresh token per call with exactly the claims docs/api.md lists", async () => {
       const workspaceId = crypto.randomUUID();
       const before = Math.floor(Date.now() / 1000);
       const first = await issuer.mintToken({ workspaceId, audience: AZURE_AUDIENCE });

@@ -1,7 +1,7 @@
 /**
  * Composition root of `worker`: the delivery engine without the HTTP API, for scale-out
- * (SPEC §9). Several workers on several machines share one PostgreSQL server and an S3-compatible
- * staging bucket.
+ * (docs/operations.md, Scaling workers). Several workers on several machines share one
+ * PostgreSQL server and an S3-compatible staging bucket.
  */
 import pino from "pino";
 import type { Config } from "../config/index.ts";

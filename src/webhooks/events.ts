@@ -1,7 +1,7 @@
 /**
- * The two events of SPEC §8 in the seed platform's callback envelope. Builders take what the
- * delivery engine knows about a recording and return the exact JSON the receiver gets; the body
- * is fixed when the event is enqueued, so every retry sends (and signs) the same bytes.
+ * The two events (docs/api.md, Events) in the seed platform's callback envelope. Builders take
+ * what the delivery engine knows about a recording and return the exact JSON the receiver gets;
+ * the body is fixed when the event is enqueued, so every retry sends (and signs) the same bytes.
  */
 import type { RecordingStorage, StorageProvider } from "../domain/index.ts";
 import { storageUri } from "../domain/index.ts";

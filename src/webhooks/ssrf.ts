@@ -1,6 +1,6 @@
 /**
- * The SSRF guard of the webhook sender (SPEC §8). A callback URL is the customer's input, and the
- * relay runs inside the operator's network, so every request is checked twice:
+ * The SSRF guard of the webhook sender (docs/api.md, Events). A callback URL is the customer's
+ * input, and the relay runs inside the operator's network, so every request is checked twice:
  *
  * 1. before sending, on the URL: scheme (`https`, `http` only when the operator allows it), no
  *    credentials, and an IP-literal host or an internal name refused outright (literal addresses

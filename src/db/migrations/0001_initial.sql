@@ -1,5 +1,6 @@
--- The relay's tables (SPEC §2). Ids are UUIDs made by the application; jsonb holds validated
--- customer configuration, which never contains a secret (SPEC §3), so it may be shown back.
+-- The relay's tables (docs/architecture.md). Ids are UUIDs made by the application; jsonb holds
+-- validated customer configuration, which never contains a secret (docs/api.md,
+-- recording_storage), so it may be shown back.
 
 CREATE TABLE workspaces (
   id uuid PRIMARY KEY,
@@ -88,7 +89,7 @@ CREATE TABLE events (
   created_at timestamptz NOT NULL DEFAULT now(),
   delivered_at timestamptz
 );
--- Exactly one recording_ready per recording (SPEC §5, idempotence).
+-- Exactly one recording_ready per recording (docs/api.md, Events).
 CREATE UNIQUE INDEX events_one_ready_per_recording ON events (recording_id)
   WHERE event_type = 'application.recording_ready';
 CREATE INDEX events_due ON events (next_attempt_at) WHERE state = 'pending';

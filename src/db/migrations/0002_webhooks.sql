@@ -1,5 +1,5 @@
--- Signed webhooks (SPEC §8): each workspace's signing secrets, and the log of every delivery
--- attempt of every event.
+-- Signed webhooks (docs/api.md, Events): each workspace's signing secrets, and the log of every
+-- delivery attempt of every event.
 
 CREATE TABLE webhook_secrets (
   id uuid PRIMARY KEY,

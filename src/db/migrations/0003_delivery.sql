@@ -1,4 +1,4 @@
--- Recording ingest and the delivery engine (SPEC §4 recording routes, §5).
+-- Recording ingest and the delivery engine (docs/api.md, Ingest and Delivery).
 
 -- One append at a time per recording, across processes: the appender holds this lease (renewed
 -- while its body streams in) and commits `bytes_received` only if it still holds it.

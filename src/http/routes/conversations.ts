@@ -39,7 +39,7 @@ export interface DestinationDeps {
   allowHttpCallbacks: boolean;
   /** Live check of a new conversation's destination (S3 AssumeRole); absent: not checked. */
   checkDestination?: DestinationCheck;
-  /** The live diagnostic of `POST /v2/recording-storage/verify`; absent: answered 400 NOT_CONFIGURED. */
+  /** The live diagnostic of `POST /v2/recording-storage/verify`; absent: answered 409 NOT_CONFIGURED. */
   verifyDestination?: DestinationVerifier;
   /** Networks callbacks may reach despite the SSRF rules (development and tests). */
   callbackAllowedNetworks?: AllowedNetworks;
@@ -90,7 +90,7 @@ const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 const securityApiKey = [{ apiKey: [] }];
 
-/** `POST/GET /v2/conversations` and `GET /v2/conversations/{id}` (SPEC §4). */
+/** `POST/GET /v2/conversations` and `GET /v2/conversations/{id}` (docs/api.md, Conversations). */
 export function conversationRoutes(deps: DestinationDeps) {
   return async function conversationRoutes(parent: FastifyInstance): Promise<void> {
     const app = parent.withTypeProvider<ZodTypeProvider>();

@@ -38,8 +38,9 @@ export function issuerPathPrefix(issuerUrl: string): string {
 }
 
 /**
- * Public OpenID discovery and JWKS (SPEC §6), under the issuer's path as Discovery §4 requires;
- * with a path, also at the root, for a proxy that strips the prefix before the relay.
+ * Public OpenID discovery and JWKS (docs/api.md, OIDC issuer), under the issuer's path as
+ * OpenID Connect Discovery §4 requires; with a path, also at the root, for a proxy that strips the
+ * prefix before the relay.
  */
 export function oidcRoutes(issuer: Pick<Issuer, "issuerUrl" | "discovery" | "jwks">) {
   return async function oidcRoutes(parent: FastifyInstance): Promise<void> {

@@ -28,7 +28,7 @@ const defaultAnswer = z.object({
     .meta({ description: "The template conversations capture: its own, or the operator default" }),
 });
 
-/** The workspace default destination and the customer setup guides (SPEC §4). */
+/** The workspace default destination and the setup guides (docs/api.md, recording_storage). */
 export function recordingStorageRoutes(deps: DestinationDeps) {
   return async function recordingStorageRoutes(parent: FastifyInstance): Promise<void> {
     const app = parent.withTypeProvider<ZodTypeProvider>();

@@ -119,7 +119,10 @@ const completeBody = z
 const securityOperator: Record<string, string[]>[] = [{ operatorToken: [] }];
 const securityEither: Record<string, string[]>[] = [{ apiKey: [] }, { operatorToken: [] }];
 
-/** The recording routes of SPEC §4: ingest (operator), read and redeliver (workspace or operator). */
+/**
+ * The recording routes (docs/api.md, Ingest and Delivery): ingest (operator), read and redeliver
+ * (workspace or operator).
+ */
 export function recordingRoutes(deps: RecordingDeps) {
   return async function recordingRoutes(parent: FastifyInstance): Promise<void> {
     // Recording bytes are streamed to staging as they arrive, never parsed or buffered; only
