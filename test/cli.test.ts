@@ -26,6 +26,17 @@ describe("serve on the embedded default", () => {
     const first = await startRelay(["--data-dir", dataDir]);
     const health = await fetch(`${first.url}/healthz`);
     assert.equal(health.status, 200);
+    // No issuer configured: it is derived from the address served, and said so at start.
+    const port = new URL(first.url).port;
+    const discovery = (await (
+      await fetch(`${first.url}/.well-known/openid-configuration`)
+    ).json()) as { issuer: string; jwks_uri: string };
+    assert.equal(discovery.issuer, `http://localhost:${port}`);
+    assert.equal(discovery.jwks_uri.startsWith(`http://localhost:${port}/`), true);
+    assert.match(
+      first.output(),
+      /OIDC issuer: http:\/\/localhost:\d+ \(derived from the listen address/,
+    );
 
     // The generated token is printed once and kept, readable only by its owner.
     const token = (await readFile(join(dataDir, "operator-token"), "utf8")).trim();

@@ -113,9 +113,9 @@ export const settings = {
           (value === new URL(value).href.replace(/\/$/, "") && !new URL(value).username),
         "must be written in canonical form (lowercase host, no default port, no `.` or `..` segments, no credentials), since clouds compare it byte for byte",
       ),
-    default: "http://localhost:8080",
+
     description:
-      "Public base URL of the relay's OIDC issuer: the exact `iss` of every token and the issuer customers trust in GCP and Azure. Must be https and reachable by the clouds in production; discovery is served at `<issuer>/.well-known/openid-configuration`. A path (`https://example.com/oidc`) is allowed: the relay serves the documents under that path, and also at the root for a proxy that strips it.",
+      "Public base URL of the relay's OIDC issuer: the exact `iss` of every token and the issuer customers trust in GCP and Azure. Must be https and reachable by the clouds in production; unset, it is derived from the listen address (`http://localhost:<port>`, for local use only); discovery is served at `<issuer>/.well-known/openid-configuration`. A path (`https://example.com/oidc`) is allowed: the relay serves the documents under that path, and also at the root for a proxy that strips it.",
   }),
   masterKey: setting({
     env: "RELAY_MASTER_KEY",

@@ -11,11 +11,12 @@ import {
 import type { RelayTrust } from "../domain/index.ts";
 import type { DestinationVerifier } from "../http/routes/conversations.ts";
 import type { Issuer } from "../oidc/index.ts";
+import { issuerUrlOf } from "./issuer-url.ts";
 
 /** The trust customers configure, from the configuration. */
 export function trustFrom(config: Config): RelayTrust {
   return {
-    issuerUrl: config.issuerUrl,
+    issuerUrl: issuerUrlOf(config).url,
     awsAccountId: config.awsAccountId,
     awsExternalIdMode: config.awsExternalIdMode,
     awsExternalId: config.awsExternalId,

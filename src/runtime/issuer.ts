@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.ts";
 import type { Db } from "../db/index.ts";
 import { countKeys, createIssuer, type Issuer } from "../oidc/index.ts";
+import { issuerUrlOf } from "./issuer-url.ts";
 import { type MasterKey, resolveMasterKey } from "./master-key.ts";
 
 /** Resolves the master key against what the (migrated) database holds and builds the issuer. */
@@ -11,6 +12,8 @@ export async function openIssuer(
     | "databaseUrl"
     | "dataDir"
     | "issuerUrl"
+    | "host"
+    | "port"
     | "tokenLifetimeSeconds"
     | "signingKeyRotationHours"
   >,
@@ -19,7 +22,7 @@ export async function openIssuer(
   const masterKey = resolveMasterKey(config, await countKeys(db));
   const issuer = createIssuer({
     db,
-    issuerUrl: config.issuerUrl,
+    issuerUrl: issuerUrlOf(config).url,
     masterKey: masterKey.key,
     tokenLifetimeSeconds: config.tokenLifetimeSeconds,
     rotationIntervalHours: config.signingKeyRotationHours,

@@ -14,6 +14,7 @@ import type { WebhookSender } from "../webhooks/index.ts";
 import { destinationsFrom, trustFrom, verifierOf } from "./destinations.ts";
 import { createEngine, type Engine } from "./engine.ts";
 import { openIssuer } from "./issuer.ts";
+import { withConcretePort } from "./issuer-url.ts";
 import type { MasterKey } from "./master-key.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
 
@@ -41,9 +42,10 @@ export interface RunningServer {
 
 /** Opens the database, migrates it, and listens; runs the delivery worker unless `worker` is false. */
 export async function startServer(
-  config: Config,
+  configured: Config,
   options: { worker?: boolean } = {},
 ): Promise<RunningServer> {
+  const config = await withConcretePort(configured);
   const operatorToken = resolveOperatorToken(config);
   const db = await openDatabase(config);
   try {

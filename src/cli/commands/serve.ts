@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { describeIssuer } from "../../runtime/issuer-url.ts";
 import { masterKeyWarning } from "../../runtime/master-key.ts";
 import { startServer } from "../../runtime/server.ts";
 import { closeOnSignals } from "../../runtime/signals.ts";
@@ -59,7 +60,7 @@ export function serveCommand(io: CliIo): Command {
     if (server.masterKey.generated && server.masterKey.path) {
       io.stderr(masterKeyWarning(server.masterKey.path));
     }
-    io.stderr(`OIDC issuer: ${server.issuer.issuerUrl}`);
+    io.stderr(describeIssuer({ url: server.issuer.issuerUrl, derived: !config.issuerUrl }));
     io.stderr(
       `recording-relay listening on ${server.url} (database: ${server.db.kind}, staging: ${server.engine.staging.description}, worker: ${server.engine.worker ? "on" : "off"})`,
     );
