@@ -1,3 +1,3 @@
 export { renderConfigurationDoc } from "./docs.ts";
 export { type ConfigSources, loadConfig } from "./load.ts";
-export { type Config, type Setting, type SettingName, settings } from "./settings.ts";
+export { type Config, type SettingName, settings } from "./settings.ts";

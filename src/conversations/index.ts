@@ -2,9 +2,7 @@ export {
   type Conversation,
   createConversation,
   findConversation,
-  type ListPosition,
   listConversations,
-  type NewConversation,
   type RecordingSummary,
   recordingsOf,
 } from "./conversations.ts";
