@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, importPKCS8 } from "jose";
 import { migrate, openEmbedded } from "../src/db/index.ts";
-import { openPrivateKey } from "../src/lib/sealing.ts";
+import { openPrivateKey } from "../src/oidc/sealed-keys.ts";
 import { createServerDatabase } from "./helpers/databases.ts";
 import { killAllRelays, runRelay, startRelay } from "./helpers/relay-process.ts";
 

@@ -1,20 +1,17 @@
 /**
- * Encryption at rest of the relay's own secrets under the master key: the OIDC signing keys'
- * private halves and the workspaces' webhook signing secrets. AES-256-GCM with the owning row's
+ * Encryption at rest of the relay's own secrets under the master key (the OIDC signing keys'
+ * private halves, src/oidc/sealed-keys.ts; the workspaces' webhook signing secrets). AES-256-GCM with the owning row's
  * identity as additional authenticated data, so a ciphertext cannot be moved to another row.
  * Layout (as `signing_keys.private_key_encrypted` documents): 12-byte nonce || ciphertext || 16-byte tag.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { AppError } from "../errors/index.ts";
 
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
+/** Bytes of the GCM nonce that starts a sealed box. */
+export const NONCE_BYTES = 12;
+/** Bytes of the GCM tag that ends a sealed box. */
+export const TAG_BYTES = 16;
 /** Length of the master key in bytes (AES-256). */
 export const MASTER_KEY_BYTES = 32;
-
-function aad(kid: string): string {
-  return `recording-relay signing key ${kid}`;
-}
 
 function checkMasterKey(masterKey: Uint8Array): void {
   if (masterKey.byteLength !== MASTER_KEY_BYTES) {
@@ -57,28 +54,4 @@ export function openSecret(
   } catch {
     return undefined;
   }
-}
-
-/** Encrypts a private key (PKCS#8 PEM) for the row of `kid`. */
-export function sealPrivateKey(masterKey: Uint8Array, kid: string, pkcs8Pem: string): Buffer {
-  return sealSecret(masterKey, aad(kid), pkcs8Pem);
-}
-
-/**
- * Decrypts the private key of `kid`. A wrong master key (or a tampered row) fails the GCM tag check
- * and becomes MASTER_KEY_MISMATCH, naming only the key id.
- */
-export function openPrivateKey(masterKey: Uint8Array, kid: string, sealed: Uint8Array): string {
-  if (Buffer.from(sealed).byteLength <= NONCE_BYTES + TAG_BYTES) {
-    checkMasterKey(masterKey);
-    throw new AppError("MASTER_KEY_MISMATCH", `signing key ${kid} is stored truncated`);
-  }
-  const pem = openSecret(masterKey, aad(kid), sealed);
-  if (pem === undefined) {
-    throw new AppError(
-      "MASTER_KEY_MISMATCH",
-      `the master key does not decrypt OIDC signing key ${kid} stored in the database: start with the master key it was created with (RELAY_MASTER_KEY, or <data dir>/master-key for the embedded database); the relay never replaces signing keys that customers' clouds trust`,
-    );
-  }
-  return pem;
 }

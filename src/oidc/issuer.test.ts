@@ -12,8 +12,8 @@ import {
 } from "../../test/helpers/databases.ts";
 import { type Db, migrate, openEmbedded, openPostgres } from "../db/index.ts";
 import { isAppError } from "../errors/index.ts";
-import { openPrivateKey } from "../lib/sealing.ts";
 import { createIssuer } from "./index.ts";
+import { openPrivateKey } from "./sealed-keys.ts";
 
 const ISSUER = "https://relay.example.com";
 const AUDIENCE = "sts.amazonaws.com";

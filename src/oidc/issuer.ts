@@ -4,7 +4,6 @@
  */
 import type { Db, Queryable } from "../db/index.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
-import { openPrivateKey } from "../lib/sealing.ts";
 import {
   type DiscoveryDocument,
   discoveryDocument,
@@ -12,6 +11,7 @@ import {
   jwksDocument,
 } from "./documents.ts";
 import { type RotationOutcome, rotateKeys } from "./rotation.ts";
+import { openPrivateKey } from "./sealed-keys.ts";
 import {
   listKeyRecords,
   publishedKeys,

@@ -1,6 +1,6 @@
 /** Signing key pairs: generated with jose, identified by their RFC 7638 thumbprint. */
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair } from "jose";
-import { sealPrivateKey } from "../lib/sealing.ts";
+import { sealPrivateKey } from "./sealed-keys.ts";
 
 /** The only signing algorithm: the one every cloud accepts (Azure supports nothing else). */
 export const SIGNING_ALG = "RS256";
