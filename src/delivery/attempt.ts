@@ -252,11 +252,11 @@ export async function runAttempt(
     }
     return;
   }
-  await afterFailure(deps, delivery, recording, result.failure, nowMs);
+  await recordFailedAttempt(deps, delivery, recording, result.failure, nowMs);
 }
 
 /** Schedules the retry of a failed attempt, or records the recording as failed. */
-export async function afterFailure(
+export async function recordFailedAttempt(
   deps: AttemptDeps,
   delivery: ClaimedDelivery,
   recording: Recording,

@@ -22,7 +22,12 @@ export {
   listEvents,
   resendEvent,
 } from "./outbox.ts";
-export { afterFailure, MAX_ATTEMPTS, RETRY_SCHEDULE_MS, type RetryDecision } from "./schedule.ts";
+export {
+  MAX_ATTEMPTS,
+  nextEventAttempt,
+  RETRY_SCHEDULE_MS,
+  type RetryDecision,
+} from "./schedule.ts";
 export {
   listWebhookSecrets,
   type RotatedSecret,

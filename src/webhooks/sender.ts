@@ -1,7 +1,7 @@
 /**
  * The webhook sender: claims due events from the outbox, POSTs each signed to its callback URL
- * through the SSRF guard, logs the attempt and schedules the next one (SPEC §8). Time comes from
- * an injected clock, so tests walk the whole retry schedule without sleeping.
+ * through the SSRF guard, logs the attempt and schedules the next one (docs/api.md, "Events").
+ * Time comes from an injected clock, so tests walk the whole retry schedule without sleeping.
  */
 import type { Db } from "../db/index.ts";
 import type { AllowedNetworks } from "../domain/index.ts";
@@ -14,7 +14,7 @@ import {
   claimDueEvents,
   recordAttempt,
 } from "./outbox.ts";
-import { afterFailure } from "./schedule.ts";
+import { nextEventAttempt } from "./schedule.ts";
 import { signingSecrets } from "./secrets.ts";
 import { signatureHeaders } from "./signing.ts";
 import {
@@ -191,7 +191,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
     if (result.error === null) {
       outcome = { kind: "delivered" };
     } else {
-      const decision = afterFailure(event.attempt, random);
+      const decision = nextEventAttempt(event.attempt, random);
       switch (decision.kind) {
         case "retry":
           outcome = { kind: "retry", nextAttemptAtMs: deps.clock.now() + decision.delayMs };
