@@ -1,3 +1,5 @@
+// A conversation is shown with its recordings; their SQL lives with the other recordings queries.
+export { type RecordingSummary, recordingsOf } from "../recordings/store.ts";
 export {
   type Conversation,
   createConversation,
@@ -5,7 +7,5 @@ export {
   type ListPosition,
   listConversations,
   type NewConversation,
-  type RecordingSummary,
-  recordingsOf,
 } from "./conversations.ts";
 export type { DestinationCheck } from "./destination-check.ts";

@@ -14,6 +14,7 @@ import type { Clock } from "../lib/clock.ts";
 import {
   commitAppend,
   findRecording,
+  findRecordingIdAt,
   insertRecording,
   markComplete,
   type Recording,
@@ -102,11 +103,8 @@ export class Ingest {
       });
       if (id) return { recording: await this.#mustFind(id), created: true };
       if (requestedEpochMs !== undefined) {
-        const { rows: existing } = await this.#deps.db.query<{ id: string }>(
-          "SELECT id FROM recordings WHERE conversation_id = $1 AND epoch_ms = $2",
-          [conversationId, epochMs],
-        );
-        return { recording: await this.#mustFind(existing[0]!.id), created: false };
+        const existing = await findRecordingIdAt(this.#deps.db, conversationId, epochMs);
+        return { recording: await this.#mustFind(existing!), created: false };
       }
     }
     throw new AppError("RECORDING_STATE_CONFLICT", "could not find a free epoch_ms; retry");
