@@ -1,5 +1,5 @@
 /**
- * Recording ingest (SPEC §4): start an instance, append bytes at an explicit offset, complete.
+ * Recording ingest (docs/api.md, "Ingest"): start an instance, append bytes at an explicit offset, complete.
  * Every byte is staged durably before it is acknowledged, and every request can be retried
  * safely: a start with the same `epoch_ms` finds the same recording, an append at a stale
  * offset is refused with the current one, a repeated `complete` answers the same.
@@ -23,7 +23,7 @@ import {
   setLiveUploadHandle,
   takeAppendLease,
 } from "../recordings/store.ts";
-import { StagingError, StagingLimitError, type StagingStore } from "../staging/index.ts";
+import { isStagingError, type StagingStore } from "../staging/index.ts";
 import { mp4DurationSeconds } from "./mp4-duration.ts";
 import { RunningHashes } from "./running-hashes.ts";
 
@@ -167,7 +167,7 @@ export class Ingest {
           maxBytes: deps.maxRecordingBytes - offset,
         }));
       } catch (error) {
-        if (error instanceof StagingLimitError) {
+        if (isStagingError(error, "STAGING_LIMIT_EXCEEDED")) {
           throw new AppError(
             "PAYLOAD_TOO_LARGE",
             `recording ${id} would exceed ${deps.maxRecordingBytes} bytes (RELAY_MAX_RECORDING_BYTES); this append was not kept`,
@@ -188,7 +188,7 @@ export class Ingest {
             { details: { upload_offset: offset }, cause: error },
           );
         }
-        if (error instanceof StagingError) {
+        if (isStagingError(error)) {
           throw new AppError(
             "NOT_READY",
             `staging did not take the append to recording ${id}; nothing of it was kept: retry from ${offset}`,
