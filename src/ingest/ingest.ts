@@ -10,6 +10,7 @@ import type { LiveUploads } from "../delivery/live-uploads.ts";
 import { enqueueDelivery, insertClaimedDelivery, notifyWorkers } from "../delivery/queue.ts";
 import { type RecordingStorage, renderKey, storageUri } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
+import { keepLease } from "../lib/abort.ts";
 import type { Clock } from "../lib/clock.ts";
 import {
   commitAppend,
@@ -136,21 +137,15 @@ export class Ingest {
         { details: { upload_offset: now.bytesReceived } },
       );
     }
-    const lost = new AbortController();
-    const renew = setInterval(
-      () => {
+    const lease = keepLease({
+      leaseMs: deps.appendLeaseMs,
+      renew: () =>
         renewAppendLease(deps.db, id, token, {
           nowMs: deps.clock.now(),
           leaseMs: deps.appendLeaseMs,
-        }).then(
-          (held) => {
-            if (!held) lost.abort(new Error("the append lease was lost"));
-          },
-          () => {},
-        );
-      },
-      Math.max(1, Math.floor(deps.appendLeaseMs / 3)),
-    );
+        }),
+      lostMessage: "the append lease was lost",
+    });
     let committed = false;
     try {
       const hash = this.#hashes.continueAt(id, offset);
@@ -163,7 +158,7 @@ export class Ingest {
       let bytesWritten: number;
       try {
         ({ bytesWritten } = await deps.staging.append(id, offset, hashed(), {
-          signal: signal ? AbortSignal.any([signal, lost.signal]) : lost.signal,
+          signal: signal ? AbortSignal.any([signal, lease.signal]) : lease.signal,
           maxBytes: deps.maxRecordingBytes - offset,
         }));
       } catch (error) {
@@ -174,7 +169,7 @@ export class Ingest {
             { details: { upload_offset: offset } },
           );
         }
-        if (lost.signal.aborted) {
+        if (lease.signal.aborted) {
           throw new AppError(
             "RECORDING_BUSY",
             `the append to recording ${id} lost its turn (its lease lapsed); retry from the current offset`,
@@ -210,7 +205,7 @@ export class Ingest {
       deps.liveUploads?.appended(recording, offset, newOffset);
       return newOffset;
     } finally {
-      clearInterval(renew);
+      lease.stop();
       if (!committed) await releaseAppendLease(deps.db, id, token).catch(() => {});
     }
   }
