@@ -1,7 +1,7 @@
 /**
  * The webhook sender: claims due events from the outbox, POSTs each signed to its callback URL
- * through the SSRF guard, logs the attempt and schedules the next one (docs/api.md, "Events").
- * Time comes from an injected clock, so tests walk the whole retry schedule without sleeping.
+ * through the SSRF guard, logs the attempt and schedules the next one (docs/api.md, Events). Time
+ * comes from an injected clock, so tests walk the whole retry schedule without sleeping.
  */
 import type { Db } from "../db/index.ts";
 import type { AllowedNetworks } from "../domain/index.ts";
