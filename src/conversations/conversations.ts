@@ -22,16 +22,6 @@ export interface Conversation {
   position: string;
 }
 
-/** A recording instance, as listed with its conversation. */
-export interface RecordingSummary {
-  id: string;
-  epochMs: number;
-  key: string;
-  storageUri: string;
-  state: string;
-  createdAt: Date;
-}
-
 interface ConversationRow {
   id: string;
   workspace_id: string;
@@ -134,40 +124,4 @@ export async function listConversations(
   );
   const hasMore = rows.length > options.limit;
   return { items: rows.slice(0, options.limit).map(toConversation), hasMore };
-}
-
-/** The recordings of the given conversations of one workspace, oldest first per conversation. */
-export async function recordingsOf(
-  db: Queryable,
-  workspaceId: string,
-  conversationIds: string[],
-): Promise<Map<string, RecordingSummary[]>> {
-  const byConversation = new Map<string, RecordingSummary[]>(conversationIds.map((id) => [id, []]));
-  if (conversationIds.length === 0) return byConversation;
-  const { rows } = await db.query<{
-    id: string;
-    conversation_id: string;
-    epoch_ms: number;
-    key: string;
-    storage_uri: string;
-    state: string;
-    created_at: Date;
-  }>(
-    `SELECT id, conversation_id, epoch_ms, key, storage_uri, state, created_at FROM recordings
-     WHERE workspace_id = $1
-       AND conversation_id IN (SELECT value::uuid FROM jsonb_array_elements_text($2::jsonb))
-     ORDER BY epoch_ms, id`,
-    [workspaceId, JSON.stringify(conversationIds)],
-  );
-  for (const row of rows) {
-    byConversation.get(row.conversation_id)?.push({
-      id: row.id,
-      epochMs: Number(row.epoch_ms),
-      key: row.key,
-      storageUri: row.storage_uri,
-      state: row.state,
-      createdAt: row.created_at,
-    });
-  }
-  return byConversation;
 }

@@ -3,7 +3,5 @@ export {
   createConversation,
   findConversation,
   listConversations,
-  type RecordingSummary,
-  recordingsOf,
 } from "./conversations.ts";
 export type { DestinationCheck } from "./destination-check.ts";

@@ -13,6 +13,7 @@ import {
   stagedChecksums,
   uploadStream,
 } from "../destinations/index.ts";
+import { keepLease } from "../lib/abort.ts";
 import type { Clock } from "../lib/clock.ts";
 import { findRecording, type Recording, setLiveUploadHandle } from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
@@ -48,7 +49,7 @@ export interface AttemptDeps {
   onEvent?: () => void;
 }
 
-/** Why an attempt failed, in the terms of SPEC §5. */
+/** Why an attempt failed, in the terms of docs/errors.md ("Delivery errors"). */
 interface AttemptFailure {
   code: DestinationErrorCode;
   transient: boolean;
@@ -79,31 +80,23 @@ export async function withLease<T>(
   stop: AbortSignal,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<{ value: T; lost: false } | { lost: true; error: unknown }> {
-  const lost = new AbortController();
-  const timer = setInterval(
-    () => {
-      renewDeliveryLease(deps.db, delivery, {
-        nowMs: deps.clock.now(),
-        leaseMs: deps.leaseMs,
-      }).then(
-        (held) => {
-          if (!held) lost.abort(new Error("the delivery's lease was taken over by another worker"));
-        },
-        (error: unknown) =>
-          deps.log.warn({ err: error, delivery: delivery.id }, "could not renew a delivery lease"),
-      );
-    },
-    Math.max(1, Math.floor(deps.leaseMs / 3)),
-  );
+  const lease = keepLease({
+    leaseMs: deps.leaseMs,
+    renew: () =>
+      renewDeliveryLease(deps.db, delivery, { nowMs: deps.clock.now(), leaseMs: deps.leaseMs }),
+    lostMessage: "the delivery's lease was taken over by another worker",
+    onRenewError: (error) =>
+      deps.log.warn({ err: error, delivery: delivery.id }, "could not renew a delivery lease"),
+  });
   try {
-    const value = await work(AbortSignal.any([lost.signal, stop]));
-    if (lost.signal.aborted) return { lost: true, error: lost.signal.reason };
+    const value = await work(AbortSignal.any([lease.signal, stop]));
+    if (lease.signal.aborted) return { lost: true, error: lease.signal.reason };
     return { value, lost: false };
   } catch (error) {
-    if (lost.signal.aborted) return { lost: true, error };
+    if (lease.signal.aborted) return { lost: true, error };
     throw error;
   } finally {
-    clearInterval(timer);
+    lease.stop();
   }
 }
 
@@ -252,11 +245,11 @@ export async function runAttempt(
     }
     return;
   }
-  await afterFailure(deps, delivery, recording, result.failure, nowMs);
+  await recordFailedAttempt(deps, delivery, recording, result.failure, nowMs);
 }
 
 /** Schedules the retry of a failed attempt, or records the recording as failed. */
-export async function afterFailure(
+export async function recordFailedAttempt(
   deps: AttemptDeps,
   delivery: ClaimedDelivery,
   recording: Recording,

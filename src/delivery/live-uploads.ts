@@ -1,7 +1,8 @@
 /**
- * Streaming delivery (SPEC §5): while a recording is being appended, the process that receives it
- * pushes each staged part to the destination (S3 parts, GCS chunks, Azure blocks), reading back
- * from staging so memory stays at one part per recording whatever the producer's pace. At
+ * Streaming delivery (docs/api.md, "Delivery"): while a recording is being appended, the process
+ * that receives it pushes each staged part to the destination (S3 parts, GCS chunks, Azure
+ * blocks), reading back from staging so memory stays at one part per recording whatever the
+ * producer's pace. At
  * `complete` only the tail is left, so the object lands about a second after the stop.
  *
  * It is an optimisation only: the first failure abandons the live upload, and the delivery then

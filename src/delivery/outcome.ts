@@ -5,7 +5,7 @@
  */
 import type { Db } from "../db/index.ts";
 import type { DestinationErrorCode } from "../destinations/index.ts";
-import type { Recording } from "../recordings/store.ts";
+import { markDelivered, markFailed, type Recording } from "../recordings/store.ts";
 import {
   enqueueEvent,
   recordingCopyFailedProperties,
@@ -39,13 +39,10 @@ export async function recordDelivered(
       options.nowMs,
     );
     if (!finished) return false;
-    const now = new Date(options.nowMs);
-    await tx.query(
-      `UPDATE recordings SET state = 'delivered', delivered_at = $2, retained_until = $3,
-         live_upload_handle = NULL
-       WHERE id = $1`,
-      [recording.id, now, new Date(options.nowMs + options.retention.deliveredMs)],
-    );
+    await markDelivered(tx, recording.id, {
+      nowMs: options.nowMs,
+      retainedUntil: new Date(options.nowMs + options.retention.deliveredMs),
+    });
     await enqueueEvent(tx, {
       type: "application.recording_ready",
       workspaceId: recording.workspaceId,
@@ -91,11 +88,7 @@ export async function recordFailed(
       "SELECT sum(attempts)::int AS attempts FROM deliveries WHERE recording_id = $1",
       [recording.id],
     );
-    await tx.query(
-      `UPDATE recordings SET state = 'failed', retained_until = $2, live_upload_handle = NULL
-       WHERE id = $1`,
-      [recording.id, retainedUntil],
-    );
+    await markFailed(tx, recording.id, retainedUntil);
     await enqueueEvent(tx, {
       type: "application.recording_copy_failed",
       workspaceId: recording.workspaceId,

@@ -1,8 +1,9 @@
 /**
- * The durable delivery queue (SPEC §5): one `deliveries` row per delivery of a recording, claimed
- * with `FOR UPDATE SKIP LOCKED` so any number of workers share it, held by a lease that its worker
- * renews, and taken over when the lease lapses. Every write of an attempt's outcome is fenced by
- * the attempt's `lease_token`, so a worker that lost its lease can no longer change anything.
+ * The durable delivery queue (docs/api.md, "Delivery"; docs/operations.md on scaling workers): one
+ * `deliveries` row per delivery of a recording, claimed with `FOR UPDATE SKIP LOCKED` so any
+ * number of workers share it, held by a lease that its worker renews, and taken over when the
+ * lease lapses. Every write of an attempt's outcome is fenced by the attempt's `lease_token`, so
+ * a worker that lost its lease can no longer change anything.
  */
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/index.ts";

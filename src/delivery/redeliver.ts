@@ -1,12 +1,12 @@
 /**
- * `POST /v2/recordings/{id}/redeliver` (SPEC §4): deliver a recording again from its retained
+ * `POST /v2/recordings/{id}/redeliver` (docs/api.md, "Delivery"): deliver a recording again from its retained
  * staged copy — after a failure once the customer fixed their setup, or to restore an object
  * they deleted. The object key is the same; if the object is still there intact, the delivery
  * counts it as delivered without uploading (and no second `recording_ready` is sent).
  */
 import type { Db } from "../db/index.ts";
 import { AppError } from "../errors/index.ts";
-import { findRecording, type Recording } from "../recordings/store.ts";
+import { findRecording, type Recording, reopenForRedelivery } from "../recordings/store.ts";
 import { enqueueDelivery, notifyWorkers } from "./queue.ts";
 
 /** Queues a new delivery of a delivered or failed recording still within its retention. */
@@ -26,21 +26,18 @@ export async function redeliver(
       `recording ${id} is past its retention (retained_until ${recording.retainedUntil?.toISOString() ?? "passed"}); its staged copy is gone`,
     );
   }
-  if (recording.state !== "delivered" && recording.state !== "failed") {
+  const { state } = recording;
+  if (state !== "delivered" && state !== "failed") {
     throw new AppError(
       "RECORDING_STATE_CONFLICT",
-      recording.state === "receiving"
+      state === "receiving"
         ? `recording ${id} is still receiving: complete it first`
         : `recording ${id} already has a delivery queued or running`,
     );
   }
   const queued = await db.transaction(async (tx) => {
     // Conditional on the state read above: a purge or another redeliver in between wins.
-    const { rowCount } = await tx.query(
-      `UPDATE recordings SET state = 'complete' WHERE id = $1 AND state = $2 AND retained_until > $3`,
-      [id, recording.state, new Date(options.nowMs)],
-    );
-    if (rowCount !== 1) return false;
+    if (!(await reopenForRedelivery(tx, id, state, options.nowMs))) return false;
     const delivery = await enqueueDelivery(tx, {
       recordingId: id,
       workspaceId: recording.workspaceId,

@@ -1,6 +1,7 @@
 /**
- * Retention (SPEC §5): staged copies are kept until `retained_until` — a short grace after a
- * delivery, `retention_days` after a failure — then purged. Recordings that never completed are
+ * Retention (docs/api.md, "Delivery"; docs/operations.md): staged copies are kept until
+ * `retained_until` — a short grace after a delivery, `retention_days` after a failure — then
+ * purged. Recordings that never completed are
  * purged after the failure retention too (first aborting the upload their streaming started in
  * the customer's bucket), and staged files without a live recording (left by a crash between the
  * two steps below) are swept.
@@ -8,7 +9,13 @@
 import type { Db } from "../db/index.ts";
 import { type CreateDestination, isDestinationError } from "../destinations/index.ts";
 import type { Clock } from "../lib/clock.ts";
-import { findRecording, setLiveUploadHandle } from "../recordings/store.ts";
+import {
+  abandonedWithLiveUpload,
+  findRecording,
+  markPurged,
+  setLiveUploadHandle,
+  withoutLiveRecording,
+} from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
 import type { DeliveryLog } from "./attempt.ts";
 
@@ -33,30 +40,19 @@ const BATCH = 200;
 
 /** Purges every recording past its retention, and staged files nobody owns. */
 export async function purgeExpired(deps: PurgeDeps): Promise<PurgeReport> {
-  const now = new Date(deps.clock.now());
-  const abandonedBefore = new Date(now.getTime() - deps.abandonedAfterMs);
+  const nowMs = deps.clock.now();
+  const abandonedBefore = new Date(nowMs - deps.abandonedAfterMs);
   await abortAbandonedUploads(deps, abandonedBefore);
   let purged = 0;
   for (;;) {
     // The state changes first, conditionally: a `redeliver` that got in between wins, and a
     // crash before the staged copy is deleted leaves an orphan the sweep below removes.
-    const { rows } = await deps.db.query<{ id: string }>(
-      `UPDATE recordings SET state = 'purged', purged_at = $1, live_upload_handle = NULL
-       WHERE id IN (
-         SELECT id FROM recordings
-         WHERE (state IN ('delivered', 'failed') AND retained_until <= $1)
-            OR (state = 'receiving' AND coalesce(last_append_at, created_at) <= $2
-                AND live_upload_handle IS NULL)
-         ORDER BY id LIMIT ${BATCH}
-         FOR UPDATE SKIP LOCKED)
-       RETURNING id`,
-      [now, abandonedBefore],
-    );
-    for (const { id } of rows) {
+    const ids = await markPurged(deps.db, { nowMs, abandonedBefore, limit: BATCH });
+    for (const id of ids) {
       await deps.staging.delete(id);
       purged++;
     }
-    if (rows.length < BATCH) break;
+    if (ids.length < BATCH) break;
   }
   const orphansRemoved = await sweepOrphans(deps);
   if (purged > 0 || orphansRemoved > 0) {
@@ -71,14 +67,7 @@ export async function purgeExpired(deps: PurgeDeps): Promise<PurgeReport> {
  * for the next round; a permanent one (say, no s3:AbortMultipartUpload) gives up on it.
  */
 async function abortAbandonedUploads(deps: PurgeDeps, abandonedBefore: Date): Promise<void> {
-  const { rows } = await deps.db.query<{ id: string }>(
-    `SELECT id FROM recordings
-     WHERE state = 'receiving' AND live_upload_handle IS NOT NULL
-       AND coalesce(last_append_at, created_at) <= $1
-     ORDER BY id LIMIT ${BATCH}`,
-    [abandonedBefore],
-  );
-  for (const { id } of rows) {
+  for (const id of await abandonedWithLiveUpload(deps.db, abandonedBefore, BATCH)) {
     const recording = await findRecording(deps.db, id);
     const handle = recording?.liveUploadHandle;
     if (!recording || !handle) continue;
@@ -106,13 +95,7 @@ async function sweepOrphans(deps: PurgeDeps): Promise<number> {
   let removed = 0;
   let batch: string[] = [];
   const flush = async () => {
-    const { rows } = await deps.db.query<{ id: string }>(
-      `SELECT value AS id FROM jsonb_array_elements_text($1::jsonb) AS ids(value)
-       WHERE NOT EXISTS (
-         SELECT 1 FROM recordings r WHERE r.id = ids.value::uuid AND r.state <> 'purged')`,
-      [JSON.stringify(batch)],
-    );
-    for (const { id } of rows) {
+    for (const id of await withoutLiveRecording(deps.db, batch)) {
       await deps.staging.delete(id);
       removed++;
     }

@@ -1,10 +1,12 @@
 /**
- * When a failed delivery attempt is tried again (SPEC §5): transient failures with exponential
- * backoff and full jitter within a long budget; failures of the customer's setup (trust,
- * permissions, missing bucket) fewer times within a short one, because such fixes take minutes
- * to propagate (Azure federated credentials, IAM); everything else fails at once.
+ * When a failed delivery attempt is tried again (docs/api.md, "Delivery"): transient failures with
+ * exponential backoff and full jitter (src/lib/backoff.ts) within a long budget; failures of the
+ * customer's setup (trust, permissions, missing bucket) fewer times within a short one, because
+ * such fixes take minutes to propagate (Azure federated credentials, IAM); everything else fails
+ * at once.
  */
 import type { DestinationErrorCode } from "../destinations/index.ts";
+import { fullJitterBackoffMs } from "../lib/backoff.ts";
 
 /** The retry settings (all configuration; see docs/configuration.md). */
 export interface RetryPolicySettings {
@@ -43,17 +45,6 @@ const setupCodes: ReadonlySet<DestinationErrorCode> = new Set([
   "DESTINATION_REGION_MISMATCH",
 ]);
 
-/** Full jitter: uniformly random in [0, min(cap, base × 2^(attempt−1))). */
-export function fullJitterDelayMs(
-  attempt: number,
-  baseMs: number,
-  capMs: number,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt - 1, 52));
-  return Math.floor(random() * ceiling);
-}
-
 /** Decides what follows a failed attempt. */
 export function afterFailedAttempt(
   failure: FailedAttempt,
@@ -62,14 +53,22 @@ export function afterFailedAttempt(
 ): RetryDecision {
   const { code, attempts, elapsedMs } = failure;
   if (failure.transient) {
-    const delayMs = fullJitterDelayMs(attempts, settings.baseMs, settings.capMs, random);
+    const delayMs = fullJitterBackoffMs(attempts, {
+      baseMs: settings.baseMs,
+      capMs: settings.capMs,
+      random,
+    });
     // Past the budget, a transient failure is reported as the destination being unavailable.
     if (elapsedMs + delayMs > settings.budgetMs)
       return { kind: "give_up", code: "DESTINATION_UNAVAILABLE" };
     return { kind: "retry", delayMs };
   }
   if (setupCodes.has(code)) {
-    const delayMs = fullJitterDelayMs(attempts, settings.configBaseMs, settings.capMs, random);
+    const delayMs = fullJitterBackoffMs(attempts, {
+      baseMs: settings.configBaseMs,
+      capMs: settings.capMs,
+      random,
+    });
     if (elapsedMs + delayMs > settings.configBudgetMs) return { kind: "give_up", code };
     return { kind: "retry", delayMs };
   }

@@ -28,6 +28,15 @@ export const errorCodes = {
   RECORDING_PURGED:
     "The recording's staged copy was purged after its retention period, so it cannot be delivered again.",
   NOT_READY: "A dependency (database, staging) is not reachable; the process is not ready.",
+  // Staging store failures: never HTTP answers (ingest and delivery report them in their own codes).
+  STAGING_FAILED:
+    "The staging store could not read, write, delete or list (disk or bucket error, or an invalid byte range).",
+  STAGING_LIMIT_EXCEEDED:
+    "An append would stage more bytes than its limit; nothing past it was kept.",
+  STAGED_BYTES_MISSING:
+    "Fewer bytes are staged than the database counts as received: the staged copy was lost or damaged.",
+  INVALID_RECORDING_ID:
+    "A recording id given to the staging store is not a UUID; refused before naming a file or object.",
   INTERNAL_ERROR: "An unexpected failure inside the relay; the log has the details.",
   INVALID_CONFIG:
     "The configuration (environment or flags) is invalid; the message lists every problem.",

@@ -24,6 +24,11 @@ const statusOf = {
   RECORDING_PURGED: 410,
   RATE_LIMITED: 429,
   NOT_READY: 503,
+  // Staging codes never leave as HTTP answers (ingest maps them); 500 if one ever did.
+  STAGING_FAILED: 500,
+  STAGING_LIMIT_EXCEEDED: 500,
+  STAGED_BYTES_MISSING: 500,
+  INVALID_RECORDING_ID: 500,
   INTERNAL_ERROR: 500,
   INVALID_CONFIG: 500,
   DATA_DIR_LOCKED: 500,

@@ -1,5 +1,5 @@
 /**
- * Recording ingest (SPEC §4): start an instance, append bytes at an explicit offset, complete.
+ * Recording ingest (docs/api.md, "Ingest"): start an instance, append bytes at an explicit offset, complete.
  * Every byte is staged durably before it is acknowledged, and every request can be retried
  * safely: a start with the same `epoch_ms` finds the same recording, an append at a stale
  * offset is refused with the current one, a repeated `complete` answers the same.
@@ -10,10 +10,12 @@ import type { LiveUploads } from "../delivery/live-uploads.ts";
 import { enqueueDelivery, insertClaimedDelivery, notifyWorkers } from "../delivery/queue.ts";
 import { type RecordingStorage, renderKey, storageUri } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
+import { keepLease } from "../lib/abort.ts";
 import type { Clock } from "../lib/clock.ts";
 import {
   commitAppend,
   findRecording,
+  findRecordingIdAt,
   insertRecording,
   markComplete,
   type Recording,
@@ -22,7 +24,7 @@ import {
   setLiveUploadHandle,
   takeAppendLease,
 } from "../recordings/store.ts";
-import { StagingError, StagingLimitError, type StagingStore } from "../staging/index.ts";
+import { isStagingError, type StagingStore } from "../staging/index.ts";
 import { mp4DurationSeconds } from "./mp4-duration.ts";
 import { RunningHashes } from "./running-hashes.ts";
 
@@ -102,11 +104,8 @@ export class Ingest {
       });
       if (id) return { recording: await this.#mustFind(id), created: true };
       if (requestedEpochMs !== undefined) {
-        const { rows: existing } = await this.#deps.db.query<{ id: string }>(
-          "SELECT id FROM recordings WHERE conversation_id = $1 AND epoch_ms = $2",
-          [conversationId, epochMs],
-        );
-        return { recording: await this.#mustFind(existing[0]!.id), created: false };
+        const existing = await findRecordingIdAt(this.#deps.db, conversationId, epochMs);
+        return { recording: await this.#mustFind(existing!), created: false };
       }
     }
     throw new AppError("RECORDING_STATE_CONFLICT", "could not find a free epoch_ms; retry");
@@ -138,21 +137,15 @@ export class Ingest {
         { details: { upload_offset: now.bytesReceived } },
       );
     }
-    const lost = new AbortController();
-    const renew = setInterval(
-      () => {
+    const lease = keepLease({
+      leaseMs: deps.appendLeaseMs,
+      renew: () =>
         renewAppendLease(deps.db, id, token, {
           nowMs: deps.clock.now(),
           leaseMs: deps.appendLeaseMs,
-        }).then(
-          (held) => {
-            if (!held) lost.abort(new Error("the append lease was lost"));
-          },
-          () => {},
-        );
-      },
-      Math.max(1, Math.floor(deps.appendLeaseMs / 3)),
-    );
+        }),
+      lostMessage: "the append lease was lost",
+    });
     let committed = false;
     try {
       const hash = this.#hashes.continueAt(id, offset);
@@ -165,18 +158,18 @@ export class Ingest {
       let bytesWritten: number;
       try {
         ({ bytesWritten } = await deps.staging.append(id, offset, hashed(), {
-          signal: signal ? AbortSignal.any([signal, lost.signal]) : lost.signal,
+          signal: signal ? AbortSignal.any([signal, lease.signal]) : lease.signal,
           maxBytes: deps.maxRecordingBytes - offset,
         }));
       } catch (error) {
-        if (error instanceof StagingLimitError) {
+        if (isStagingError(error, "STAGING_LIMIT_EXCEEDED")) {
           throw new AppError(
             "PAYLOAD_TOO_LARGE",
             `recording ${id} would exceed ${deps.maxRecordingBytes} bytes (RELAY_MAX_RECORDING_BYTES); this append was not kept`,
             { details: { upload_offset: offset } },
           );
         }
-        if (lost.signal.aborted) {
+        if (lease.signal.aborted) {
           throw new AppError(
             "RECORDING_BUSY",
             `the append to recording ${id} lost its turn (its lease lapsed); retry from the current offset`,
@@ -190,7 +183,7 @@ export class Ingest {
             { details: { upload_offset: offset }, cause: error },
           );
         }
-        if (error instanceof StagingError) {
+        if (isStagingError(error)) {
           throw new AppError(
             "NOT_READY",
             `staging did not take the append to recording ${id}; nothing of it was kept: retry from ${offset}`,
@@ -212,7 +205,7 @@ export class Ingest {
       deps.liveUploads?.appended(recording, offset, newOffset);
       return newOffset;
     } finally {
-      clearInterval(renew);
+      lease.stop();
       if (!committed) await releaseAppendLease(deps.db, id, token).catch(() => {});
     }
   }

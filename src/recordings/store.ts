@@ -1,14 +1,19 @@
 /**
- * Recordings in the database. `bytes_received` is the truth about what arrived: staged bytes past
- * it are a torn append and never delivered. Appends are serialised per recording by a lease
- * (`append_token`), so several API processes may take a producer's retries.
+ * Recordings in the database: the only module with SQL on `recordings`. `bytes_received` is the
+ * truth about what arrived: staged bytes past it are a torn append and never delivered. Appends
+ * are serialised per recording by a lease (`append_token`), so several API processes may take a
+ * producer's retries. The state changes of delivery (delivered, failed, purged, reopened) are
+ * here too; their callers run them in the transaction that fences them (see src/delivery).
  */
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/index.ts";
 import type { UploadHandle } from "../destinations/index.ts";
 import type { RecordingStorage } from "../domain/index.ts";
 
-/** A recording's state (SPEC §4): arriving, waiting for delivery, landed, given up, or gone. */
+/**
+ * A recording's state (docs/api.md, "Ingest" and "Delivery"): arriving, waiting for delivery,
+ * landed, given up, or gone.
+ */
 export type RecordingState = "receiving" | "complete" | "delivered" | "failed" | "purged";
 
 /** A recording with the destination in force for its conversation. */
@@ -94,6 +99,65 @@ export async function findRecording(
     [id, workspaceId ?? null],
   );
   return rows[0] ? toRecording(rows[0]) : undefined;
+}
+
+/** The id of a conversation's recording at `epochMs`, if it has one. */
+export async function findRecordingIdAt(
+  db: Queryable,
+  conversationId: string,
+  epochMs: number,
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(
+    "SELECT id FROM recordings WHERE conversation_id = $1 AND epoch_ms = $2",
+    [conversationId, epochMs],
+  );
+  return rows[0]?.id;
+}
+
+/** A recording instance, as listed with its conversation. */
+export interface RecordingSummary {
+  id: string;
+  epochMs: number;
+  key: string;
+  storageUri: string;
+  state: string;
+  createdAt: Date;
+}
+
+/** The recordings of the given conversations of one workspace, oldest first per conversation. */
+export async function recordingsOf(
+  db: Queryable,
+  workspaceId: string,
+  conversationIds: string[],
+): Promise<Map<string, RecordingSummary[]>> {
+  const byConversation = new Map<string, RecordingSummary[]>(conversationIds.map((id) => [id, []]));
+  if (conversationIds.length === 0) return byConversation;
+  const { rows } = await db.query<{
+    id: string;
+    conversation_id: string;
+    epoch_ms: number;
+    key: string;
+    storage_uri: string;
+    state: string;
+    created_at: Date;
+  }>(
+    `SELECT id, conversation_id, epoch_ms, key, storage_uri, state, created_at FROM recordings
+     WHERE workspace_id = $1
+       AND conversation_id IN (SELECT value::uuid FROM jsonb_array_elements_text($2::jsonb))
+     ORDER BY epoch_ms, id`,
+    [workspaceId, JSON.stringify(conversationIds)],
+  );
+  for (const row of rows) {
+    byConversation.get(row.conversation_id)?.push({
+      id: row.id,
+      epochMs: Number(row.epoch_ms),
+      key: row.key,
+      storageUri: row.storage_uri,
+      state: row.state,
+      createdAt: row.created_at,
+    });
+  }
+  return byConversation;
 }
 
 /** What a new recording instance is made of. */
@@ -210,4 +274,102 @@ export async function markComplete(
     [id, values.sizeBytes, values.sha256, values.durationSeconds ?? null, new Date(values.nowMs)],
   );
   return rowCount === 1;
+}
+
+/**
+ * Marks a recording delivered, kept staged until `retainedUntil`. Unconditional: the caller runs
+ * it in the transaction where the attempt's outcome was recorded under its lease token.
+ */
+export async function markDelivered(
+  tx: Queryable,
+  id: string,
+  values: { nowMs: number; retainedUntil: Date },
+): Promise<void> {
+  await tx.query(
+    `UPDATE recordings SET state = 'delivered', delivered_at = $2, retained_until = $3,
+       live_upload_handle = NULL
+     WHERE id = $1`,
+    [id, new Date(values.nowMs), values.retainedUntil],
+  );
+}
+
+/**
+ * Marks a recording failed, kept staged until `retainedUntil` (for a redelivery). Unconditional,
+ * like {@link markDelivered}: fenced by the caller's transaction.
+ */
+export async function markFailed(tx: Queryable, id: string, retainedUntil: Date): Promise<void> {
+  await tx.query(
+    `UPDATE recordings SET state = 'failed', retained_until = $2, live_upload_handle = NULL
+     WHERE id = $1`,
+    [id, retainedUntil],
+  );
+}
+
+/**
+ * Moves a delivered or failed recording back to `complete` for a new delivery, if it is still in
+ * `fromState` and within its retention. False when a purge or another redelivery got there first.
+ */
+export async function reopenForRedelivery(
+  tx: Queryable,
+  id: string,
+  fromState: "delivered" | "failed",
+  nowMs: number,
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    "UPDATE recordings SET state = 'complete' WHERE id = $1 AND state = $2 AND retained_until > $3",
+    [id, fromState, new Date(nowMs)],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Marks purged up to `limit` recordings that are past their retention, or still receiving with
+ * no append since `abandonedBefore` and no live upload; returns their ids (their staged copies are
+ * the caller's to delete). Rows another purge holds are skipped.
+ */
+export async function markPurged(
+  db: Queryable,
+  options: { nowMs: number; abandonedBefore: Date; limit: number },
+): Promise<string[]> {
+  const now = new Date(options.nowMs);
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE recordings SET state = 'purged', purged_at = $1, live_upload_handle = NULL
+     WHERE id IN (
+       SELECT id FROM recordings
+       WHERE (state IN ('delivered', 'failed') AND retained_until <= $1)
+          OR (state = 'receiving' AND coalesce(last_append_at, created_at) <= $2
+              AND live_upload_handle IS NULL)
+       ORDER BY id LIMIT $3
+       FOR UPDATE SKIP LOCKED)
+     RETURNING id`,
+    [now, options.abandonedBefore, options.limit],
+  );
+  return rows.map((row) => row.id);
+}
+
+/** Up to `limit` recordings still receiving, silent since `before`, with a live upload open. */
+export async function abandonedWithLiveUpload(
+  db: Queryable,
+  before: Date,
+  limit: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM recordings
+     WHERE state = 'receiving' AND live_upload_handle IS NOT NULL
+       AND coalesce(last_append_at, created_at) <= $1
+     ORDER BY id LIMIT $2`,
+    [before, limit],
+  );
+  return rows.map((row) => row.id);
+}
+
+/** Those of `ids` that name no recording, or a purged one: staged data nobody owns. */
+export async function withoutLiveRecording(db: Queryable, ids: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT value AS id FROM jsonb_array_elements_text($1::jsonb) AS ids(value)
+     WHERE NOT EXISTS (
+       SELECT 1 FROM recordings r WHERE r.id = ids.value::uuid AND r.state <> 'purged')`,
+    [JSON.stringify(ids)],
+  );
+  return rows.map((row) => row.id);
 }

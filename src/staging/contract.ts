@@ -3,6 +3,7 @@
  * read back from for delivery. Two implementations (a local directory, an S3-compatible bucket)
  * share this contract and one test suite.
  */
+import type { ErrorCode } from "../errors/index.ts";
 
 /** Options of {@link StagingStore.append}. */
 export interface AppendOptions {
@@ -57,15 +58,28 @@ export interface StagingStore {
   check(signal?: AbortSignal): Promise<void>;
 }
 
+/** The codes of staging errors, from the one table in src/errors/codes.ts (docs/errors.md). */
+export type StagingErrorCode = Extract<
+  ErrorCode,
+  "STAGING_FAILED" | "STAGING_LIMIT_EXCEEDED" | "STAGED_BYTES_MISSING" | "INVALID_RECORDING_ID"
+>;
+
 /** Context of a {@link StagingError}. */
 export interface StagingErrorOptions {
+  /** What went wrong; `STAGING_FAILED` (the store failed) unless said otherwise. */
+  code?: StagingErrorCode;
   /** The recording concerned, when there is one. */
   recordingId?: string;
   cause?: unknown;
 }
 
-/** A failure of a staging store; the message names the store and the recording. */
+/**
+ * A failure of a staging store; the message names the store and the recording, the code says
+ * what went wrong. Not an `AppError`: callers turn it into the answer that fits (an append's
+ * `NOT_READY` or `PAYLOAD_TOO_LARGE`), and one that escapes stays an internal error.
+ */
 export class StagingError extends Error {
+  readonly code: StagingErrorCode;
   /** The store's description. */
   readonly store: string;
   readonly recordingId: string | undefined;
@@ -73,12 +87,21 @@ export class StagingError extends Error {
   constructor(store: string, message: string, options: StagingErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "StagingError";
+    this.code = options.code ?? "STAGING_FAILED";
     this.store = store;
     this.recordingId = options.recordingId;
   }
 }
 
-/** An append's source is longer than its `maxBytes`. */
+/** Tells whether `error` is a {@link StagingError}, optionally with one of the given codes. */
+export function isStagingError(
+  error: unknown,
+  ...codes: StagingErrorCode[]
+): error is StagingError {
+  return error instanceof StagingError && (codes.length === 0 || codes.includes(error.code));
+}
+
+/** An append's source is longer than its `maxBytes` (`STAGING_LIMIT_EXCEEDED`). */
 export class StagingLimitError extends StagingError {
   readonly limitBytes: number;
 
@@ -86,25 +109,31 @@ export class StagingLimitError extends StagingError {
     super(
       store,
       `recording ${recordingId}: the append is longer than its limit of ${limitBytes} bytes (${store})`,
-      { recordingId },
+      { code: "STAGING_LIMIT_EXCEEDED", recordingId },
     );
     this.name = "StagingLimitError";
     this.limitBytes = limitBytes;
   }
 }
 
-/** An id that is not a UUID: refused before it can become a file name or an object key. */
+/**
+ * An id that is not a UUID: refused before it can become a file name or an object key
+ * (`INVALID_RECORDING_ID`).
+ */
 export class InvalidRecordingIdError extends StagingError {
   constructor(store: string, id: unknown) {
     const shown = typeof id === "string" ? JSON.stringify(id.slice(0, 80)) : typeof id;
-    super(store, `${shown} is not a recording id (a UUID is expected) (${store})`);
+    super(store, `${shown} is not a recording id (a UUID is expected) (${store})`, {
+      code: "INVALID_RECORDING_ID",
+    });
     this.name = "InvalidRecordingIdError";
   }
 }
 
 /**
  * Fewer bytes are staged than the caller counts as durable: an append past the end, or a read
- * past it. The staged copy was lost or damaged (e.g. a wiped disk), which retrying cannot fix.
+ * past it. The staged copy was lost or damaged (e.g. a wiped disk), which retrying cannot fix
+ * (`STAGED_BYTES_MISSING`).
  */
 export class StagedBytesMissingError extends StagingError {
   readonly stagedBytes: number;
@@ -114,7 +143,7 @@ export class StagedBytesMissingError extends StagingError {
     super(
       store,
       `recording ${recordingId}: only ${stagedBytes} bytes are staged, ${requiredBytes} were expected (${store})`,
-      { recordingId },
+      { code: "STAGED_BYTES_MISSING", recordingId },
     );
     this.name = "StagedBytesMissingError";
     this.stagedBytes = stagedBytes;

@@ -12,6 +12,7 @@ import {
   canonicalRecordingId,
   checkedRange,
   isRecordingId,
+  isStagingError,
   type ReadRange,
   StagedBytesMissingError,
   StagingError,
@@ -78,7 +79,7 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
         return { bytesWritten: position - offset };
       } catch (error) {
         if (meter.failure) throw meter.failure.error;
-        if (error instanceof StagingError) throw error;
+        if (isStagingError(error)) throw error;
         throw fail(what, error, id);
       } finally {
         await file?.close().catch(() => {});

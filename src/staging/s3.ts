@@ -24,6 +24,7 @@ import {
   canonicalRecordingId,
   checkedRange,
   isRecordingId,
+  isStagingError,
   type ReadRange,
   StagedBytesMissingError,
   StagingError,
@@ -166,7 +167,7 @@ export function createS3StagingStore(options: S3StagingOptions): StagingStore {
         return { bytesWritten: meter.bytes };
       } catch (error) {
         if (meter.failure) throw meter.failure.error;
-        if (error instanceof StagingError) throw error;
+        if (isStagingError(error)) throw error;
         if (signal?.aborted) throw signal.reason;
         throw fail(`could not append recording ${id} at byte ${offset}`, error, id);
       }
@@ -284,7 +285,7 @@ export function createS3StagingStore(options: S3StagingOptions): StagingStore {
         }
       }
     } catch (error) {
-      if (error instanceof StagingError) throw error;
+      if (isStagingError(error)) throw error;
       if (signal?.aborted) throw signal.reason;
       throw fail(what, error, id);
     }

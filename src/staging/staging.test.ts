@@ -16,6 +16,7 @@ import {
   createLocalStagingStore,
   createS3StagingStore,
   InvalidRecordingIdError,
+  isStagingError,
   StagedBytesMissingError,
   StagingError,
   StagingLimitError,
@@ -227,7 +228,7 @@ function stagingStoreSuite(name: string, open: () => Promise<StoreFixture>) {
           (e: unknown) => e,
         );
       assert.ok(error instanceof StagingLimitError);
-      assert.ok(error instanceof StagingError);
+      assert.ok(isStagingError(error, "STAGING_LIMIT_EXCEEDED"));
       assert.equal(error.limitBytes, 4_500);
       assert.equal(error.recordingId, id);
       assert.ok(error.message.includes(id) && error.message.includes(store.description));
@@ -242,6 +243,7 @@ function stagingStoreSuite(name: string, open: () => Promise<StoreFixture>) {
       await store.append(id, 0, chunksOf(testBytes(10, 1)));
       await assert.rejects(store.append(id, 11, chunksOf(testBytes(5, 2))), (error: unknown) => {
         assert.ok(error instanceof StagedBytesMissingError);
+        assert.equal(error.code, "STAGED_BYTES_MISSING");
         assert.equal(error.stagedBytes, 10);
         assert.equal(error.requiredBytes, 11);
         assert.match(error.message, new RegExp(id));
@@ -260,9 +262,11 @@ function stagingStoreSuite(name: string, open: () => Promise<StoreFixture>) {
       );
       await assert.rejects(
         settle(() => store.read(id, { start: 5, end: 4 })),
-        StagingError,
+        (error: unknown) => isStagingError(error, "STAGING_FAILED"),
       );
-      await assert.rejects(store.append(id, -1, chunksOf(testBytes(1))), StagingError);
+      await assert.rejects(store.append(id, -1, chunksOf(testBytes(1))), (error: unknown) =>
+        isStagingError(error, "STAGING_FAILED"),
+      );
       assert.deepEqual(await readAll(store, id, undefined, 10), testBytes(10, 1));
     });
 
@@ -335,6 +339,7 @@ function stagingStoreSuite(name: string, open: () => Promise<StoreFixture>) {
         ]) {
           await assert.rejects(settle(run), (error: unknown) => {
             assert.ok(error instanceof InvalidRecordingIdError, `${String(value)} refused`);
+            assert.equal(error.code, "INVALID_RECORDING_ID");
             assert.ok(error.message.includes(store.description));
             return true;
           });
@@ -444,7 +449,7 @@ describe("local staging store", () => {
     await writeFile(file, "x");
     const store = createLocalStagingStore({ dir: join(file, "staging") });
     await assert.rejects(store.check(), (error: unknown) => {
-      assert.ok(error instanceof StagingError);
+      assert.ok(isStagingError(error, "STAGING_FAILED"));
       assert.match(error.message, /cannot be written/);
       assert.ok(error.message.includes(join(file, "staging")));
       assert.match(error.message, /ENOTDIR|EEXIST/);
@@ -574,7 +579,7 @@ describe("S3 staging store", () => {
   it("check fails clearly on a missing bucket, without printing the secret", async () => {
     const store = createS3StagingStore({ client, bucket: "no-such-staging", prefix: S3.prefix });
     await assert.rejects(store.check(), (error: unknown) => {
-      assert.ok(error instanceof StagingError);
+      assert.ok(isStagingError(error, "STAGING_FAILED"));
       assert.match(error.message, /cannot be written/);
       assert.match(error.message, /s3:\/\/no-such-staging\/staging\//);
       assert.match(error.message, /does not exist.*NoSuchBucket/);

@@ -1,6 +1,7 @@
 /**
- * When a failed event is tried again (SPEC §8): immediately, then 5 s, 5 min, 30 min, 2 h, 5 h,
- * 10 h and 10 h after each failure — eight attempts over about a day, then the event fails.
+ * When a failed event is tried again (docs/api.md, "Events"): immediately, then 5 s, 5 min,
+ * 30 min, 2 h, 5 h, 10 h and 10 h after each failure — eight attempts over about a day, then the
+ * event fails. This fixed schedule is not the exponential backoff of src/lib/backoff.ts.
  */
 
 /** Delay before each attempt, in milliseconds; the first is the initial send. */
@@ -28,7 +29,10 @@ export type RetryDecision = { kind: "retry"; delayMs: number } | { kind: "give_u
  * The decision after attempt number `attempts` (1-based) failed. `random` in [0, 1) adds up to
  * {@link JITTER_FRACTION} of the delay, never less than the schedule.
  */
-export function afterFailure(attempts: number, random: () => number = Math.random): RetryDecision {
+export function nextEventAttempt(
+  attempts: number,
+  random: () => number = Math.random,
+): RetryDecision {
   if (attempts >= MAX_ATTEMPTS) return { kind: "give_up" };
   const base = RETRY_SCHEDULE_MS[Math.max(attempts, 1)]!;
   return { kind: "retry", delayMs: base + Math.floor(base * JITTER_FRACTION * random()) };

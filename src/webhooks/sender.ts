@@ -14,7 +14,7 @@ import {
   claimDueEvents,
   recordAttempt,
 } from "./outbox.ts";
-import { afterFailure } from "./schedule.ts";
+import { nextEventAttempt } from "./schedule.ts";
 import { signingSecrets } from "./secrets.ts";
 import { signatureHeaders } from "./signing.ts";
 import {
@@ -191,7 +191,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
     if (result.error === null) {
       outcome = { kind: "delivered" };
     } else {
-      const decision = afterFailure(event.attempt, random);
+      const decision = nextEventAttempt(event.attempt, random);
       switch (decision.kind) {
         case "retry":
           outcome = { kind: "retry", nextAttemptAtMs: deps.clock.now() + decision.delayMs };

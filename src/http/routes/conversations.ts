@@ -7,8 +7,6 @@ import {
   type DestinationCheck,
   findConversation,
   listConversations,
-  type RecordingSummary,
-  recordingsOf,
 } from "../../conversations/index.ts";
 import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
@@ -23,6 +21,7 @@ import {
   withKeyTemplate,
 } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { type RecordingSummary, recordingsOf } from "../../recordings/store.ts";
 import { requireAwsAccount } from "../../setup/index.ts";
 import { getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import { requireWorkspace } from "../auth.ts";
