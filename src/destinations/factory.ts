@@ -6,6 +6,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { ClientAssertionCredential } from "@azure/identity";
 import type { IdentityPoolClient } from "google-auth-library";
 import { externalIdFor, type RecordingStorage, type RelayTrust } from "../domain/index.ts";
+import type { MintToken } from "./adapter.ts";
 import { createAzureCredential } from "./azure-blob/credentials.ts";
 import { createAzureBlobDestination } from "./azure-blob/upload.ts";
 import type { Destination } from "./contract.ts";
@@ -15,13 +16,6 @@ import { createGcsDestination } from "./gcs/upload.ts";
 import { createS3Client } from "./s3/credentials.ts";
 import { createS3Destination } from "./s3/upload.ts";
 import type { DestinationSettings } from "./settings.ts";
-
-/** Mints a relay OIDC token (the issuer's `mintToken`). */
-export type MintToken = (request: {
-  workspaceId: string;
-  audience: string;
-  signal?: AbortSignal;
-}) => Promise<string>;
 
 /** What every destination of a relay shares. */
 export interface DestinationFactoryDeps {

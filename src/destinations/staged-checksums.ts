@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { ObjectChecksums } from "./contract.ts";
-import { crc32c, crc32cBase64 } from "./gcs/crc32c.ts";
+import { crc32c } from "./gcs/crc32c.ts";
 
 /** Accumulates MD5, CRC32C and CRC32 of a byte stream. */
 export interface StagedChecksums {
@@ -26,12 +26,10 @@ export function stagedChecksums(): StagedChecksums {
       ieee = crc32(chunk, ieee);
     },
     digest() {
-      const crc = Buffer.alloc(4);
-      crc.writeUInt32BE(ieee >>> 0);
       return {
         md5Base64: md5.digest("base64"),
-        crc32cBase64: crc32cBase64(castagnoli),
-        crc32Base64: crc.toString("base64"),
+        crc32cBase64: uint32Base64(castagnoli),
+        crc32Base64: uint32Base64(ieee),
       };
     },
   };
@@ -52,4 +50,11 @@ export function checksumsAgree(stored: ObjectChecksums, staged: ObjectChecksums)
     compared++;
   }
   return compared > 0;
+}
+
+/** Base64 of a 32-bit checksum in big-endian order, as S3 (CRC32) and GCS (CRC32C) write them. */
+export function uint32Base64(value: number): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value >>> 0);
+  return out.toString("base64");
 }

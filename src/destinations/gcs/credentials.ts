@@ -7,6 +7,7 @@
 import { IdentityPoolClient } from "google-auth-library";
 import type { GcsStorage } from "../../domain/index.ts";
 import { gcpAudience } from "../../domain/index.ts";
+import type { MintToken } from "../adapter.ts";
 import type { DestinationStage } from "../contract.ts";
 import { messageOf, networkErrorCode } from "../network.ts";
 import type { DestinationSettings } from "../settings.ts";
@@ -20,11 +21,7 @@ export interface GcpCredentialInputs {
   destination: GcsStorage;
   workspaceId: string;
   settings: DestinationSettings;
-  mintToken: (request: {
-    workspaceId: string;
-    audience: string;
-    signal?: AbortSignal;
-  }) => Promise<string>;
+  mintToken: MintToken;
 }
 
 /** The audience of relay tokens for this destination's pool provider. */

@@ -8,14 +8,15 @@
  */
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { rootCertificates } from "node:tls";
 import type { IdentityPoolClient } from "google-auth-library";
-import { Agent, type Dispatcher, fetch } from "undici";
+import { fetch } from "undici";
 import type { GcsStorage } from "../../domain/index.ts";
+import { integrityError, sharedDispatcher, withFreshCredentialRetry } from "../adapter.ts";
 import {
   type Destination,
   DestinationError,
   type DestinationStage,
+  type LeftoverOutcome,
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
@@ -45,8 +46,11 @@ export interface GcsDestinationInputs {
   hints: GcpHintContext;
 }
 
-/** A failed HTTP answer of GCS, kept for classification. */
-class GcsHttpError extends Error {
+/**
+ * A GCP failure already observed (a failed HTTP answer of GCS, or of the token exchange with its
+ * stage known): internal to this adapter, it leaves only as a classified {@link DestinationError}.
+ */
+class ObservedGcpFailure extends Error {
   readonly observed: GcpObservedFailure;
   constructor(observed: GcpObservedFailure) {
     super(`${observed.code}: ${observed.message}`);
@@ -59,18 +63,13 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
   const { destination, settings, hints } = inputs;
   const bucket = destination.bucket_name;
   const base = settings.gcp.storageUrl.replace(/\/$/, "");
-  const dispatcher: Dispatcher | undefined = settings.extraCaPem
-    ? new Agent({ connect: { ca: [...rootCertificates, settings.extraCaPem] } })
-    : undefined;
+  // The process's dispatcher for this endpoint (session URIs are on the same origin).
+  const dispatcher = sharedDispatcher(base, settings.extraCaPem);
 
   const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
     if (error instanceof DestinationError) return error;
     const observed =
-      error instanceof GcsHttpError
-        ? error.observed
-        : error instanceof GcpAuthFailure
-          ? error.observed
-          : observeNetwork(error, stage);
+      error instanceof ObservedGcpFailure ? error.observed : observeNetwork(error, stage);
     return new DestinationError(summary, classifyGcpFailure(observed, hints), { cause: error });
   };
 
@@ -78,7 +77,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     try {
       return await gcsAccessToken(inputs.auth());
     } catch (error) {
-      throw new GcpAuthFailure(observeGcpAuthError(error, settings));
+      throw new ObservedGcpFailure(observeGcpAuthError(error, settings));
     }
   };
 
@@ -94,24 +93,32 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     accept: (status: number) => boolean = (status) => status >= 200 && status < 300,
   ) => {
     let refreshedToken = false;
+    const once = async () => {
+      const response = await fetch(url, {
+        method: init.method,
+        headers: { authorization: `Bearer ${await token()}`, ...init.headers },
+        ...(init.body === undefined ? {} : { body: init.body }),
+        signal: timed(signal),
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+      if (accept(response.status)) return response;
+      throw new ObservedGcpFailure(await observeResponse(response, "storage"));
+    };
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await fetch(url, {
-          method: init.method,
-          headers: { authorization: `Bearer ${await token()}`, ...init.headers },
-          ...(init.body === undefined ? {} : { body: init.body }),
-          signal: timed(signal),
-          ...(dispatcher ? { dispatcher } : {}),
+        return await withFreshCredentialRetry(once, {
+          classify: (error) => fail(error, summary),
+          // A token the server no longer takes: drop the cached client and exchange again, once.
+          isStale: (_classified, error) =>
+            !refreshedToken &&
+            error instanceof ObservedGcpFailure &&
+            error.observed.stage === "storage" &&
+            error.observed.httpStatus === 401,
+          refresh: () => {
+            refreshedToken = true;
+            inputs.resetAuth();
+          },
         });
-        if (accept(response.status)) return response;
-        const observed = await observeResponse(response, "storage");
-        if (response.status === 401 && !refreshedToken) {
-          // A token the server no longer takes: drop the cached client and exchange again.
-          refreshedToken = true;
-          inputs.resetAuth();
-          continue;
-        }
-        throw new GcsHttpError(observed);
       } catch (error) {
         const classified = fail(error, summary);
         signal.throwIfAborted();
@@ -165,7 +172,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         // The bucket's own 404 is a configuration fault, not an absent object.
         if (/bucket/i.test(body.error?.message ?? "")) {
           throw fail(
-            new GcsHttpError({
+            new ObservedGcpFailure({
               stage: "storage",
               code: "notFound",
               message: body.error?.message ?? "",
@@ -208,19 +215,21 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
 
     async abortLeftover(handle, signal) {
       if (handle.provider !== "gcs") throw new Error(`not a GCS upload: ${handle.provider}`);
-      await cancelSession(handle.sessionUri, signal);
+      return await cancelSession(handle.sessionUri, signal);
     },
   };
 
-  async function cancelSession(sessionUri: string, signal: AbortSignal) {
+  async function cancelSession(sessionUri: string, signal: AbortSignal): Promise<LeftoverOutcome> {
     try {
-      // GCS answers 499 to a cancelled session; 404 when it is already gone.
-      await fetch(sessionUri, {
+      // GCS answers 499 to a cancelled session; 404 (or 410) when it is already gone.
+      const response = await fetch(sessionUri, {
         method: "DELETE",
         headers: { "content-length": "0" },
         signal: timed(signal),
         ...(dispatcher ? { dispatcher } : {}),
       });
+      await response.body?.cancel();
+      return response.status === 404 || response.status === 410 ? "already_gone" : "aborted";
     } catch (error) {
       throw fail(error, "could not cancel the resumable upload");
     }
@@ -290,7 +299,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
           if (response.status === 404 || response.status === 410) {
             observed.code = "session_not_found";
           }
-          throw new GcsHttpError(observed);
+          throw new ObservedGcpFailure(observed);
         } catch (error) {
           const classified = fail(error, summary);
           signal.throwIfAborted();
@@ -317,7 +326,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
       });
       await response.body?.cancel();
       if (response.status === 308) return persistedFrom(response.headers.get("range"));
-      throw new GcsHttpError(await observeResponse(response, "storage"));
+      throw new ObservedGcpFailure(await observeResponse(response, "storage"));
     };
 
     let finalObject: Record<string, unknown> | undefined;
@@ -357,14 +366,10 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
           object.md5Hash !== md5Base64 ||
           (object.crc32c !== undefined && object.crc32c !== crcBase64)
         ) {
-          throw new DestinationError("the object GCS stored does not match the bytes sent", {
-            code: "INTEGRITY_CHECK_FAILED",
-            transient: true,
-            cloudCode: "ChecksumMismatch",
-            cloudMessage: `GCS reports size ${size}, md5 ${String(object.md5Hash)}, crc32c ${String(object.crc32c)}; sent ${writer.bytesWritten} bytes, md5 ${md5Base64}, crc32c ${crcBase64}`,
-            hint: "the relay uploads the recording again from its staged copy",
-            stage: "storage",
-          });
+          throw integrityError(
+            "the object GCS stored",
+            `GCS reports size ${size}, md5 ${String(object.md5Hash)}, crc32c ${String(object.crc32c)}; sent ${writer.bytesWritten} bytes, md5 ${md5Base64}, crc32c ${crcBase64}`,
+          );
         }
         completed = {
           key,
@@ -379,15 +384,6 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         await cancelSession(sessionUri, signal).catch(() => {});
       },
     };
-  }
-}
-
-/** An auth failure, already observed (stage known). */
-class GcpAuthFailure extends Error {
-  readonly observed: GcpObservedFailure;
-  constructor(observed: GcpObservedFailure) {
-    super(`${observed.code}: ${observed.message}`);
-    this.observed = observed;
   }
 }
 

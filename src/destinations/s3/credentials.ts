@@ -5,12 +5,11 @@
  * the provider and calls it again shortly before `Expiration`, so long uploads keep going.
  */
 
-import { Agent } from "node:https";
-import { rootCertificates } from "node:tls";
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { S3Storage } from "../../domain/index.ts";
+import { type MintToken, sharedHttpsAgent } from "../adapter.ts";
 import type { DestinationSettings } from "../settings.ts";
 
 /** Audience of relay tokens presented to AWS STS (SPEC §6). */
@@ -23,11 +22,7 @@ export interface S3ClientInputs {
   externalId: string | undefined;
   durationSeconds: number;
   settings: DestinationSettings;
-  mintToken: (request: {
-    workspaceId: string;
-    audience: string;
-    signal?: AbortSignal;
-  }) => Promise<string>;
+  mintToken: MintToken;
 }
 
 /** RoleSessionName: names the workspace in the customer's CloudTrail (≤ 64 of `[\w+=,.@-]`). */
@@ -93,20 +88,16 @@ function exchangeProvider(inputs: S3ClientInputs): AwsCredentialIdentityProvider
   });
 }
 
-/** Timeouts and the extra CA for the SDK's Node HTTP handler. */
+/**
+ * Timeouts, and the process's keep-alive agent for the AWS endpoint (trusting the extra CA), for
+ * the SDK's Node HTTP handler: every client of every workspace shares its connections.
+ */
 export function requestHandlerOptions(settings: DestinationSettings) {
   return {
     requestHandler: {
       connectionTimeout: 10_000,
       requestTimeout: settings.requestTimeoutMs,
-      ...(settings.extraCaPem
-        ? {
-            httpsAgent: new Agent({
-              keepAlive: true,
-              ca: [...rootCertificates, settings.extraCaPem],
-            }),
-          }
-        : {}),
+      httpsAgent: sharedHttpsAgent(settings.aws.endpointUrl ?? "", settings.extraCaPem),
     },
   };
 }
