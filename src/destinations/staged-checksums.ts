@@ -4,8 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
+import { crc32c } from "@node-rs/crc32";
 import type { ObjectChecksums } from "./contract.ts";
-import { crc32c } from "./gcs/crc32c.ts";
 
 /** Accumulates MD5, CRC32C and CRC32 of a byte stream. */
 export interface StagedChecksums {
@@ -22,6 +22,7 @@ export function stagedChecksums(): StagedChecksums {
   return {
     update(chunk) {
       md5.update(chunk);
+      // CRC32C (Castagnoli, GCS's checksum): native SIMD in @node-rs/crc32; CRC32: zlib's.
       castagnoli = crc32c(chunk, castagnoli);
       ieee = crc32(chunk, ieee);
     },

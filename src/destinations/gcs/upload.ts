@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { crc32c } from "@node-rs/crc32";
 import type { IdentityPoolClient } from "google-auth-library";
 import { fetch } from "undici";
 import type { GcsStorage } from "../../domain/index.ts";
@@ -26,7 +27,7 @@ import {
 import { messageOf, networkErrorCode } from "../network.ts";
 import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
 import { backoffDelayMs, type DestinationSettings } from "../settings.ts";
-import { crc32c, crc32cBase64 } from "./crc32c.ts";
+import { uint32Base64 } from "../staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
 import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
 
@@ -359,7 +360,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         await writer.finish(signal);
         const object = finalObject ?? {};
         const md5Base64 = md5.digest("base64");
-        const crcBase64 = crc32cBase64(crc);
+        const crcBase64 = uint32Base64(crc);
         const size = Number(object.size ?? -1);
         if (
           size !== writer.bytesWritten ||
