@@ -28,8 +28,13 @@ export {
   type CreateDestination,
   type DestinationContext,
   type DestinationFactoryDeps,
+  defaultDestinationSettings,
   destinationFactory,
 } from "./factory.ts";
-export { type DestinationSettings, defaultDestinationSettings } from "./settings.ts";
+export {
+  type CommonDestinationSettings,
+  type DestinationSettings,
+  defaultCommonDestinationSettings,
+} from "./settings.ts";
 export { checksumsAgree, type StagedChecksums, stagedChecksums } from "./staged-checksums.ts";
 export { type VerifyReport, type VerifyStep, verifyDestination, verifySteps } from "./verify.ts";

@@ -11,8 +11,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { crc32c } from "@node-rs/crc32";
 import type { IdentityPoolClient } from "google-auth-library";
 import { fetch } from "undici";
-import type { GcsStorage } from "../../domain/index.ts";
-import { integrityError, sharedDispatcher, withFreshCredentialRetry } from "../adapter.ts";
+import {
+  integrityError,
+  sharedDispatcher,
+  withFreshCredentialRetry,
+} from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
@@ -23,13 +26,14 @@ import {
   type Upload,
   type UploadHandle,
   type UploadResult,
-} from "../contract.ts";
-import { messageOf, networkErrorCode } from "../network.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
-import { backoffDelayMs, type DestinationSettings } from "../settings.ts";
-import { uint32Base64 } from "../staged-checksums.ts";
+} from "../../destinations/contract.ts";
+import { messageOf, networkErrorCode } from "../../destinations/network.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import { backoffDelayMs, type DestinationSettings } from "../../destinations/settings.ts";
+import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
 import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
+import type { GcsStorage } from "./storage.ts";
 
 /** GCS persists resumable chunks in units of 256 KiB; every non-final chunk is a multiple. */
 export const GCS_CHUNK_UNIT_BYTES = 262_144;

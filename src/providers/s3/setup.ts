@@ -4,14 +4,8 @@
  * with the workspace's ExternalId, with a session long enough for the relay's AssumeRole, and that
  * may only write recordings under the key prefix (SPEC §1, research §1.4).
  */
-import {
-  externalIdFor,
-  keyTemplatePermissionPrefix,
-  partitionOfRegion,
-  requiredMaxSessionSeconds,
-  verifyProbePrefix,
-} from "../domain/index.ts";
-import { AppError } from "../errors/index.ts";
+import { keyTemplatePermissionPrefix, verifyProbePrefix } from "../../domain/key-template.ts";
+import { AppError } from "../../errors/index.ts";
 import {
   fillIn,
   hclString,
@@ -21,7 +15,9 @@ import {
   type SetupGuide,
   type SetupInput,
   shellQuote,
-} from "./guide.ts";
+} from "../../setup/guide.ts";
+import { partitionOfRegion } from "./field-rules.ts";
+import { externalIdFor, requiredMaxSessionSeconds } from "./trust.ts";
 
 /**
  * The actions granted on the key prefix, each with the reason the relay needs it. Nothing else is

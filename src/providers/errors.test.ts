@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { DestinationErrorCode, DestinationStage } from "../destinations/contract.ts";
 import { classifyAzureFailure } from "./azure-blob/errors.ts";
-import type { DestinationErrorCode, DestinationStage } from "./contract.ts";
 import { classifyGcpFailure } from "./gcs/errors.ts";
 import { classifyAwsFailure } from "./s3/errors.ts";
 

@@ -7,8 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Agent } from "node:https";
 import type { TokenCredential } from "@azure/identity";
 import { ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
-import type { AzureBlobStorage } from "../../domain/index.ts";
-import { integrityError, withFreshCredentialRetry } from "../adapter.ts";
+import { integrityError, withFreshCredentialRetry } from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
@@ -19,11 +18,12 @@ import {
   type Upload,
   type UploadHandle,
   type UploadResult,
-} from "../contract.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
-import type { DestinationSettings } from "../settings.ts";
+} from "../../destinations/contract.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import type { DestinationSettings } from "../../destinations/settings.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
+import type { AzureBlobStorage } from "./storage.ts";
 
 const MiB = 1_048_576;
 /** Azure: at most 50 000 committed blocks per blob. */

@@ -7,9 +7,10 @@
 import type { Agent } from "node:https";
 import { ClientAssertionCredential } from "@azure/identity";
 import { fetch } from "undici";
-import { AZURE_TOKEN_AUDIENCE, type AzureBlobStorage } from "../../domain/index.ts";
-import { type MintToken, sharedDispatcher, sharedHttpsAgent } from "../adapter.ts";
-import type { DestinationSettings } from "../settings.ts";
+import { type MintToken, sharedDispatcher, sharedHttpsAgent } from "../../destinations/adapter.ts";
+import type { DestinationSettings } from "../../destinations/settings.ts";
+import type { AzureBlobStorage } from "./storage.ts";
+import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
 
 /** The OAuth scope of Blob Storage. */
 export const STORAGE_SCOPE = "https://storage.azure.com/.default";

@@ -6,11 +6,10 @@
  * limited to the key prefix.
  */
 import {
-  gcpAudience,
   keyTemplateOverwrites,
   keyTemplatePermissionPrefix,
   verifyProbePrefix,
-} from "../domain/index.ts";
+} from "../../domain/key-template.ts";
 import {
   fillIn,
   hclString,
@@ -20,7 +19,8 @@ import {
   type SetupGuide,
   type SetupInput,
   shellQuote,
-} from "./guide.ts";
+} from "../../setup/guide.ts";
+import { gcpAudience } from "./trust.ts";
 
 /** Permissions of the writer role, each with the reason the relay needs it. */
 export const gcsWritePermissions: [permission: string, why: string][] = [

@@ -4,7 +4,7 @@
  * federated credential matching exactly the relay's issuer, this workspace as subject and the
  * audience Entra requires; its service principal may write blobs in one container.
  */
-import { AZURE_TOKEN_AUDIENCE, keyTemplatePermissionPrefix } from "../domain/index.ts";
+import { keyTemplatePermissionPrefix } from "../../domain/key-template.ts";
 import {
   fillIn,
   hclString,
@@ -14,7 +14,8 @@ import {
   type SetupGuide,
   type SetupInput,
   shellQuote,
-} from "./guide.ts";
+} from "../../setup/guide.ts";
+import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
 
 /** The role granted, and why it and not a broader or narrower one. */
 export const azureRole = "Storage Blob Data Contributor";

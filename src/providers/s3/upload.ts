@@ -14,8 +14,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { S3Storage } from "../../domain/index.ts";
-import { integrityError, withFreshCredentialRetry } from "../adapter.ts";
+import { integrityError, withFreshCredentialRetry } from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
@@ -26,11 +25,12 @@ import {
   type Upload,
   type UploadHandle,
   type UploadResult,
-} from "../contract.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
-import { uint32Base64 } from "../staged-checksums.ts";
+} from "../../destinations/contract.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { StsExchangeError } from "./credentials.ts";
 import { type AwsHintContext, classifyAwsFailure, observeAwsError } from "./errors.ts";
+import type { S3Storage } from "./storage.ts";
 
 const MiB = 1_048_576;
 /** S3's limits: 10 000 parts, 5 MiB minimum for all but the last. */

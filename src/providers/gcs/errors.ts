@@ -3,8 +3,12 @@
  * code each, matched on Google's error codes (`invalid_grant`, `PERMISSION_DENIED`, HTTP status),
  * never on its texts, which are kept for the customer.
  */
-import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
-import { isTransientNetworkCode } from "../network.ts";
+import type {
+  DestinationErrorCode,
+  DestinationFailure,
+  DestinationStage,
+} from "../../destinations/contract.ts";
+import { isTransientNetworkCode } from "../../destinations/network.ts";
 
 /** What a GCP failure looked like on the wire. */
 export interface GcpObservedFailure {

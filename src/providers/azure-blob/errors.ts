@@ -2,8 +2,12 @@
  * Azure failures (Entra ID token requests, Blob Storage) → one SPEC §5 code each, matched on the
  * AADSTS number or the `x-ms-error-code`, with Azure's own text kept.
  */
-import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../network.ts";
+import type {
+  DestinationErrorCode,
+  DestinationFailure,
+  DestinationStage,
+} from "../../destinations/contract.ts";
+import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
 
 /** What an Azure failure looked like on the wire. */
 export interface AzureObservedFailure {

@@ -8,9 +8,9 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
-import type { S3Storage } from "../../domain/index.ts";
-import { type MintToken, sharedHttpsAgent } from "../adapter.ts";
-import type { DestinationSettings } from "../settings.ts";
+import { type MintToken, sharedHttpsAgent } from "../../destinations/adapter.ts";
+import type { DestinationSettings } from "../../destinations/settings.ts";
+import type { S3Storage } from "./storage.ts";
 
 /** Audience of relay tokens presented to AWS STS (SPEC §6). */
 export const AWS_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com";

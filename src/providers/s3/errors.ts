@@ -4,8 +4,12 @@
  * whether the role is missing, the principal untrusted or the ExternalId wrong, so the hint names
  * all three.
  */
-import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../network.ts";
+import type {
+  DestinationErrorCode,
+  DestinationFailure,
+  DestinationStage,
+} from "../../destinations/contract.ts";
+import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
 
 /** What an AWS failure looked like on the wire, independent of the SDK's error classes. */
 export interface AwsObservedFailure {
