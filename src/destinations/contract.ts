@@ -29,6 +29,29 @@ export interface DestinationFailure {
   stage: DestinationStage;
 }
 
+/** What a cloud failure looked like on the wire, independent of the SDK's error classes. */
+export interface ObservedFailure {
+  stage: DestinationStage;
+  /** The cloud's error code (`AccessDenied`, `invalid_grant`, `AADSTS700213`) or a network code. */
+  code: string;
+  message: string;
+  httpStatus: number | undefined;
+}
+
+/** The verdict builder of a classifier: code, transient and hint, with the cloud's own words kept. */
+export function verdictOf(
+  failure: ObservedFailure,
+): (code: DestinationErrorCode, transient: boolean, hint: string) => DestinationFailure {
+  return (code, transient, hint) => ({
+    code,
+    transient,
+    cloudCode: failure.code,
+    cloudMessage: failure.message,
+    hint,
+    stage: failure.stage,
+  });
+}
+
 /**
  * A destination failure: an {@link AppError} whose code is one of the destination codes of
  * `src/errors/codes.ts` (docs/errors.md), transient or not, with the cloud's words and a fix hint.

@@ -6,17 +6,19 @@
  * `RecordingStorage` and its settings in `ProviderSettings` (and the docs).
  */
 import type { Config } from "../config/index.ts";
-import {
-  type AzureBlobSettings,
-  type AzureBlobStorage,
-  azureBlobProvider,
-} from "./azure-blob/index.ts";
-import { type GcsSettings, type GcsStorage, gcsProvider } from "./gcs/index.ts";
+import { azureBlobProvider } from "./azure-blob/index.ts";
+import type { AzureBlobSettings } from "./azure-blob/settings.ts";
+import type { AzureBlobStorage } from "./azure-blob/storage.ts";
+import { gcsProvider } from "./gcs/index.ts";
+import type { GcsSettings } from "./gcs/settings.ts";
+import type { GcsStorage } from "./gcs/storage.ts";
 import type { Provider } from "./provider.ts";
-import { type S3Settings, type S3Storage, s3Provider } from "./s3/index.ts";
+import { s3Provider } from "./s3/index.ts";
+import type { S3Settings } from "./s3/settings.ts";
+import type { S3Storage } from "./s3/storage.ts";
 
-export type { AzureBlobStorage } from "./azure-blob/index.ts";
-export type { GcsStorage } from "./gcs/index.ts";
+export type { AzureBlobStorage } from "./azure-blob/storage.ts";
+export type { GcsStorage } from "./gcs/storage.ts";
 export type {
   DestinationContext,
   FieldRule,
@@ -24,7 +26,8 @@ export type {
   StorageBase,
   StorageProblem,
 } from "./provider.ts";
-export { requireAwsAccount, type S3Storage } from "./s3/index.ts";
+export { requireAwsAccount } from "./s3/setup.ts";
+export type { S3Storage } from "./s3/storage.ts";
 
 /** A validated destination of any provider. */
 export type RecordingStorage = S3Storage | GcsStorage | AzureBlobStorage;

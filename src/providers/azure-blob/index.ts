@@ -17,9 +17,6 @@ import {
 } from "./storage.ts";
 import { createAzureBlobDestination } from "./upload.ts";
 
-export type { AzureBlobSettings } from "./settings.ts";
-export type { AzureBlobStorage } from "./storage.ts";
-
 /** The Azure Blob provider. */
 export const azureBlobProvider: Provider<AzureBlobStorage, AzureBlobSettings> = {
   name: "azure_blob",

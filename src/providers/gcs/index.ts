@@ -9,9 +9,6 @@ import { describeGcs, type GcsStorage, gcsFields } from "./storage.ts";
 import { audienceOf } from "./trust.ts";
 import { createGcsDestination } from "./upload.ts";
 
-export type { GcsSettings } from "./settings.ts";
-export type { GcsStorage } from "./storage.ts";
-
 /** The GCS provider. */
 export const gcsProvider: Provider<GcsStorage, GcsSettings> = {
   name: "gcs",

@@ -9,10 +9,6 @@ import { describeS3, type S3Storage, s3Fields, validateS3 } from "./storage.ts";
 import { externalIdFor } from "./trust.ts";
 import { createS3Destination } from "./upload.ts";
 
-export type { S3Settings } from "./settings.ts";
-export { requireAwsAccount } from "./setup.ts";
-export type { S3Storage } from "./storage.ts";
-
 /** The S3 provider. */
 export const s3Provider: Provider<S3Storage, S3Settings> = {
   name: "s3",
