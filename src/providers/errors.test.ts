@@ -1,5 +1,5 @@
 /**
- * Table tests of the three classifiers: every cloud failure maps to exactly one SPEC §5 code and
+ * Table tests of the three classifiers: every cloud failure maps to exactly one docs/errors.md code and
  * a transient flag, keeps the cloud's code and text, and carries a hint. (The same mappings are
  * proven against the emulators in test/destinations-*.test.ts.)
  */

@@ -1,5 +1,5 @@
 /**
- * The customer setup guide (SPEC §4 `GET /v2/recording-storage/setup/{provider}`, CLI
+ * The customer setup guide (docs/api.md, `GET /v2/recording-storage/setup/{provider}`; CLI
  * `recording-relay setup`): the trust a customer configures on their side, filled in with their
  * Workspace ID and the relay's issuer, account and ExternalId, as a shell script and as Terraform.
  */

@@ -1,5 +1,5 @@
 /**
- * Azure failures (Entra ID token requests, Blob Storage) → one SPEC §5 code each, matched on the
+ * Azure failures (Entra ID token requests, Blob Storage) → one docs/errors.md code each, matched on the
  * AADSTS number or the `x-ms-error-code`, with Azure's own text kept.
  */
 import {

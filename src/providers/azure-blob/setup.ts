@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the generated shell and Terraform interpolate ${...} themselves.
 /**
- * Azure Blob setup (SPEC §1, §6; research §3.2): an App Registration with no secret and one
+ * Azure Blob setup (docs/security.md): an App Registration with no secret and one
  * federated credential matching exactly the relay's issuer, this workspace as subject and the
  * audience Entra requires; its service principal may write blobs in one container.
  */

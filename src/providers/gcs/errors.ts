@@ -1,5 +1,5 @@
 /**
- * GCP failures (STS token exchange, IAM Credentials impersonation, Cloud Storage) → one SPEC §5
+ * GCP failures (STS token exchange, IAM Credentials impersonation, Cloud Storage) → one docs/errors.md
  * code each, matched on Google's error codes (`invalid_grant`, `PERMISSION_DENIED`, HTTP status),
  * never on its texts, which are kept for the customer.
  */

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the generated shell and Terraform interpolate ${...} themselves.
 /**
- * GCS setup (SPEC §1, §6; research §2.2): a Workload Identity pool and OIDC provider trusting the
+ * GCS setup (docs/security.md): a Workload Identity pool and OIDC provider trusting the
  * relay's issuer, admitting only tokens whose `customer_id` is this workspace; a service account
  * only this workspace's federated identity may impersonate; and object permissions on the bucket
  * limited to the key prefix.

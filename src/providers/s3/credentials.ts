@@ -12,7 +12,7 @@ import { type MintToken, sharedHttpsAgent } from "../../destinations/adapter.ts"
 import type { DestinationSettings } from "../../destinations/settings.ts";
 import type { S3Storage } from "./storage.ts";
 
-/** Audience of relay tokens presented to AWS STS (SPEC §6). */
+/** Audience of relay tokens presented to AWS STS (docs/security.md, tokens the relay mints). */
 export const AWS_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com";
 
 /** What building an S3 client for a workspace needs. */

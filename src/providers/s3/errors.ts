@@ -1,5 +1,5 @@
 /**
- * AWS failures (STS and S3) → one SPEC §5 code each. The table matches on AWS's error codes (its
+ * AWS failures (STS and S3) → one docs/errors.md code each. The table matches on AWS's error codes (its
  * texts are not a contract); the text is kept for the customer. AWS answers the same AccessDenied
  * whether the role is missing, the principal untrusted or the ExternalId wrong, so the hint names
  * all three.

@@ -2,7 +2,7 @@
 /**
  * S3 setup: an IAM role in the customer's account that trusts only the relay's AWS account, only
  * with the workspace's ExternalId, with a session long enough for the relay's AssumeRole, and that
- * may only write recordings under the key prefix (SPEC §1, research §1.4).
+ * may only write recordings under the key prefix (docs/security.md).
  */
 import { keyTemplatePermissionPrefix, verifyProbePrefix } from "../../domain/key-template.ts";
 import { AppError } from "../../errors/index.ts";
