@@ -7,8 +7,8 @@
  */
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { StorageProvider } from "../domain/index.ts";
 import { AppError, type DestinationErrorCode } from "../errors/index.ts";
+import type { StorageProvider, UploadHandle } from "../providers/index.ts";
 
 export { type DestinationErrorCode, destinationErrorCodes } from "../errors/index.ts";
 
@@ -122,12 +122,10 @@ export interface UploadResult {
  * What a crash-cleanup needs to find and abort an unfinished upload later (store it with the
  * delivery): the S3 UploadId, the GCS session URI (itself a credential: keep it server-side), or
  * the Azure block id prefix (Azure has no abort: uncommitted blocks are dropped by the next commit
- * of the key, or by Azure itself after 7 days).
+ * of the key, or by Azure itself after 7 days). Each provider declares its own; the registry
+ * lists them.
  */
-export type UploadHandle =
-  | { provider: "s3"; key: string; uploadId: string }
-  | { provider: "gcs"; key: string; sessionUri: string }
-  | { provider: "azure_blob"; key: string; blockIdPrefix: string };
+export type { UploadHandle } from "../providers/index.ts";
 
 /** One upload in progress at a fixed key. */
 export interface Upload {

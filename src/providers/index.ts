@@ -3,19 +3,23 @@
  * `recording_storage` fields and rules, trust, settings, credentials, upload, error classifier and
  * setup guide) behind one {@link Provider} object; the generic code iterates {@link providers}.
  * Adding a provider: its folder, one entry in `providers`, its storage type in
- * `RecordingStorage` and its settings in `ProviderSettings` (and the docs).
+ * `RecordingStorage`, its upload handle in `UploadHandle` and its settings in `ProviderSettings`
+ * (and the docs).
  */
 import type { Config } from "../config/index.ts";
 import { azureBlobProvider } from "./azure-blob/index.ts";
 import type { AzureBlobSettings } from "./azure-blob/settings.ts";
 import type { AzureBlobStorage } from "./azure-blob/storage.ts";
+import type { AzureBlobUploadHandle } from "./azure-blob/upload.ts";
 import { gcsProvider } from "./gcs/index.ts";
 import type { GcsSettings } from "./gcs/settings.ts";
 import type { GcsStorage } from "./gcs/storage.ts";
+import type { GcsUploadHandle } from "./gcs/upload.ts";
 import type { Provider } from "./provider.ts";
 import { s3Provider } from "./s3/index.ts";
 import type { S3Settings } from "./s3/settings.ts";
 import type { S3Storage } from "./s3/storage.ts";
+import type { S3UploadHandle } from "./s3/upload.ts";
 
 export type { AzureBlobStorage } from "./azure-blob/storage.ts";
 export type { GcsStorage } from "./gcs/storage.ts";
@@ -31,6 +35,9 @@ export type { S3Storage } from "./s3/storage.ts";
 
 /** A validated destination of any provider. */
 export type RecordingStorage = S3Storage | GcsStorage | AzureBlobStorage;
+
+/** What a crash-cleanup needs to find and abort an unfinished upload later, per provider. */
+export type UploadHandle = S3UploadHandle | GcsUploadHandle | AzureBlobUploadHandle;
 
 /** A storage provider's name. */
 export type StorageProvider = RecordingStorage["provider"];

@@ -7,7 +7,6 @@
 import type { Config } from "../config/index.ts";
 import type { Destination } from "../destinations/contract.ts";
 import type { DestinationFactoryDeps } from "../destinations/factory.ts";
-import type { RelayTrust } from "../domain/trust.ts";
 import type { SetupGuide, SetupInput } from "../setup/guide.ts";
 
 /** A field rule: the first broken rule in plain words, or `undefined` when the value is valid. */
@@ -56,8 +55,6 @@ export interface Provider<S extends StorageBase, Settings = unknown> {
   ): Destination;
   /** The customer setup guide (shell and Terraform) for one workspace. */
   setupGuide(input: SetupInput): SetupGuide;
-  /** Refuses (409 NOT_CONFIGURED) when the operator has not set what the provider needs. */
-  requireConfigured(trust: RelayTrust): void;
   /** Its settings with the real cloud's endpoints. */
   readonly defaultSettings: Settings;
   /** Its settings from the configuration (the one mapping of its config settings). */

@@ -25,7 +25,6 @@ export const azureBlobProvider: Provider<AzureBlobStorage, AzureBlobSettings> = 
   validate: normalizeAzureBlob,
   describe: describeAzureBlob,
   setupGuide: azureSetup,
-  requireConfigured: () => {},
   defaultSettings: defaultAzureBlobSettings,
   settingsFrom: azureBlobSettingsFrom,
 

@@ -16,7 +16,6 @@ import {
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
-  type UploadHandle,
   type UploadResult,
 } from "../../destinations/contract.ts";
 import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
@@ -24,6 +23,9 @@ import type { DestinationSettings } from "../../destinations/settings.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
 import type { AzureBlobStorage } from "./storage.ts";
+
+/** The Azure block ids a crashed worker may leave staged (their prefix). */
+export type AzureBlobUploadHandle = { provider: "azure_blob"; key: string; blockIdPrefix: string };
 
 const MiB = 1_048_576;
 /** Azure: at most 50 000 committed blocks per blob. */
@@ -213,7 +215,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
   function openAzureUpload(key: string, options: OpenUploadOptions): Upload {
     // One random prefix per upload, fixed-width index: every block id of the blob has one length.
     const blockIdPrefix = randomBytes(12).toString("hex");
-    const handle: UploadHandle = { provider: "azure_blob", key, blockIdPrefix };
+    const handle: AzureBlobUploadHandle = { provider: "azure_blob", key, blockIdPrefix };
     const blockIds: string[] = [];
     const whole = createHash("md5");
     let completed: UploadResult | undefined;

@@ -17,7 +17,6 @@ export const gcsProvider: Provider<GcsStorage, GcsSettings> = {
   validate: (storage) => storage,
   describe: describeGcs,
   setupGuide: gcpSetup,
-  requireConfigured: () => {},
   defaultSettings: defaultGcsSettings,
   settingsFrom: gcsSettingsFrom,
 

@@ -24,7 +24,6 @@ import {
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
-  type UploadHandle,
   type UploadResult,
 } from "../../destinations/contract.ts";
 import { messageOf, networkErrorCode } from "../../destinations/network.ts";
@@ -34,6 +33,9 @@ import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
 import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
 import type { GcsStorage } from "./storage.ts";
+
+/** The GCS resumable session a crashed worker may leave (the session URI is itself a credential: keep it server-side). */
+export type GcsUploadHandle = { provider: "gcs"; key: string; sessionUri: string };
 
 /** GCS persists resumable chunks in units of 256 KiB; every non-final chunk is a multiple. */
 export const GCS_CHUNK_UNIT_BYTES = 262_144;
@@ -258,7 +260,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     const sessionUri = initiated.headers.get("location");
     await initiated.body?.cancel();
     if (!sessionUri) throw new Error("GCS answered the resumable initiation without a Location");
-    const handle: UploadHandle = { provider: "gcs", key, sessionUri };
+    const handle: GcsUploadHandle = { provider: "gcs", key, sessionUri };
     const md5 = createHash("md5");
     let crc = 0;
     let persisted = 0; // bytes GCS confirmed

@@ -4,7 +4,7 @@ import { credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createS3Client } from "./credentials.ts";
 import { defaultS3Settings, type S3Settings, s3SettingsFrom } from "./settings.ts";
-import { awsSetup, requireAwsAccount } from "./setup.ts";
+import { awsSetup } from "./setup.ts";
 import { describeS3, type S3Storage, s3Fields, validateS3 } from "./storage.ts";
 import { externalIdFor } from "./trust.ts";
 import { createS3Destination } from "./upload.ts";
@@ -17,9 +17,6 @@ export const s3Provider: Provider<S3Storage, S3Settings> = {
   validate: validateS3,
   describe: describeS3,
   setupGuide: awsSetup,
-  requireConfigured: (trust) => {
-    requireAwsAccount(trust.awsAccountId);
-  },
   defaultSettings: defaultS3Settings,
   settingsFrom: s3SettingsFrom,
 

@@ -23,7 +23,6 @@ import {
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
-  type UploadHandle,
   type UploadResult,
 } from "../../destinations/contract.ts";
 import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
@@ -31,6 +30,9 @@ import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { StsExchangeError } from "./credentials.ts";
 import { type AwsHintContext, classifyAwsFailure, observeAwsError } from "./errors.ts";
 import type { S3Storage } from "./storage.ts";
+
+/** The S3 multipart upload a crashed worker may leave (its UploadId). */
+export type S3UploadHandle = { provider: "s3"; key: string; uploadId: string };
 
 const MiB = 1_048_576;
 /** S3's limits: 10 000 parts, 5 MiB minimum for all but the last. */
@@ -231,7 +233,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
     );
     const uploadId = created.UploadId;
     if (!uploadId) throw new Error("S3 answered CreateMultipartUpload without an UploadId");
-    const handle: UploadHandle = { provider: "s3", key, uploadId };
+    const handle: S3UploadHandle = { provider: "s3", key, uploadId };
     const parts: { PartNumber: number; ETag: string; ChecksumCRC32: string }[] = [];
     let sizeBytes = 0;
     let wholeCrc32 = 0;
