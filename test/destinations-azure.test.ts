@@ -1,6 +1,6 @@
 /**
- * Azure Blob against the Azure emulator: every customer misconfiguration gives its docs/errors.md code
- * and a hint that names the fix, and injected faults are survived or reported transient.
+ * Azure Blob against the Azure emulator: every customer misconfiguration gives its docs/errors.md
+ * code and a hint that names the fix, and injected faults are survived or reported transient.
  */
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";

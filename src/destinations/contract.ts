@@ -1,5 +1,5 @@
 /**
- * The one destination contract (ARCHITECTURE rule 7): every adapter (s3, gcs, azure_blob) opens
+ * The one destination contract: every adapter (`src/providers/<cloud>/upload.ts`) opens
  * uploads that take bytes as they arrive, stats objects for idempotent redelivery, and writes and
  * deletes probe objects for `verify`. Failures are `DestinationError`s carrying exactly one code of
  * docs/errors.md, so delivery decides retries and customers read one sentence, the cloud's words

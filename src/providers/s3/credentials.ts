@@ -30,7 +30,11 @@ export function roleSessionName(workspaceId: string): string {
   return `recording-relay-${workspaceId.replace(/[^\w+=,.@-]/g, "")}`.slice(0, 64);
 }
 
-/** A failure of the identity exchange (STS), told apart from S3's own failures. */
+/**
+ * A failure of the identity exchange (STS), told apart from S3's own failures: a marker internal
+ * to the S3 provider (the SDK rethrows credential-provider errors inside its own); the adapter
+ * unwraps it and reports the cause as a DestinationError at the identity stage.
+ */
 export class StsExchangeError extends Error {
   constructor(cause: unknown) {
     super("AWS STS identity exchange failed", { cause });
