@@ -18,7 +18,7 @@ import {
   type Upload,
   type UploadResult,
 } from "../../destinations/contract.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
 import type { DestinationSettings } from "../../destinations/settings.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
@@ -27,7 +27,6 @@ import type { AzureBlobStorage } from "./storage.ts";
 /** The Azure block ids a crashed worker may leave staged (their prefix). */
 export type AzureBlobUploadHandle = { provider: "azure_blob"; key: string; blockIdPrefix: string };
 
-const MiB = 1_048_576;
 /** Azure: at most 50 000 committed blocks per blob. */
 const MAX_BLOCKS = 50_000;
 const DEFAULT_BLOCK_BYTES = 8 * MiB;

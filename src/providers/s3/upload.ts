@@ -25,7 +25,7 @@ import {
   type Upload,
   type UploadResult,
 } from "../../destinations/contract.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
 import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { StsExchangeError } from "./credentials.ts";
 import { type AwsHintContext, classifyAwsFailure, observeAwsError } from "./errors.ts";
@@ -34,7 +34,6 @@ import type { S3Storage } from "./storage.ts";
 /** The S3 multipart upload a crashed worker may leave (its UploadId). */
 export type S3UploadHandle = { provider: "s3"; key: string; uploadId: string };
 
-const MiB = 1_048_576;
 /** S3's limits: 10 000 parts, 5 MiB minimum for all but the last. */
 const MAX_PARTS = 10_000;
 const MIN_PART_BYTES = 5 * MiB;
