@@ -7,6 +7,8 @@ import { Agent as HttpsAgent } from "node:https";
 import { rootCertificates } from "node:tls";
 import { Agent as UndiciAgent } from "undici";
 import { DestinationError } from "./contract.ts";
+import type { CachedCredential } from "./credential-cache.ts";
+import type { DestinationSettings } from "./settings.ts";
 
 /** Mints a relay OIDC token for a workspace and audience (the issuer's `mintToken`). */
 export type MintToken = (request: {
@@ -14,6 +16,16 @@ export type MintToken = (request: {
   audience: string;
   signal?: AbortSignal;
 }) => Promise<string>;
+
+/** What an adapter is built from: one destination, its workspace's credential, settings, hints. */
+export interface AdapterInputs<Storage, Credential, Hints> {
+  destination: Storage;
+  /** The workspace's cached credential, replaced after the cloud refused its token. */
+  credential: CachedCredential<Credential>;
+  settings: DestinationSettings;
+  /** Facts of the destination that make failure hints concrete. */
+  hints: Hints;
+}
 
 /**
  * The failure of a completed upload whose stored checksum or size differs from what was sent

@@ -1,6 +1,5 @@
 /** Azure Blob Storage: everything the relay knows about it, behind {@link azureBlobProvider}. */
-import type { ClientAssertionCredential } from "@azure/identity";
-import { credentialKey } from "../../destinations/credential-cache.ts";
+import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createAzureCredential } from "./credentials.ts";
 import {
@@ -33,9 +32,7 @@ export const azureBlobProvider: Provider<AzureBlobStorage, AzureBlobSettings> = 
     const inputs = { destination: storage, workspaceId, settings, mintToken };
     return createAzureBlobDestination({
       destination: storage,
-      credential: () =>
-        cache.getOrCreate<ClientAssertionCredential>(key, () => createAzureCredential(inputs)),
-      resetCredential: () => cache.delete(key),
+      credential: cachedCredential(cache, key, () => createAzureCredential(inputs)),
       settings,
       hints: {
         tenantId: storage.tenant_id,

@@ -7,7 +7,11 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Agent } from "node:https";
 import type { TokenCredential } from "@azure/identity";
 import { ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
-import { integrityError, withFreshCredentialRetry } from "../../destinations/adapter.ts";
+import {
+  type AdapterInputs,
+  integrityError,
+  withFreshCredentialRetry,
+} from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
@@ -19,7 +23,6 @@ import {
   type UploadResult,
 } from "../../destinations/contract.ts";
 import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
-import type { DestinationSettings } from "../../destinations/settings.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
 import type { AzureBlobStorage } from "./storage.ts";
@@ -32,15 +35,12 @@ const MAX_BLOCKS = 50_000;
 const DEFAULT_BLOCK_BYTES = 8 * MiB;
 const GROW_EVERY_BLOCKS = 5_000;
 
-/** What the Azure adapter is built from. */
-export interface AzureDestinationInputs {
-  destination: AzureBlobStorage;
-  /** The workspace's cached credential, and how to replace it after Storage refused its token. */
-  credential: () => TokenCredential;
-  resetCredential: () => void;
-  settings: DestinationSettings;
-  hints: AzureHintContext;
-}
+/** What the Azure adapter is built from: the credential is the App Registration's. */
+export type AzureDestinationInputs = AdapterInputs<
+  AzureBlobStorage,
+  TokenCredential,
+  AzureHintContext
+>;
 
 /** Codes after which a new token may succeed where the cached one failed. */
 const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed"]);
@@ -59,7 +59,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
     },
     ...agentOptionsOf(settings, settings.azure.blobEndpointTemplate),
   };
-  let container = new ContainerClient(containerUrl, inputs.credential(), pipelineOptions);
+  let container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
   const where = (key: string) => `${destination.storage_account}/${destination.container}/${key}`;
 
   const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
@@ -117,8 +117,8 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
         classified.stage === "storage" && staleTokenCodes.has(classified.cloudCode),
       refresh: () => {
         // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
-        inputs.resetCredential();
-        container = new ContainerClient(containerUrl, inputs.credential(), pipelineOptions);
+        inputs.credential.reset();
+        container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
       },
     });
 
@@ -127,7 +127,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
 
     async checkIdentity(signal) {
       try {
-        await inputs.credential().getToken(STORAGE_SCOPE, { abortSignal: signal });
+        await inputs.credential.get().getToken(STORAGE_SCOPE, { abortSignal: signal });
       } catch (error) {
         throw await classify(error, "the Entra ID token request failed", "identity");
       }

@@ -1,6 +1,5 @@
 /** Google Cloud Storage: everything the relay knows about it, behind {@link gcsProvider}. */
-import type { IdentityPoolClient } from "google-auth-library";
-import { credentialKey } from "../../destinations/credential-cache.ts";
+import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createGcpAuthClient } from "./credentials.ts";
 import { defaultGcsSettings, type GcsSettings, gcsSettingsFrom } from "./settings.ts";
@@ -26,8 +25,7 @@ export const gcsProvider: Provider<GcsStorage, GcsSettings> = {
     const inputs = { destination: storage, workspaceId, settings, mintToken };
     return createGcsDestination({
       destination: storage,
-      auth: () => cache.getOrCreate<IdentityPoolClient>(key, () => createGcpAuthClient(inputs)),
-      resetAuth: () => cache.delete(key),
+      credential: cachedCredential(cache, key, () => createGcpAuthClient(inputs)),
       settings,
       hints: {
         bucket: storage.bucket_name,

@@ -12,6 +12,7 @@ import { crc32c } from "@node-rs/crc32";
 import type { IdentityPoolClient } from "google-auth-library";
 import { fetch } from "undici";
 import {
+  type AdapterInputs,
   integrityError,
   sharedDispatcher,
   withFreshCredentialRetry,
@@ -28,7 +29,7 @@ import {
 } from "../../destinations/contract.ts";
 import { messageOf, networkErrorCode } from "../../destinations/network.ts";
 import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
-import { backoffDelayMs, type DestinationSettings } from "../../destinations/settings.ts";
+import { backoffDelayMs } from "../../destinations/settings.ts";
 import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
 import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
@@ -43,15 +44,8 @@ const DEFAULT_CHUNK_BYTES = 32 * GCS_CHUNK_UNIT_BYTES; // 8 MiB
 /** No part limit in GCS; growth only bounds the number of requests for huge objects. */
 const GROW_EVERY_CHUNKS = 2_000;
 
-/** What the GCS adapter is built from. */
-export interface GcsDestinationInputs {
-  destination: GcsStorage;
-  /** The workspace's cached auth client, and how to replace it after the cloud refused its token. */
-  auth: () => IdentityPoolClient;
-  resetAuth: () => void;
-  settings: DestinationSettings;
-  hints: GcpHintContext;
-}
+/** What the GCS adapter is built from: the credential is the workspace's auth client. */
+export type GcsDestinationInputs = AdapterInputs<GcsStorage, IdentityPoolClient, GcpHintContext>;
 
 /**
  * A GCP failure already observed (a failed HTTP answer of GCS, or of the token exchange with its
@@ -82,7 +76,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
 
   const token = async (): Promise<string> => {
     try {
-      return await gcsAccessToken(inputs.auth());
+      return await gcsAccessToken(inputs.credential.get());
     } catch (error) {
       throw new ObservedGcpFailure(observeGcpAuthError(error, settings));
     }
@@ -123,7 +117,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
             error.observed.httpStatus === 401,
           refresh: () => {
             refreshedToken = true;
-            inputs.resetAuth();
+            inputs.credential.reset();
           },
         });
       } catch (error) {
@@ -144,7 +138,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     async checkIdentity(signal) {
       signal.throwIfAborted();
       try {
-        await gcsAccessToken(inputs.auth());
+        await gcsAccessToken(inputs.credential.get());
       } catch (error) {
         const observed = observeGcpAuthError(error, settings);
         const summary =
