@@ -58,6 +58,22 @@ export function hclString(value: string): string {
 /** `<your-thing>`, the marker of a value the customer must fill in. */
 export const fillIn = (what: string) => `<your-${what}>`;
 
+/** The first lines of a setup script: shebang, what it sets up and does, strict mode. */
+export function scriptHeader(title: string, workspaceId: string, about: string[]): string[] {
+  return [
+    "#!/usr/bin/env bash",
+    `# recording-relay: ${title} setup for workspace ${workspaceId}`,
+    ...about.map((line) => `# ${line}`),
+    "set -euo pipefail",
+    "",
+  ];
+}
+
+/** `  # FILL IN` after a shell variable the customer must supply (one of `placeholders`). */
+export function fillInMarker(placeholders: Placeholder[]): (name: string) => string {
+  return (name) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+}
+
 /** A shell guard refusing to run while placeholders are unfilled. */
 export function placeholderGuard(names: string[]): string[] {
   if (names.length === 0) return [];

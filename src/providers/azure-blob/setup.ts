@@ -7,12 +7,14 @@
 import { keyTemplatePermissionPrefix } from "../../domain/key-template.ts";
 import {
   fillIn,
+  fillInMarker,
   hclString,
   hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
+  scriptHeader,
   shellQuote,
 } from "../../setup/guide.ts";
 import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
@@ -43,7 +45,7 @@ export function azureSetup(input: SetupInput): SetupGuide {
           { name: "CONTAINER", description: "the existing container recordings go to" },
         ]),
   ];
-  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const fill = fillInMarker(placeholders);
   const federation = JSON.stringify(
     {
       name: credentialName,
@@ -57,13 +59,11 @@ export function azureSetup(input: SetupInput): SetupGuide {
   );
 
   const cli = [
-    "#!/usr/bin/env bash",
-    `# recording-relay: Azure Blob setup for workspace ${workspaceId}`,
-    "# Creates an App Registration without any secret whose only credential is a federated one",
-    "# trusting the relay's issuer for this workspace, and lets it write blobs in one container.",
-    "# Fill in the values marked FILL IN; sign in first with az login (to the storage account's tenant).",
-    "set -euo pipefail",
-    "",
+    ...scriptHeader("Azure Blob", workspaceId, [
+      "Creates an App Registration without any secret whose only credential is a federated one",
+      "trusting the relay's issuer for this workspace, and lets it write blobs in one container.",
+      "Fill in the values marked FILL IN; sign in first with az login (to the storage account's tenant).",
+    ]),
     `SUBSCRIPTION=${shellQuote(fillIn("subscription-uuid"))}${fill("SUBSCRIPTION")}`,
     `RESOURCE_GROUP=${shellQuote(fillIn("resource-group"))}${fill("RESOURCE_GROUP")}`,
     `STORAGE_ACCOUNT=${shellQuote(storageAccount)}${fill("STORAGE_ACCOUNT")}`,

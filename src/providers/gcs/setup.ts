@@ -12,12 +12,14 @@ import {
 } from "../../domain/key-template.ts";
 import {
   fillIn,
+  fillInMarker,
   hclString,
   hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
+  scriptHeader,
   shellQuote,
 } from "../../setup/guide.ts";
 import { gcpAudience } from "./trust.ts";
@@ -61,17 +63,15 @@ export function gcpSetup(input: SetupInput): SetupGuide {
         { name: "PROJECT_ID", description: "the GCP project that holds the bucket" },
         { name: "BUCKET", description: "the existing GCS bucket recordings go to" },
       ];
-  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const fill = fillInMarker(placeholders);
   const principalSet = (projectNumber: string) =>
     `principalSet://iam.googleapis.com/projects/${projectNumber}/locations/global/workloadIdentityPools/${poolId}/attribute.customer_id/${workspaceId}`;
 
   const cli = [
-    "#!/usr/bin/env bash",
-    `# recording-relay: GCS setup for workspace ${workspaceId}`,
-    "# Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
-    "# recordings under the key prefix of one bucket. Fill in the values marked FILL IN.",
-    "set -euo pipefail",
-    "",
+    ...scriptHeader("GCS", workspaceId, [
+      "Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
+      "recordings under the key prefix of one bucket. Fill in the values marked FILL IN.",
+    ]),
     `PROJECT_ID=${shellQuote(projectId)}${fill("PROJECT_ID")}`,
     `BUCKET=${shellQuote(bucket)}${fill("BUCKET")}`,
     `POOL_ID=${shellQuote(poolId)}`,

@@ -8,12 +8,14 @@ import { keyTemplatePermissionPrefix, verifyProbePrefix } from "../../domain/key
 import { AppError } from "../../errors/index.ts";
 import {
   fillIn,
+  fillInMarker,
   hclString,
   hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
+  scriptHeader,
   shellQuote,
 } from "../../setup/guide.ts";
 import { partitionOfRegion } from "./field-rules.ts";
@@ -81,19 +83,17 @@ export function awsSetup(input: SetupInput): SetupGuide {
       { name: "BUCKET_REGION", description: "the bucket's region, e.g. eu-west-1" },
     );
   }
-  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const fill = fillInMarker(placeholders);
   const externalIdNote =
     trust.awsExternalIdMode === "workspace"
       ? "your Workspace ID, which the relay sends as ExternalId"
       : "the relay's ExternalId";
 
   const cli = [
-    "#!/usr/bin/env bash",
-    `# recording-relay: S3 setup for workspace ${workspaceId}`,
-    "# Creates one IAM role that the relay assumes to write recordings into your bucket, and",
-    "# nothing else. Fill in the values marked FILL IN; everything else comes from the relay.",
-    "set -euo pipefail",
-    "",
+    ...scriptHeader("S3", workspaceId, [
+      "Creates one IAM role that the relay assumes to write recordings into your bucket, and",
+      "nothing else. Fill in the values marked FILL IN; everything else comes from the relay.",
+    ]),
     `BUCKET=${shellQuote(bucket)}${fill("BUCKET")}`,
     `BUCKET_REGION=${shellQuote(region)}${fill("BUCKET_REGION")}`,
     `ROLE_NAME=${shellQuote(roleName)}`,
