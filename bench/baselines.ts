@@ -11,12 +11,9 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { Agent, fetch } from "undici";
 import { loadConfig } from "../src/config/index.ts";
-import {
-  blobServiceUrl,
-  createAzureCredential,
-} from "../src/destinations/azure-blob/credentials.ts";
-import { createGcpAuthClient, gcsAccessToken } from "../src/destinations/gcs/credentials.ts";
 import type { AzureBlobStorage, GcsStorage } from "../src/domain/index.ts";
+import { blobServiceUrl, createAzureCredential } from "../src/providers/azure-blob/credentials.ts";
+import { createGcpAuthClient, gcsAccessToken } from "../src/providers/gcs/credentials.ts";
 import { destinationSettingsFrom } from "../src/runtime/destinations.ts";
 import { openIssuer } from "../src/runtime/issuer.ts";
 import type { BenchRig, Provider } from "./rig.ts";

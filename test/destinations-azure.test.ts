@@ -1,6 +1,6 @@
 /**
- * Azure Blob against the Azure emulator: every customer misconfiguration gives its SPEC §5 code
- * and a hint that names the fix, and injected faults are survived or reported transient.
+ * Azure Blob against the Azure emulator: every customer misconfiguration gives its docs/errors.md
+ * code and a hint that names the fix, and injected faults are survived or reported transient.
  */
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
@@ -178,6 +178,40 @@ describe("Azure Blob faults", () => {
         code: "DESTINATION_UNAVAILABLE",
         transient: true,
       });
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe("Azure Blob leftovers", () => {
+  it("abortLeftover: nothing to abort for staged blocks, already gone once committed", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await azureRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const abandoned = await destination.openUpload("tavus/leftover/1", {
+        expectedSizeBytes: 20 * MiB,
+        signal: testSignal(),
+      });
+      await abandoned.write(testBytes(12 * MiB), testSignal());
+      assert.ok(abandoned.handle);
+      assert.equal(
+        await destination.abortLeftover(abandoned.handle, testSignal()),
+        "nothing_to_abort",
+      );
+      await abandoned.abort(testSignal());
+      assert.deepEqual(await destination.stat("tavus/leftover/1", testSignal()), {
+        exists: false,
+      });
+
+      const finished = await destination.openUpload("tavus/leftover/2", { signal: testSignal() });
+      await finished.write(testBytes(1000), testSignal());
+      await finished.complete(testSignal());
+      assert.ok(finished.handle);
+      assert.equal(await destination.abortLeftover(finished.handle, testSignal()), "already_gone");
     } finally {
       await rig.stop();
     }

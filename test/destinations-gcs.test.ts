@@ -1,6 +1,6 @@
 /**
- * GCS against the GCP emulator: every customer misconfiguration gives its SPEC §5 code and a hint
- * that names the fix, and injected faults are survived inside the adapter or reported transient.
+ * GCS against the GCP emulator: every customer misconfiguration gives its docs/errors.md code and
+ * a hint that names the fix, and injected faults are survived inside the adapter or reported transient.
  */
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";

@@ -1,6 +1,6 @@
 /**
  * The destination adapters behind the HTTP API, against the emulators: S3's AssumeRole check at
- * conversation creation (SPEC §7, seed) and `POST /v2/recording-storage/verify` step by step.
+ * conversation creation (docs/api.md, recording_storage) and `POST /v2/recording-storage/verify` step by step.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

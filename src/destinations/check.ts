@@ -1,7 +1,7 @@
 /**
- * The creation-time check of S3 destinations (SPEC §7, seed): AssumeRole with the configured
- * duration and ExternalId before the conversation is stored. GCS and Azure are not checked then
- * (seed); their failures surface at delivery.
+ * The creation-time check of S3 destinations (docs/api.md, recording_storage): AssumeRole with
+ * the configured duration and ExternalId before the conversation is stored. GCS and Azure are not
+ * checked then; their failures surface at delivery.
  */
 import type { DestinationCheck } from "../conversations/index.ts";
 import { AppError } from "../errors/index.ts";

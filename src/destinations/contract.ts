@@ -1,25 +1,16 @@
 /**
- * The one destination contract (ARCHITECTURE rule 7): every adapter (s3, gcs, azure_blob) opens
+ * The one destination contract: every adapter (`src/providers/<cloud>/upload.ts`) opens
  * uploads that take bytes as they arrive, stats objects for idempotent redelivery, and writes and
- * deletes probe objects for `verify`. Failures are `DestinationError`s carrying exactly one SPEC §5
- * code, so delivery decides retries and customers read one sentence, the cloud's words and a hint.
+ * deletes probe objects for `verify`. Failures are `DestinationError`s carrying exactly one code of
+ * docs/errors.md, so delivery decides retries and customers read one sentence, the cloud's words
+ * and a hint.
  */
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { StorageProvider } from "../domain/index.ts";
+import { AppError, type DestinationErrorCode } from "../errors/index.ts";
+import type { StorageProvider, UploadHandle } from "../providers/index.ts";
 
-/** The SPEC §5 codes a destination can fail with. */
-export const destinationErrorCodes = [
-  "DESTINATION_AUTH_FAILED",
-  "DESTINATION_NOT_FOUND",
-  "DESTINATION_REGION_MISMATCH",
-  "DESTINATION_REJECTED",
-  "DESTINATION_UNAVAILABLE",
-  "INTEGRITY_CHECK_FAILED",
-] as const;
-
-/** One SPEC §5 destination code. */
-export type DestinationErrorCode = (typeof destinationErrorCodes)[number];
+export { type DestinationErrorCode, destinationErrorCodes } from "../errors/index.ts";
 
 /** Where in the path a failure happened (verify reports it per step). */
 export type DestinationStage = "identity" | "impersonation" | "storage";
@@ -38,9 +29,35 @@ export interface DestinationFailure {
   stage: DestinationStage;
 }
 
-/** A destination failure: one SPEC §5 code, transient or not, the cloud's words and a fix hint. */
-export class DestinationError extends Error {
-  readonly code: DestinationErrorCode;
+/** What a cloud failure looked like on the wire, independent of the SDK's error classes. */
+export interface ObservedFailure {
+  stage: DestinationStage;
+  /** The cloud's error code (`AccessDenied`, `invalid_grant`, `AADSTS700213`) or a network code. */
+  code: string;
+  message: string;
+  httpStatus: number | undefined;
+}
+
+/** The verdict builder of a classifier: code, transient and hint, with the cloud's own words kept. */
+export function verdictOf(
+  failure: ObservedFailure,
+): (code: DestinationErrorCode, transient: boolean, hint: string) => DestinationFailure {
+  return (code, transient, hint) => ({
+    code,
+    transient,
+    cloudCode: failure.code,
+    cloudMessage: failure.message,
+    hint,
+    stage: failure.stage,
+  });
+}
+
+/**
+ * A destination failure: an {@link AppError} whose code is one of the destination codes of
+ * `src/errors/codes.ts` (docs/errors.md), transient or not, with the cloud's words and a fix hint.
+ */
+export class DestinationError extends AppError {
+  declare readonly code: DestinationErrorCode;
   readonly transient: boolean;
   readonly cloudCode: string;
   readonly cloudMessage: string;
@@ -48,13 +65,21 @@ export class DestinationError extends Error {
   readonly stage: DestinationStage;
 
   constructor(summary: string, failure: DestinationFailure, options: { cause?: unknown } = {}) {
-    // SPEC §5: one human sentence, the cloud's code/text, and a hint.
+    // docs/errors.md: one human sentence, the cloud's code/text, and a hint.
     super(
+      failure.code,
       `${summary} (${failure.cloudCode}: ${failure.cloudMessage}). Hint: ${failure.hint}`,
-      options.cause === undefined ? undefined : { cause: options.cause },
+      {
+        details: {
+          error_code: failure.code,
+          cloud_code: failure.cloudCode,
+          cloud_message: failure.cloudMessage,
+          hint: failure.hint,
+        },
+        ...(options.cause === undefined ? {} : { cause: options.cause }),
+      },
     );
     this.name = "DestinationError";
-    this.code = failure.code;
     this.transient = failure.transient;
     this.cloudCode = failure.cloudCode;
     this.cloudMessage = failure.cloudMessage;
@@ -96,12 +121,11 @@ export interface UploadResult {
 /**
  * What a crash-cleanup needs to find and abort an unfinished upload later (store it with the
  * delivery): the S3 UploadId, the GCS session URI (itself a credential: keep it server-side), or
- * the Azure block id prefix (uncommitted blocks expire on their own after 7 days).
+ * the Azure block id prefix (Azure has no abort: uncommitted blocks are dropped by the next commit
+ * of the key, or by Azure itself after 7 days). Each provider declares its own; the registry
+ * lists them.
  */
-export type UploadHandle =
-  | { provider: "s3"; key: string; uploadId: string }
-  | { provider: "gcs"; key: string; sessionUri: string }
-  | { provider: "azure_blob"; key: string; blockIdPrefix: string };
+export type { UploadHandle } from "../providers/index.ts";
 
 /** One upload in progress at a fixed key. */
 export interface Upload {
@@ -117,7 +141,11 @@ export interface Upload {
   write(chunk: Uint8Array, signal: AbortSignal): Promise<void>;
   /** Sends the tail, commits the object and checks the cloud's checksums and size. */
   complete(signal: AbortSignal): Promise<UploadResult>;
-  /** Abandons the upload and removes what was sent (best effort, never throws for a missing upload). */
+  /**
+   * Abandons the upload and removes what was sent where the cloud can (best effort, never throws
+   * for a missing upload). Azure cannot delete uncommitted blocks: nothing was committed, and the
+   * blocks expire (see {@link LeftoverOutcome}).
+   */
   abort(signal: AbortSignal): Promise<void>;
 }
 
@@ -151,9 +179,18 @@ export interface Destination {
   putSmallObject(key: string, bytes: Uint8Array, signal: AbortSignal): Promise<void>;
   /** Deletes an object; a missing object is not an error. */
   deleteObject(key: string, signal: AbortSignal): Promise<void>;
-  /** Aborts an upload a crashed worker left behind. */
-  abortLeftover(handle: UploadHandle, signal: AbortSignal): Promise<void>;
+  /** Aborts an upload a crashed worker left behind, and says what it found. */
+  abortLeftover(handle: UploadHandle, signal: AbortSignal): Promise<LeftoverOutcome>;
 }
+
+/**
+ * What {@link Destination.abortLeftover} found: `aborted`, the cloud dropped the unfinished upload
+ * (S3 AbortMultipartUpload, GCS session cancelled); `already_gone`, nothing was left (completed,
+ * aborted or expired before); `nothing_to_abort`, the cloud has no abort (Azure block blobs): the
+ * adapter checked that this attempt committed nothing under the key, and the uncommitted blocks are
+ * discarded by the next commit of the key or by Azure after 7 days.
+ */
+export type LeftoverOutcome = "aborted" | "already_gone" | "nothing_to_abort";
 
 /**
  * Uploads a whole stream (a staged copy) through {@link Destination.openUpload}: the same part

@@ -47,3 +47,20 @@ export class CredentialCache {
 export function credentialKey(workspaceId: string, fields: readonly string[]): string {
   return JSON.stringify([workspaceId, ...fields]);
 }
+
+/** A workspace's cached client or credential, and how to drop it after the cloud refused it. */
+export interface CachedCredential<T> {
+  /** The cached value (created on first use, and again after {@link reset}). */
+  get(): T;
+  /** Forgets the value, so the next {@link get} makes a new one (a new identity exchange). */
+  reset(): void;
+}
+
+/** The entry `key` of `cache` as a {@link CachedCredential}. */
+export function cachedCredential<T>(
+  cache: CredentialCache,
+  key: string,
+  create: () => T,
+): CachedCredential<T> {
+  return { get: () => cache.getOrCreate<T>(key, create), reset: () => cache.delete(key) };
+}

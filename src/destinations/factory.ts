@@ -1,27 +1,21 @@
 /**
- * Picks the adapter for a `recording_storage` object and binds it to one workspace, reusing the
- * workspace's cached authenticated clients (one identity exchange per credential lifetime).
+ * Picks the adapter for a `recording_storage` object from the provider registry and binds it to
+ * one workspace, reusing the workspace's cached authenticated clients (one identity exchange per
+ * credential lifetime).
  */
-import type { S3Client } from "@aws-sdk/client-s3";
-import type { ClientAssertionCredential } from "@azure/identity";
-import type { IdentityPoolClient } from "google-auth-library";
-import { externalIdFor, type RecordingStorage, type RelayTrust } from "../domain/index.ts";
-import { createAzureCredential } from "./azure-blob/credentials.ts";
-import { createAzureBlobDestination } from "./azure-blob/upload.ts";
+import type { RelayTrust } from "../domain/trust.ts";
+import {
+  type DestinationContext,
+  defaultProviderSettings,
+  providerOf,
+  type RecordingStorage,
+} from "../providers/index.ts";
+import type { MintToken } from "./adapter.ts";
 import type { Destination } from "./contract.ts";
-import { type CredentialCache, credentialKey } from "./credential-cache.ts";
-import { audienceOf, createGcpAuthClient } from "./gcs/credentials.ts";
-import { createGcsDestination } from "./gcs/upload.ts";
-import { createS3Client } from "./s3/credentials.ts";
-import { createS3Destination } from "./s3/upload.ts";
-import type { DestinationSettings } from "./settings.ts";
+import type { CredentialCache } from "./credential-cache.ts";
+import { type DestinationSettings, defaultCommonDestinationSettings } from "./settings.ts";
 
-/** Mints a relay OIDC token (the issuer's `mintToken`). */
-export type MintToken = (request: {
-  workspaceId: string;
-  audience: string;
-  signal?: AbortSignal;
-}) => Promise<string>;
+export type { DestinationContext } from "../providers/index.ts";
 
 /** What every destination of a relay shares. */
 export interface DestinationFactoryDeps {
@@ -32,97 +26,19 @@ export interface DestinationFactoryDeps {
   cache: CredentialCache;
 }
 
-/** The context of one destination: the workspace whose identity it writes with. */
-export interface DestinationContext {
-  workspaceId: string;
-}
+/** The real clouds, with the documented retry and timeout defaults. */
+export const defaultDestinationSettings: DestinationSettings = {
+  ...defaultProviderSettings(),
+  ...defaultCommonDestinationSettings,
+};
 
 /** Builds a factory: `createDestination(storage, { workspaceId })` picks and binds the adapter. */
 export function destinationFactory(deps: DestinationFactoryDeps) {
   return function createDestination(
     storage: RecordingStorage,
-    { workspaceId }: DestinationContext,
+    context: DestinationContext,
   ): Destination {
-    const { trust, settings, mintToken, cache } = deps;
-    switch (storage.provider) {
-      case "s3": {
-        const externalId =
-          settings.aws.authMode === "assume_role" ? externalIdFor(trust, workspaceId) : undefined;
-        const key = credentialKey(workspaceId, [
-          "s3",
-          settings.aws.authMode,
-          storage.assume_role_arn,
-          storage.bucket_region,
-          externalId ?? "",
-          String(trust.awsRoleSessionSeconds),
-        ]);
-        const client = cache.getOrCreate<S3Client>(key, () =>
-          createS3Client({
-            destination: storage,
-            workspaceId,
-            externalId,
-            durationSeconds: trust.awsRoleSessionSeconds,
-            settings,
-            mintToken,
-          }),
-        );
-        return createS3Destination({
-          destination: storage,
-          client,
-          hints: {
-            bucketRegion: storage.bucket_region,
-            roleArn: storage.assume_role_arn,
-            externalId,
-            durationSeconds: trust.awsRoleSessionSeconds,
-            trustedAccountId: trust.awsAccountId,
-          },
-        });
-      }
-      case "gcs": {
-        const key = credentialKey(workspaceId, [
-          "gcs",
-          audienceOf(storage),
-          storage.service_account_email,
-        ]);
-        const inputs = { destination: storage, workspaceId, settings, mintToken };
-        return createGcsDestination({
-          destination: storage,
-          auth: () => cache.getOrCreate<IdentityPoolClient>(key, () => createGcpAuthClient(inputs)),
-          resetAuth: () => cache.delete(key),
-          settings,
-          hints: {
-            bucket: storage.bucket_name,
-            serviceAccountEmail: storage.service_account_email,
-            audience: audienceOf(storage),
-            issuerUrl: trust.issuerUrl,
-            workspaceId,
-          },
-        });
-      }
-      case "azure_blob": {
-        const key = credentialKey(workspaceId, [
-          "azure_blob",
-          storage.tenant_id,
-          storage.client_id,
-        ]);
-        const inputs = { destination: storage, workspaceId, settings, mintToken };
-        return createAzureBlobDestination({
-          destination: storage,
-          credential: () =>
-            cache.getOrCreate<ClientAssertionCredential>(key, () => createAzureCredential(inputs)),
-          resetCredential: () => cache.delete(key),
-          settings,
-          hints: {
-            tenantId: storage.tenant_id,
-            clientId: storage.client_id,
-            storageAccount: storage.storage_account,
-            container: storage.container,
-            issuerUrl: trust.issuerUrl,
-            workspaceId,
-          },
-        });
-      }
-    }
+    return providerOf(storage).createDestination(storage, context, deps);
   };
 }
 

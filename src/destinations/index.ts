@@ -1,3 +1,9 @@
+export {
+  closeSharedAgents,
+  integrityError,
+  type MintToken,
+  withFreshCredentialRetry,
+} from "./adapter.ts";
 export { s3CreationCheck } from "./check.ts";
 export {
   type Destination,
@@ -8,6 +14,7 @@ export {
   destinationErrorCodes,
   type IdentityCheck,
   isDestinationError,
+  type LeftoverOutcome,
   type ObjectChecksums,
   type ObjectStat,
   type OpenUploadOptions,
@@ -21,9 +28,13 @@ export {
   type CreateDestination,
   type DestinationContext,
   type DestinationFactoryDeps,
+  defaultDestinationSettings,
   destinationFactory,
-  type MintToken,
 } from "./factory.ts";
-export { type DestinationSettings, defaultDestinationSettings } from "./settings.ts";
+export {
+  type CommonDestinationSettings,
+  type DestinationSettings,
+  defaultCommonDestinationSettings,
+} from "./settings.ts";
 export { checksumsAgree, type StagedChecksums, stagedChecksums } from "./staged-checksums.ts";
 export { type VerifyReport, type VerifyStep, verifyDestination, verifySteps } from "./verify.ts";

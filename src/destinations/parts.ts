@@ -14,7 +14,8 @@ export type SendPart = (
 /** Size of part `partNumber` (1-based). */
 export type PartSizePlan = (partNumber: number) => number;
 
-const MiB = 1_048_576;
+/** One mebibyte, the unit of part sizes. */
+export const MiB = 1_048_576;
 
 /**
  * A plan whose part size doubles every `growEvery` parts from `baseBytes`, so a stream of unknown

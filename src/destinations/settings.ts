@@ -1,33 +1,12 @@
 /**
  * What the adapters need from the operator's configuration: cloud endpoints (real clouds by
- * default; emulators, the demo and sovereign clouds otherwise), retry bounds and timeouts.
+ * default; emulators, the demo and sovereign clouds otherwise), retry bounds and timeouts. Each
+ * provider owns its part (`src/providers/<cloud>/settings.ts`); the registry lists the parts.
  */
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
+import type { ProviderSettings } from "../providers/index.ts";
 
-/** Endpoint and behaviour settings of the three adapters. */
-export interface DestinationSettings {
-  aws: {
-    /** Custom endpoint for STS and S3 (path-style S3 when set); undefined: AWS itself. */
-    endpointUrl: string | undefined;
-    /** `assume_role` with the operator's credentials, or `web_identity` with the relay's token. */
-    authMode: "assume_role" | "web_identity";
-    /** Operator credentials for AssumeRole; undefined: the AWS SDK's default chain. */
-    operatorCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  };
-  gcp: {
-    /** STS token endpoint (`https://sts.googleapis.com/v1/token`). */
-    stsTokenUrl: string;
-    /** IAM Credentials base URL (`https://iamcredentials.googleapis.com`). */
-    iamCredentialsUrl: string;
-    /** Cloud Storage base URL (`https://storage.googleapis.com`). */
-    storageUrl: string;
-  };
-  azure: {
-    /** Entra authority host (`https://login.microsoftonline.com`). */
-    authorityHost: string;
-    /** Blob service URL with `{account}` (`https://{account}.blob.core.windows.net`). */
-    blobEndpointTemplate: string;
-  };
+/** Settings every adapter reads. */
+export interface CommonDestinationSettings {
   /** PEM of an extra CA to trust for outgoing TLS (added to the built-in roots). */
   extraCaPem: string | undefined;
   /** Attempts per cloud request, first included (SDK retries; our GCS client likewise). */
@@ -38,18 +17,11 @@ export interface DestinationSettings {
   requestTimeoutMs: number;
 }
 
-/** The real clouds, with the documented retry and timeout defaults. */
-export const defaultDestinationSettings: DestinationSettings = {
-  aws: { endpointUrl: undefined, authMode: "assume_role" },
-  gcp: {
-    stsTokenUrl: "https://sts.googleapis.com/v1/token",
-    iamCredentialsUrl: "https://iamcredentials.googleapis.com",
-    storageUrl: "https://storage.googleapis.com",
-  },
-  azure: {
-    authorityHost: "https://login.microsoftonline.com",
-    blobEndpointTemplate: "https://{account}.blob.core.windows.net",
-  },
+/** Endpoint and behaviour settings of the adapters: the common ones and each provider's part. */
+export interface DestinationSettings extends CommonDestinationSettings, ProviderSettings {}
+
+/** The documented retry and timeout defaults. */
+export const defaultCommonDestinationSettings: CommonDestinationSettings = {
   extraCaPem: undefined,
   maxAttempts: 5,
   retryBaseDelayMs: 500,

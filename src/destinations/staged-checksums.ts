@@ -4,8 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
+import { crc32c } from "@node-rs/crc32";
 import type { ObjectChecksums } from "./contract.ts";
-import { crc32c, crc32cBase64 } from "./gcs/crc32c.ts";
 
 /** Accumulates MD5, CRC32C and CRC32 of a byte stream. */
 export interface StagedChecksums {
@@ -22,16 +22,15 @@ export function stagedChecksums(): StagedChecksums {
   return {
     update(chunk) {
       md5.update(chunk);
+      // CRC32C (Castagnoli, GCS's checksum): native SIMD in @node-rs/crc32; CRC32: zlib's.
       castagnoli = crc32c(chunk, castagnoli);
       ieee = crc32(chunk, ieee);
     },
     digest() {
-      const crc = Buffer.alloc(4);
-      crc.writeUInt32BE(ieee >>> 0);
       return {
         md5Base64: md5.digest("base64"),
-        crc32cBase64: crc32cBase64(castagnoli),
-        crc32Base64: crc.toString("base64"),
+        crc32cBase64: uint32Base64(castagnoli),
+        crc32Base64: uint32Base64(ieee),
       };
     },
   };
@@ -52,4 +51,11 @@ export function checksumsAgree(stored: ObjectChecksums, staged: ObjectChecksums)
     compared++;
   }
   return compared > 0;
+}
+
+/** Base64 of a 32-bit checksum in big-endian order, as S3 (CRC32) and GCS (CRC32C) write them. */
+export function uint32Base64(value: number): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value >>> 0);
+  return out.toString("base64");
 }

@@ -1,11 +1,11 @@
 /**
- * The live diagnostic of a destination (SPEC §7, `POST /v2/recording-storage/verify`): identity
- * exchange, impersonation where the cloud has one, a probe write under the key template's prefix
- * and its deletion. Each step passes, fails (with the SPEC code, the cloud's words and a hint) or
- * is skipped; after a failure, the later steps are skipped.
+ * The live diagnostic of a destination (docs/api.md, `POST /v2/recording-storage/verify`):
+ * identity exchange, impersonation where the cloud has one, a probe write under the key
+ * template's prefix and its deletion. Each step passes, fails (with the docs/errors.md code, the
+ * cloud's words and a hint) or is skipped; after a failure, the later steps are skipped.
  */
 import { randomBytes } from "node:crypto";
-import { verifyProbePrefix } from "../domain/index.ts";
+import { verifyProbePrefix } from "../domain/key-template.ts";
 import { type Destination, DestinationError } from "./contract.ts";
 
 /** The steps, in order. */
@@ -20,7 +20,7 @@ export const verifySteps = [
 export interface VerifyStep {
   step: (typeof verifySteps)[number];
   status: "pass" | "fail" | "skip";
-  /** SPEC §5 code of a failure. */
+  /** The docs/errors.md code of a failure. */
   error_code?: string;
   /** The cloud's own code and text. */
   cloud_code?: string;

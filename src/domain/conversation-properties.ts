@@ -3,8 +3,9 @@
  * `callback_url`, and a destination given either as `recording_storage` or as the seed's legacy
  * flat S3 fields, which map to `{provider: "s3"}` and go all three together.
  */
+
+import { awsRegionCode, iamRoleArn, s3BucketName } from "../providers/s3/field-rules.ts";
 import { type AllowedNetworks, callbackHostProblem } from "./callback-address.ts";
-import { awsRegionCode, iamRoleArn, s3BucketName } from "./field-rules.ts";
 import {
   type RecordingStorage,
   type S3Storage,

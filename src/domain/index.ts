@@ -16,7 +16,6 @@ export {
   parseConversationProperties,
   parseCreateConversation,
 } from "./conversation-properties.ts";
-export { partitionOfRegion } from "./field-rules.ts";
 export {
   type KeyValues,
   keyTemplateOverwrites,
@@ -47,10 +46,4 @@ export {
 } from "./recording-storage.ts";
 export { findSecret, SECRET_REFUSED, type SecretFinding, secretMessage } from "./secrets.ts";
 export { encodeKeyPath, storageUri } from "./storage-uri.ts";
-export {
-  AZURE_TOKEN_AUDIENCE,
-  externalIdFor,
-  gcpAudience,
-  type RelayTrust,
-  requiredMaxSessionSeconds,
-} from "./trust.ts";
+export type { RelayTrust } from "./trust.ts";

@@ -1,64 +1,27 @@
 /**
- * The `recording_storage` object (SPEC §3): one provider per object, every field checked, unknown
- * fields and anything secret-looking refused. Validation is a pure function returning a
- * discriminated union, so the HTTP layer, the CLI and later the ingest path share one rule set.
+ * The `recording_storage` object (docs/api.md, recording_storage): one provider per object, every
+ * field checked, unknown fields and anything secret-looking refused. Validation is a pure function
+ * returning a discriminated union, so the HTTP layer, the CLI and the ingest path share one rule
+ * set. The per-provider rules live in `src/providers/<cloud>/`; this is the part they share.
  */
 import {
-  awsRegionCode,
-  azureContainer,
-  azureStorageAccount,
-  entraClientId,
-  entraTenantId,
-  type FieldRule,
-  gcpProjectNumber,
-  gcpServiceAccountEmail,
-  gcsBucketName,
-  iamRoleArn,
-  partitionOfRegion,
-  s3BucketName,
-  workloadIdentityId,
-} from "./field-rules.ts";
+  providerNamed,
+  providerOf,
+  providers,
+  type RecordingStorage,
+  storageProviders,
+} from "../providers/index.ts";
 import { keyTemplateOverwrites, keyTemplateProblem, overwriteWarning } from "./key-template.ts";
 import { findSecret, secretMessage } from "./secrets.ts";
 
-/** An S3 destination: the relay assumes `assume_role_arn` with an ExternalId. */
-export interface S3Storage {
-  provider: "s3";
-  bucket_name: string;
-  bucket_region: string;
-  assume_role_arn: string;
-  key_template?: string;
-}
-
-/** A GCS destination: Workload Identity Federation, then impersonation of the service account. */
-export interface GcsStorage {
-  provider: "gcs";
-  bucket_name: string;
-  project_number: string;
-  workload_identity_pool_id: string;
-  workload_identity_provider_id: string;
-  service_account_email: string;
-  key_template?: string;
-}
-
-/** An Azure Blob destination: the App Registration's federated credential trusts the relay. */
-export interface AzureBlobStorage {
-  provider: "azure_blob";
-  tenant_id: string;
-  client_id: string;
-  storage_account: string;
-  container: string;
-  key_template?: string;
-}
-
-/** A validated destination. */
-export type RecordingStorage = S3Storage | GcsStorage | AzureBlobStorage;
-
-/** A storage provider. */
-export type StorageProvider = RecordingStorage["provider"];
-
-/** The providers, in the order documentation lists them. */
-export const storageProviders: readonly StorageProvider[] = ["s3", "gcs", "azure_blob"];
+export type {
+  AzureBlobStorage,
+  GcsStorage,
+  RecordingStorage,
+  S3Storage,
+  StorageProvider,
+} from "../providers/index.ts";
+export { storageProviders } from "../providers/index.ts";
 
 /** Why an input was refused: the dotted path of the field and the rule, in plain words. */
 export interface ValidationIssue {
@@ -66,7 +29,7 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Something accepted but worth telling the caller (SPEC §3.1: overwrite risk). */
+/** Something accepted but worth telling the caller (docs/api.md, recording_storage: overwrite risk). */
 export interface ValidationWarning {
   code: "KEY_TEMPLATE_OVERWRITES";
   field: string;
@@ -77,27 +40,6 @@ export interface ValidationWarning {
 export type Validated<T> =
   | { ok: true; value: T; warnings: ValidationWarning[] }
   | { ok: false; issue: ValidationIssue };
-
-const fieldsOf = {
-  s3: {
-    bucket_name: s3BucketName,
-    bucket_region: awsRegionCode,
-    assume_role_arn: iamRoleArn,
-  },
-  gcs: {
-    bucket_name: gcsBucketName,
-    project_number: gcpProjectNumber,
-    workload_identity_pool_id: workloadIdentityId,
-    workload_identity_provider_id: workloadIdentityId,
-    service_account_email: gcpServiceAccountEmail,
-  },
-  azure_blob: {
-    tenant_id: entraTenantId,
-    client_id: entraClientId,
-    storage_account: azureStorageAccount,
-    container: azureContainer,
-  },
-} as const satisfies Record<StorageProvider, Record<string, FieldRule>>;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
@@ -126,33 +68,33 @@ export function validateRecordingStorage(
 ): Validated<RecordingStorage> {
   const secret = findSecret(input, path);
   if (secret) return fail(secret.field, secretMessage(secret));
+  const names = storageProviders.join(", ");
   if (!isObject(input)) {
+    const either = `${storageProviders.slice(0, -1).join(", ")} or ${storageProviders.at(-1)}`;
     return fail(
       path,
       path
-        ? "must be an object with a provider (s3, gcs or azure_blob)"
-        : "the body must be a recording_storage object with a provider (s3, gcs or azure_blob)",
+        ? `must be an object with a provider (${either})`
+        : `the body must be a recording_storage object with a provider (${either})`,
     );
   }
-  const provider = input.provider;
   const providerField = join(path, "provider");
-  if (provider === undefined) return fail(providerField, "is required: one of s3, gcs, azure_blob");
-  if (typeof provider !== "string" || !(storageProviders as string[]).includes(provider)) {
-    return fail(providerField, "must be one of s3, gcs, azure_blob");
-  }
-  const rules: Record<string, FieldRule> = fieldsOf[provider as StorageProvider];
+  if (input.provider === undefined) return fail(providerField, `is required: one of ${names}`);
+  const provider = typeof input.provider === "string" ? providerNamed(input.provider) : undefined;
+  if (!provider) return fail(providerField, `must be one of ${names}`);
+  const rules = provider.fields;
   const allowed = ["provider", ...Object.keys(rules), "key_template"];
   for (const name of Object.keys(input)) {
     if (allowed.includes(name)) continue;
-    const owner = storageProviders.find((other) => name in fieldsOf[other]);
+    const owner = providers.find((other) => name in other.fields)?.name;
     return fail(
       join(path, name),
       owner
-        ? `is a ${owner} field; exactly one provider per object, and a ${provider} destination takes ${allowed.join(", ")}`
-        : `unknown field (a ${provider} destination takes ${allowed.join(", ")})`,
+        ? `is a ${owner} field; exactly one provider per object, and a ${provider.name} destination takes ${allowed.join(", ")}`
+        : `unknown field (a ${provider.name} destination takes ${allowed.join(", ")})`,
     );
   }
-  const value: Record<string, string> = { provider };
+  const fields: Record<string, string> = { provider: provider.name };
   for (const [name, rule] of Object.entries(rules)) {
     const field = join(path, name);
     const raw = input[name];
@@ -160,23 +102,11 @@ export function validateRecordingStorage(
     if (typeof raw !== "string") return fail(field, "must be a string");
     const problem = rule(raw);
     if (problem) return fail(field, problem);
-    value[name] = raw;
+    fields[name] = raw;
   }
-  if (provider === "azure_blob") {
-    // GUIDs compare without case in Entra; one spelling keeps stored configs comparable.
-    value.tenant_id = value.tenant_id!.toLowerCase();
-    value.client_id = value.client_id!.toLowerCase();
-  }
-  if (provider === "s3") {
-    const rolePartition = value.assume_role_arn!.split(":")[1];
-    const regionPartition = partitionOfRegion(value.bucket_region!);
-    if (rolePartition !== regionPartition) {
-      return fail(
-        join(path, "assume_role_arn"),
-        `is in the ${rolePartition} partition but bucket_region ${value.bucket_region} is in ${regionPartition}; the role and the bucket must be in the same partition`,
-      );
-    }
-  }
+  const checked = provider.validate(fields as unknown as RecordingStorage);
+  if (!("provider" in checked)) return fail(join(path, checked.field), checked.message);
+  const value: RecordingStorage = { ...checked };
   const templateField = join(path, "key_template");
   if (input.key_template !== undefined) {
     if (typeof input.key_template !== "string") return fail(templateField, "must be a string");
@@ -194,7 +124,7 @@ export function validateRecordingStorage(
         },
       ]
     : [];
-  return { ok: true, value: value as unknown as RecordingStorage, warnings };
+  return { ok: true, value, warnings };
 }
 
 /** The destination with its key template resolved, as captured for a conversation. */
@@ -207,12 +137,5 @@ export function withKeyTemplate(
 
 /** The non-secret facts of a destination safe to show in one line (logs, errors). */
 export function describeDestination(destination: RecordingStorage): string {
-  switch (destination.provider) {
-    case "s3":
-      return `s3 bucket ${destination.bucket_name} (${destination.bucket_region}) via ${destination.assume_role_arn}`;
-    case "gcs":
-      return `gcs bucket ${destination.bucket_name} via ${destination.service_account_email}`;
-    case "azure_blob":
-      return `azure_blob container ${destination.container} in ${destination.storage_account}`;
-  }
+  return providerOf(destination).describe(destination);
 }

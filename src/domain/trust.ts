@@ -1,7 +1,8 @@
 /**
- * What the relay asks customers to trust (SPEC §1, §6): its OIDC issuer, and for S3 its AWS
- * account with an ExternalId. One value object, built from configuration by `bin`, read by the
- * routes, the setup generators and (later) the cloud adapters, so every place states the same trust.
+ * What the relay asks customers to trust (docs/security.md): its OIDC issuer, and for S3 its AWS
+ * account with an ExternalId. One value object, built from configuration by `runtime`, read by the
+ * routes, the setup guides and the cloud adapters, so every place states the same trust. What each
+ * cloud derives from it (ExternalId, audiences) lives with the provider in `src/providers/`.
  */
 
 /** The operator's trust settings. */
@@ -15,26 +16,4 @@ export interface RelayTrust {
   awsExternalId: string | undefined;
   /** DurationSeconds of AssumeRole; the customer's role MaxSessionDuration must be at least this. */
   awsRoleSessionSeconds: number;
-}
-
-/** Audience of tokens for Azure federated credentials (a fixed value Entra requires). */
-export const AZURE_TOKEN_AUDIENCE = "api://AzureADTokenExchange";
-
-/** The ExternalId a workspace's role trust policy must require. */
-export function externalIdFor(trust: RelayTrust, workspaceId: string): string {
-  if (trust.awsExternalIdMode === "workspace") return workspaceId;
-  if (trust.awsExternalId === undefined) {
-    throw new Error("awsExternalId is required when awsExternalIdMode is fixed");
-  }
-  return trust.awsExternalId;
-}
-
-/** MaxSessionDuration the customer's role needs: AWS's minimum is one hour. */
-export function requiredMaxSessionSeconds(trust: RelayTrust): number {
-  return Math.max(3600, trust.awsRoleSessionSeconds);
-}
-
-/** The GCP audience of our tokens for a pool provider (SPEC §6): its full resource name. */
-export function gcpAudience(projectNumber: string, poolId: string, providerId: string): string {
-  return `//iam.googleapis.com/projects/${projectNumber}/locations/global/workloadIdentityPools/${poolId}/providers/${providerId}`;
 }

@@ -49,7 +49,31 @@ export const errorCodes = {
     "The master key does not decrypt the OIDC signing keys stored in the database (or is missing while keys exist).",
   DEMO_FAILED:
     "`recording-relay demo` did not see every recording end as expected; the message says which.",
+  // Destination failures (delivery, verify, the S3 creation check): `destinationErrorCodes`.
+  DESTINATION_AUTH_FAILED:
+    "The customer's trust or write permission refuses the relay (role, federated credential, IAM grant).",
+  DESTINATION_NOT_FOUND: "The bucket, container or storage account does not exist.",
+  DESTINATION_REGION_MISMATCH: "S3 only: the bucket is in another region than `bucket_region`.",
+  DESTINATION_REJECTED:
+    "The destination refused the object permanently (object lock, KMS policy, quota, size).",
+  DESTINATION_UNAVAILABLE:
+    "The destination failed transiently (network, 5xx, throttling, expired token); retried with backoff.",
+  INTEGRITY_CHECK_FAILED:
+    "The destination's checksum or size disagrees with the bytes sent; the upload is retried.",
 } as const;
+
+/** The codes a destination can fail with (one block of {@link errorCodes}). */
+export const destinationErrorCodes = [
+  "DESTINATION_AUTH_FAILED",
+  "DESTINATION_NOT_FOUND",
+  "DESTINATION_REGION_MISMATCH",
+  "DESTINATION_REJECTED",
+  "DESTINATION_UNAVAILABLE",
+  "INTEGRITY_CHECK_FAILED",
+] as const satisfies readonly (keyof typeof errorCodes)[];
+
+/** One destination code. */
+export type DestinationErrorCode = (typeof destinationErrorCodes)[number];
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof errorCodes;

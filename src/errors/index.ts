@@ -1,2 +1,7 @@
 export { AppError, type AppErrorOptions, isAppError } from "./app-error.ts";
-export { type ErrorCode, errorCodes } from "./codes.ts";
+export {
+  type DestinationErrorCode,
+  destinationErrorCodes,
+  type ErrorCode,
+  errorCodes,
+} from "./codes.ts";

@@ -37,6 +37,14 @@ const statusOf = {
   DATABASE_NOT_MIGRATED: 500,
   MASTER_KEY_MISMATCH: 500,
   DEMO_FAILED: 500,
+  // Destination failures are handled where they occur (delivery, verify, the S3 creation check);
+  // one that reached a route would be the cloud's failure, not the caller's.
+  DESTINATION_AUTH_FAILED: 502,
+  DESTINATION_NOT_FOUND: 502,
+  DESTINATION_REGION_MISMATCH: 502,
+  DESTINATION_REJECTED: 502,
+  DESTINATION_UNAVAILABLE: 502,
+  INTEGRITY_CHECK_FAILED: 502,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The JSON error body. */

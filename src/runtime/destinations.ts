@@ -11,6 +11,7 @@ import {
 import type { RelayTrust } from "../domain/index.ts";
 import type { DestinationVerifier } from "../http/routes/conversations.ts";
 import type { Issuer } from "../oidc/index.ts";
+import { providerSettingsFrom } from "../providers/index.ts";
 import { issuerUrlOf } from "./issuer-url.ts";
 
 /** The trust customers configure, from the configuration. */
@@ -24,19 +25,13 @@ export function trustFrom(config: Config): RelayTrust {
   };
 }
 
-/** The adapters' settings from the configuration; reads the extra CA file once. */
+/**
+ * The adapters' settings from the configuration: each provider maps its own settings
+ * (`settingsFrom` in `src/providers/<cloud>/settings.ts`); reads the extra CA file once.
+ */
 export function destinationSettingsFrom(config: Config): DestinationSettings {
   return {
-    aws: { endpointUrl: config.awsEndpointUrl, authMode: config.awsAuthMode },
-    gcp: {
-      stsTokenUrl: config.gcpStsUrl,
-      iamCredentialsUrl: config.gcpIamCredentialsUrl,
-      storageUrl: config.gcsUrl,
-    },
-    azure: {
-      authorityHost: config.azureAuthorityHost,
-      blobEndpointTemplate: config.azureBlobEndpointTemplate,
-    },
+    ...providerSettingsFrom(config),
     extraCaPem: config.extraCaFile ? readFileSync(config.extraCaFile, "utf8") : undefined,
     maxAttempts: config.destinationMaxAttempts,
     retryBaseDelayMs: 500,

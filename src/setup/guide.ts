@@ -1,5 +1,5 @@
 /**
- * The customer setup guide (SPEC §4 `GET /v2/recording-storage/setup/{provider}`, CLI
+ * The customer setup guide (docs/api.md, `GET /v2/recording-storage/setup/{provider}`; CLI
  * `recording-relay setup`): the trust a customer configures on their side, filled in with their
  * Workspace ID and the relay's issuer, account and ExternalId, as a shell script and as Terraform.
  */
@@ -57,6 +57,22 @@ export function hclString(value: string): string {
 
 /** `<your-thing>`, the marker of a value the customer must fill in. */
 export const fillIn = (what: string) => `<your-${what}>`;
+
+/** The first lines of a setup script: shebang, what it sets up and does, strict mode. */
+export function scriptHeader(title: string, workspaceId: string, about: string[]): string[] {
+  return [
+    "#!/usr/bin/env bash",
+    `# recording-relay: ${title} setup for workspace ${workspaceId}`,
+    ...about.map((line) => `# ${line}`),
+    "set -euo pipefail",
+    "",
+  ];
+}
+
+/** `  # FILL IN` after a shell variable the customer must supply (one of `placeholders`). */
+export function fillInMarker(placeholders: Placeholder[]): (name: string) => string {
+  return (name) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+}
 
 /** A shell guard refusing to run while placeholders are unfilled. */
 export function placeholderGuard(names: string[]): string[] {

@@ -1,21 +1,13 @@
-/** Customer setup guides, one generator per provider. */
-import type { StorageProvider } from "../domain/index.ts";
-import { awsSetup } from "./aws.ts";
-import { azureSetup } from "./azure.ts";
-import { gcpSetup } from "./gcp.ts";
+/** Customer setup guides: each provider writes its own; the shared helpers are in `./guide.ts`. */
+import { providerNamed, type StorageProvider } from "../providers/index.ts";
 import type { SetupGuide, SetupInput } from "./guide.ts";
 
-export { requireAwsAccount } from "./aws.ts";
+export { requireAwsAccount } from "../providers/index.ts";
 export type { Placeholder, SetupGuide, SetupInput } from "./guide.ts";
 
 /** The complete setup of `provider` for one workspace. */
 export function generateSetup(provider: StorageProvider, input: SetupInput): SetupGuide {
-  switch (provider) {
-    case "s3":
-      return awsSetup(input);
-    case "gcs":
-      return gcpSetup(input);
-    case "azure_blob":
-      return azureSetup(input);
-  }
+  const found = providerNamed(provider);
+  if (!found) throw new Error(`unknown storage provider ${provider}`);
+  return found.setupGuide(input);
 }

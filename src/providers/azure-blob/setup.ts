@@ -1,20 +1,23 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the generated shell and Terraform interpolate ${...} themselves.
 /**
- * Azure Blob setup (SPEC §1, §6; research §3.2): an App Registration with no secret and one
+ * Azure Blob setup (docs/security.md): an App Registration with no secret and one
  * federated credential matching exactly the relay's issuer, this workspace as subject and the
  * audience Entra requires; its service principal may write blobs in one container.
  */
-import { AZURE_TOKEN_AUDIENCE, keyTemplatePermissionPrefix } from "../domain/index.ts";
+import { keyTemplatePermissionPrefix } from "../../domain/key-template.ts";
 import {
   fillIn,
+  fillInMarker,
   hclString,
   hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
+  scriptHeader,
   shellQuote,
-} from "./guide.ts";
+} from "../../setup/guide.ts";
+import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
 
 /** The role granted, and why it and not a broader or narrower one. */
 export const azureRole = "Storage Blob Data Contributor";
@@ -42,7 +45,7 @@ export function azureSetup(input: SetupInput): SetupGuide {
           { name: "CONTAINER", description: "the existing container recordings go to" },
         ]),
   ];
-  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const fill = fillInMarker(placeholders);
   const federation = JSON.stringify(
     {
       name: credentialName,
@@ -56,13 +59,11 @@ export function azureSetup(input: SetupInput): SetupGuide {
   );
 
   const cli = [
-    "#!/usr/bin/env bash",
-    `# recording-relay: Azure Blob setup for workspace ${workspaceId}`,
-    "# Creates an App Registration without any secret whose only credential is a federated one",
-    "# trusting the relay's issuer for this workspace, and lets it write blobs in one container.",
-    "# Fill in the values marked FILL IN; sign in first with az login (to the storage account's tenant).",
-    "set -euo pipefail",
-    "",
+    ...scriptHeader("Azure Blob", workspaceId, [
+      "Creates an App Registration without any secret whose only credential is a federated one",
+      "trusting the relay's issuer for this workspace, and lets it write blobs in one container.",
+      "Fill in the values marked FILL IN; sign in first with az login (to the storage account's tenant).",
+    ]),
     `SUBSCRIPTION=${shellQuote(fillIn("subscription-uuid"))}${fill("SUBSCRIPTION")}`,
     `RESOURCE_GROUP=${shellQuote(fillIn("resource-group"))}${fill("RESOURCE_GROUP")}`,
     `STORAGE_ACCOUNT=${shellQuote(storageAccount)}${fill("STORAGE_ACCOUNT")}`,

@@ -4,39 +4,43 @@
  * can prove the object for idempotent redelivery), then the blob's properties checked.
  */
 import { createHash, randomBytes } from "node:crypto";
+import type { Agent } from "node:https";
 import type { TokenCredential } from "@azure/identity";
 import { ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
-import type { AzureBlobStorage } from "../../domain/index.ts";
+import {
+  type AdapterInputs,
+  integrityError,
+  withFreshCredentialRetry,
+} from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
   type DestinationStage,
+  type LeftoverOutcome,
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
-  type UploadHandle,
   type UploadResult,
-} from "../contract.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
-import type { DestinationSettings } from "../settings.ts";
-import { blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE, tlsOptionsOf } from "./credentials.ts";
+} from "../../destinations/contract.ts";
+import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
+import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
+import type { AzureBlobStorage } from "./storage.ts";
 
-const MiB = 1_048_576;
+/** The Azure block ids a crashed worker may leave staged (their prefix). */
+export type AzureBlobUploadHandle = { provider: "azure_blob"; key: string; blockIdPrefix: string };
+
 /** Azure: at most 50 000 committed blocks per blob. */
 const MAX_BLOCKS = 50_000;
 const DEFAULT_BLOCK_BYTES = 8 * MiB;
 const GROW_EVERY_BLOCKS = 5_000;
 
-/** What the Azure adapter is built from. */
-export interface AzureDestinationInputs {
-  destination: AzureBlobStorage;
-  /** The workspace's cached credential, and how to replace it after Storage refused its token. */
-  credential: () => TokenCredential;
-  resetCredential: () => void;
-  settings: DestinationSettings;
-  hints: AzureHintContext;
-}
+/** What the Azure adapter is built from: the credential is the App Registration's. */
+export type AzureDestinationInputs = AdapterInputs<
+  AzureBlobStorage,
+  TokenCredential,
+  AzureHintContext
+>;
 
 /** Codes after which a new token may succeed where the cached one failed. */
 const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed"]);
@@ -45,16 +49,17 @@ const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFai
 export function createAzureBlobDestination(inputs: AzureDestinationInputs): Destination {
   const { destination, settings, hints } = inputs;
   const containerUrl = `${blobServiceUrl(settings, destination.storage_account)}/${destination.container}`;
-  const pipelineOptions: StoragePipelineOptions & { tlsOptions?: { ca: string[] } } = {
+  // `agent` is passed through to the core pipeline like every option storage-blob does not know.
+  const pipelineOptions: StoragePipelineOptions & { agent?: Agent } = {
     retryOptions: {
       maxTries: settings.maxAttempts,
       retryDelayInMs: settings.retryBaseDelayMs,
       maxRetryDelayInMs: 20_000,
       tryTimeoutInMs: settings.requestTimeoutMs,
     },
-    ...tlsOptionsOf(settings),
+    ...agentOptionsOf(settings, settings.azure.blobEndpointTemplate),
   };
-  let container = new ContainerClient(containerUrl, inputs.credential(), pipelineOptions);
+  let container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
   const where = (key: string) => `${destination.storage_account}/${destination.container}/${key}`;
 
   const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
@@ -105,30 +110,24 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
   };
 
   /** Runs a call; a refused token gets one retry with a fresh credential and client. */
-  const call = async <T>(run: (c: ContainerClient) => Promise<T>, summary: string): Promise<T> => {
-    try {
-      return await run(container);
-    } catch (error) {
-      const classified = await classify(error, summary);
-      if (classified.stage !== "storage" || !staleTokenCodes.has(classified.cloudCode))
-        throw classified;
-      // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
-      inputs.resetCredential();
-      container = new ContainerClient(containerUrl, inputs.credential(), pipelineOptions);
-      try {
-        return await run(container);
-      } catch (retryError) {
-        throw await classify(retryError, summary);
-      }
-    }
-  };
+  const call = <T>(run: (c: ContainerClient) => Promise<T>, summary: string): Promise<T> =>
+    withFreshCredentialRetry(() => run(container), {
+      classify: (error) => classify(error, summary),
+      isStale: (classified) =>
+        classified.stage === "storage" && staleTokenCodes.has(classified.cloudCode),
+      refresh: () => {
+        // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
+        inputs.credential.reset();
+        container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+      },
+    });
 
   return {
     provider: "azure_blob",
 
     async checkIdentity(signal) {
       try {
-        await inputs.credential().getToken(STORAGE_SCOPE, { abortSignal: signal });
+        await inputs.credential.get().getToken(STORAGE_SCOPE, { abortSignal: signal });
       } catch (error) {
         throw await classify(error, "the Entra ID token request failed", "identity");
       }
@@ -185,17 +184,37 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
       );
     },
 
-    async abortLeftover(handle) {
+    async abortLeftover(handle, signal): Promise<LeftoverOutcome> {
       if (handle.provider !== "azure_blob")
         throw new Error(`not an Azure upload: ${handle.provider}`);
-      // Uncommitted blocks cannot be deleted on their own; Azure drops them after 7 days.
+      // Azure has no abort for a block blob: uncommitted blocks cannot be deleted on their own.
+      // They are discarded by the next Put Block List on the key (the redelivery's) or by Azure
+      // after 7 days. What can be checked is that this attempt committed nothing: its block ids
+      // all start with the handle's prefix, so a committed one means the upload had completed.
+      const blocks = await call(
+        (c) =>
+          c
+            .getBlockBlobClient(handle.key)
+            .getBlockList("committed", { abortSignal: signal })
+            .catch((error: unknown) => {
+              if ((error as { statusCode?: number }).statusCode === 404) {
+                return { committedBlocks: [] };
+              }
+              throw error;
+            }),
+        `could not read the block list of ${where(handle.key)}`,
+      );
+      const ours = (blocks.committedBlocks ?? []).some((block) =>
+        Buffer.from(block.name, "base64").toString().startsWith(handle.blockIdPrefix),
+      );
+      return ours ? "already_gone" : "nothing_to_abort";
     },
   };
 
   function openAzureUpload(key: string, options: OpenUploadOptions): Upload {
     // One random prefix per upload, fixed-width index: every block id of the blob has one length.
     const blockIdPrefix = randomBytes(12).toString("hex");
-    const handle: UploadHandle = { provider: "azure_blob", key, blockIdPrefix };
+    const handle: AzureBlobUploadHandle = { provider: "azure_blob", key, blockIdPrefix };
     const blockIds: string[] = [];
     const whole = createHash("md5");
     let completed: UploadResult | undefined;
@@ -261,14 +280,10 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
           properties.contentLength !== writer.bytesWritten ||
           storedMd5 !== md5.toString("base64")
         ) {
-          throw new DestinationError("the blob Azure stored does not match the bytes sent", {
-            code: "INTEGRITY_CHECK_FAILED",
-            transient: true,
-            cloudCode: "ChecksumMismatch",
-            cloudMessage: `Azure reports ${properties.contentLength} bytes, Content-MD5 ${storedMd5}; sent ${writer.bytesWritten} bytes, MD5 ${md5.toString("base64")}`,
-            hint: "the relay uploads the recording again from its staged copy",
-            stage: "storage",
-          });
+          throw integrityError(
+            "the blob Azure stored",
+            `Azure reports ${properties.contentLength} bytes, Content-MD5 ${storedMd5}; sent ${writer.bytesWritten} bytes, MD5 ${md5.toString("base64")}`,
+          );
         }
         completed = {
           key,
@@ -282,6 +297,9 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
       },
       async abort() {
         writer.close();
+        // Nothing to remove: blocks are only staged until complete() commits them, Azure has no
+        // call deleting uncommitted blocks, and it discards them at the key's next commit or
+        // after 7 days (see LeftoverOutcome).
       },
     };
   }

@@ -4,11 +4,13 @@
  * MSAL caches the access token until shortly before expiry, so one exchange serves every upload.
  */
 
-import { rootCertificates } from "node:tls";
+import type { Agent } from "node:https";
 import { ClientAssertionCredential } from "@azure/identity";
-import { Agent, fetch } from "undici";
-import { AZURE_TOKEN_AUDIENCE, type AzureBlobStorage } from "../../domain/index.ts";
-import type { DestinationSettings } from "../settings.ts";
+import { fetch } from "undici";
+import { type MintToken, sharedDispatcher, sharedHttpsAgent } from "../../destinations/adapter.ts";
+import type { DestinationSettings } from "../../destinations/settings.ts";
+import type { AzureBlobStorage } from "./storage.ts";
+import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
 
 /** The OAuth scope of Blob Storage. */
 export const STORAGE_SCOPE = "https://storage.azure.com/.default";
@@ -25,18 +27,15 @@ export interface AzureCredentialInputs {
   destination: AzureBlobStorage;
   workspaceId: string;
   settings: DestinationSettings;
-  mintToken: (request: {
-    workspaceId: string;
-    audience: string;
-    signal?: AbortSignal;
-  }) => Promise<string>;
+  mintToken: MintToken;
 }
 
-/** TLS options trusting the extra CA on top of the built-in roots (`ca` alone would replace them). */
-export function tlsOptionsOf(settings: DestinationSettings): { tlsOptions?: { ca: string[] } } {
-  return settings.extraCaPem
-    ? { tlsOptions: { ca: [...rootCertificates, settings.extraCaPem] } }
-    : {};
+/**
+ * With an extra CA, the process's keep-alive agent for `endpoint` trusting it on top of the
+ * built-in roots, shared by every Azure client; without one, the SDKs' own shared default client.
+ */
+export function agentOptionsOf(settings: DestinationSettings, endpoint: string): { agent?: Agent } {
+  return settings.extraCaPem ? { agent: sharedHttpsAgent(endpoint, settings.extraCaPem) } : {};
 }
 
 /** The retry policy of both Azure SDKs, from the adapter settings. */
@@ -62,7 +61,7 @@ export function createAzureCredential(inputs: AzureCredentialInputs): ClientAsse
       // Instance discovery asks login.microsoftonline.com about the authority: only for known clouds.
       disableInstanceDiscovery: !knownAuthorityHosts.has(new URL(authorityHost).hostname),
       retryOptions: azureRetryOptions(settings),
-      ...tlsOptionsOf(settings),
+      ...agentOptionsOf(settings, authorityHost),
     },
   );
 }
@@ -82,13 +81,12 @@ export async function diagnoseAuthority(
   tenantId: string,
   signal: AbortSignal,
 ): Promise<{ code: string; message: string; httpStatus: number } | undefined> {
+  const dispatcher = sharedDispatcher(settings.azure.authorityHost, settings.extraCaPem);
   const url = `${settings.azure.authorityHost.replace(/\/$/, "")}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
   try {
     const response = await fetch(url, {
       signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
-      ...(settings.extraCaPem
-        ? { dispatcher: new Agent({ connect: { ca: [...rootCertificates, settings.extraCaPem] } }) }
-        : {}),
+      ...(dispatcher ? { dispatcher } : {}),
     });
     if (response.ok || response.status >= 500 || response.status === 429) {
       await response.body?.cancel();

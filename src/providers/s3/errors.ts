@@ -1,19 +1,19 @@
 /**
- * AWS failures (STS and S3) → one SPEC §5 code each. The table matches on AWS's error codes (its
+ * AWS failures (STS and S3) → one docs/errors.md code each. The table matches on AWS's error codes (its
  * texts are not a contract); the text is kept for the customer. AWS answers the same AccessDenied
  * whether the role is missing, the principal untrusted or the ExternalId wrong, so the hint names
  * all three.
  */
-import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../network.ts";
+import {
+  type DestinationFailure,
+  type DestinationStage,
+  type ObservedFailure,
+  verdictOf,
+} from "../../destinations/contract.ts";
+import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
 
-/** What an AWS failure looked like on the wire, independent of the SDK's error classes. */
-export interface AwsObservedFailure {
-  stage: DestinationStage;
-  /** AWS error code (`AccessDenied`), or a network code (`ECONNRESET`). */
-  code: string;
-  message: string;
-  httpStatus: number | undefined;
+/** What an AWS failure looked like on the wire: AWS's error code (`AccessDenied`) or a network code. */
+export interface AwsObservedFailure extends ObservedFailure {
   /** The bucket's real region when AWS said (`x-amz-bucket-region`, `<Region>`). */
   actualRegion: string | undefined;
 }
@@ -49,14 +49,7 @@ export function classifyAwsFailure(
   failure: AwsObservedFailure,
   context: AwsHintContext,
 ): DestinationFailure {
-  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
-    code,
-    transient,
-    cloudCode: failure.code,
-    cloudMessage: failure.message,
-    hint,
-    stage: failure.stage,
-  });
+  const result = verdictOf(failure);
   const network = networkFailureHint(failure.code);
   if (network)
     return result("DESTINATION_UNAVAILABLE", isTransientNetworkCode(failure.code), network);
@@ -114,7 +107,7 @@ export function classifyAwsFailure(
 function classifySts(
   failure: AwsObservedFailure,
   context: AwsHintContext,
-  result: (code: DestinationErrorCode, transient: boolean, hint: string) => DestinationFailure,
+  result: ReturnType<typeof verdictOf>,
 ): DestinationFailure {
   const trusted = context.trustedAccountId
     ? `arn:aws:iam::${context.trustedAccountId}:root`

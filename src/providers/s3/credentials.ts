@@ -5,15 +5,14 @@
  * the provider and calls it again shortly before `Expiration`, so long uploads keep going.
  */
 
-import { Agent } from "node:https";
-import { rootCertificates } from "node:tls";
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
-import type { S3Storage } from "../../domain/index.ts";
-import type { DestinationSettings } from "../settings.ts";
+import { type MintToken, sharedHttpsAgent } from "../../destinations/adapter.ts";
+import type { DestinationSettings } from "../../destinations/settings.ts";
+import type { S3Storage } from "./storage.ts";
 
-/** Audience of relay tokens presented to AWS STS (SPEC §6). */
+/** Audience of relay tokens presented to AWS STS (docs/security.md, tokens the relay mints). */
 export const AWS_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com";
 
 /** What building an S3 client for a workspace needs. */
@@ -23,11 +22,7 @@ export interface S3ClientInputs {
   externalId: string | undefined;
   durationSeconds: number;
   settings: DestinationSettings;
-  mintToken: (request: {
-    workspaceId: string;
-    audience: string;
-    signal?: AbortSignal;
-  }) => Promise<string>;
+  mintToken: MintToken;
 }
 
 /** RoleSessionName: names the workspace in the customer's CloudTrail (≤ 64 of `[\w+=,.@-]`). */
@@ -35,7 +30,11 @@ export function roleSessionName(workspaceId: string): string {
   return `recording-relay-${workspaceId.replace(/[^\w+=,.@-]/g, "")}`.slice(0, 64);
 }
 
-/** A failure of the identity exchange (STS), told apart from S3's own failures. */
+/**
+ * A failure of the identity exchange (STS), told apart from S3's own failures: a marker internal
+ * to the S3 provider (the SDK rethrows credential-provider errors inside its own); the adapter
+ * unwraps it and reports the cause as a DestinationError at the identity stage.
+ */
 export class StsExchangeError extends Error {
   constructor(cause: unknown) {
     super("AWS STS identity exchange failed", { cause });
@@ -93,20 +92,16 @@ function exchangeProvider(inputs: S3ClientInputs): AwsCredentialIdentityProvider
   });
 }
 
-/** Timeouts and the extra CA for the SDK's Node HTTP handler. */
+/**
+ * Timeouts, and the process's keep-alive agent for the AWS endpoint (trusting the extra CA), for
+ * the SDK's Node HTTP handler: every client of every workspace shares its connections.
+ */
 export function requestHandlerOptions(settings: DestinationSettings) {
   return {
     requestHandler: {
       connectionTimeout: 10_000,
       requestTimeout: settings.requestTimeoutMs,
-      ...(settings.extraCaPem
-        ? {
-            httpsAgent: new Agent({
-              keepAlive: true,
-              ca: [...rootCertificates, settings.extraCaPem],
-            }),
-          }
-        : {}),
+      httpsAgent: sharedHttpsAgent(settings.aws.endpointUrl ?? "", settings.extraCaPem),
     },
   };
 }

@@ -2,26 +2,24 @@
 /**
  * S3 setup: an IAM role in the customer's account that trusts only the relay's AWS account, only
  * with the workspace's ExternalId, with a session long enough for the relay's AssumeRole, and that
- * may only write recordings under the key prefix (SPEC §1, research §1.4).
+ * may only write recordings under the key prefix (docs/security.md).
  */
-import {
-  externalIdFor,
-  keyTemplatePermissionPrefix,
-  partitionOfRegion,
-  requiredMaxSessionSeconds,
-  verifyProbePrefix,
-} from "../domain/index.ts";
-import { AppError } from "../errors/index.ts";
+import { keyTemplatePermissionPrefix, verifyProbePrefix } from "../../domain/key-template.ts";
+import { AppError } from "../../errors/index.ts";
 import {
   fillIn,
+  fillInMarker,
   hclString,
   hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
+  scriptHeader,
   shellQuote,
-} from "./guide.ts";
+} from "../../setup/guide.ts";
+import { partitionOfRegion } from "./field-rules.ts";
+import { externalIdFor, requiredMaxSessionSeconds } from "./trust.ts";
 
 /**
  * The actions granted on the key prefix, each with the reason the relay needs it. Nothing else is
@@ -85,19 +83,17 @@ export function awsSetup(input: SetupInput): SetupGuide {
       { name: "BUCKET_REGION", description: "the bucket's region, e.g. eu-west-1" },
     );
   }
-  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const fill = fillInMarker(placeholders);
   const externalIdNote =
     trust.awsExternalIdMode === "workspace"
       ? "your Workspace ID, which the relay sends as ExternalId"
       : "the relay's ExternalId";
 
   const cli = [
-    "#!/usr/bin/env bash",
-    `# recording-relay: S3 setup for workspace ${workspaceId}`,
-    "# Creates one IAM role that the relay assumes to write recordings into your bucket, and",
-    "# nothing else. Fill in the values marked FILL IN; everything else comes from the relay.",
-    "set -euo pipefail",
-    "",
+    ...scriptHeader("S3", workspaceId, [
+      "Creates one IAM role that the relay assumes to write recordings into your bucket, and",
+      "nothing else. Fill in the values marked FILL IN; everything else comes from the relay.",
+    ]),
     `BUCKET=${shellQuote(bucket)}${fill("BUCKET")}`,
     `BUCKET_REGION=${shellQuote(region)}${fill("BUCKET_REGION")}`,
     `ROLE_NAME=${shellQuote(roleName)}`,

@@ -5,12 +5,13 @@
  * and refreshes it 5 minutes before expiry, so one exchange serves every upload of an hour.
  */
 import { IdentityPoolClient } from "google-auth-library";
-import type { GcsStorage } from "../../domain/index.ts";
-import { gcpAudience } from "../../domain/index.ts";
-import type { DestinationStage } from "../contract.ts";
-import { messageOf, networkErrorCode } from "../network.ts";
-import type { DestinationSettings } from "../settings.ts";
+import type { MintToken } from "../../destinations/adapter.ts";
+import type { DestinationStage } from "../../destinations/contract.ts";
+import { messageOf, networkErrorCode } from "../../destinations/network.ts";
+import type { DestinationSettings } from "../../destinations/settings.ts";
 import type { GcpObservedFailure } from "./errors.ts";
+import type { GcsStorage } from "./storage.ts";
+import { audienceOf } from "./trust.ts";
 
 /** The OAuth scope an uploader needs (objects read/write, nothing else). */
 export const GCS_SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"];
@@ -20,20 +21,7 @@ export interface GcpCredentialInputs {
   destination: GcsStorage;
   workspaceId: string;
   settings: DestinationSettings;
-  mintToken: (request: {
-    workspaceId: string;
-    audience: string;
-    signal?: AbortSignal;
-  }) => Promise<string>;
-}
-
-/** The audience of relay tokens for this destination's pool provider. */
-export function audienceOf(destination: GcsStorage): string {
-  return gcpAudience(
-    destination.project_number,
-    destination.workload_identity_pool_id,
-    destination.workload_identity_provider_id,
-  );
+  mintToken: MintToken;
 }
 
 /** The impersonation URL of a service account under an IAM Credentials base URL. */

@@ -1,12 +1,12 @@
 /**
- * Table tests of the three classifiers: every cloud failure maps to exactly one SPEC §5 code and
+ * Table tests of the three classifiers: every cloud failure maps to exactly one docs/errors.md code and
  * a transient flag, keeps the cloud's code and text, and carries a hint. (The same mappings are
  * proven against the emulators in test/destinations-*.test.ts.)
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { DestinationErrorCode, DestinationStage } from "../destinations/contract.ts";
 import { classifyAzureFailure } from "./azure-blob/errors.ts";
-import type { DestinationErrorCode, DestinationStage } from "./contract.ts";
 import { classifyGcpFailure } from "./gcs/errors.ts";
 import { classifyAwsFailure } from "./s3/errors.ts";
 

@@ -1,18 +1,20 @@
 /**
- * Azure failures (Entra ID token requests, Blob Storage) → one SPEC §5 code each, matched on the
+ * Azure failures (Entra ID token requests, Blob Storage) → one docs/errors.md code each, matched on the
  * AADSTS number or the `x-ms-error-code`, with Azure's own text kept.
  */
-import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../network.ts";
+import {
+  type DestinationFailure,
+  type DestinationStage,
+  type ObservedFailure,
+  verdictOf,
+} from "../../destinations/contract.ts";
+import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
 
-/** What an Azure failure looked like on the wire. */
-export interface AzureObservedFailure {
-  stage: DestinationStage;
-  /** `AADSTS700213`, an OAuth error, a Blob error code (`ContainerNotFound`), or a network code. */
-  code: string;
-  message: string;
-  httpStatus: number | undefined;
-}
+/**
+ * What an Azure failure looked like on the wire; `code` is `AADSTS700213`, an OAuth error, a Blob
+ * error code (`ContainerNotFound`), or a network code.
+ */
+export type AzureObservedFailure = ObservedFailure;
 
 /** Facts of the destination that make hints concrete. */
 export interface AzureHintContext {
@@ -29,14 +31,7 @@ export function classifyAzureFailure(
   failure: AzureObservedFailure,
   context: AzureHintContext,
 ): DestinationFailure {
-  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
-    code,
-    transient,
-    cloudCode: failure.code,
-    cloudMessage: failure.message,
-    hint,
-    stage: failure.stage,
-  });
+  const result = verdictOf(failure);
   const fic = `the App Registration ${context.clientId}'s federated credential must have issuer "${context.issuerUrl}", subject "${context.workspaceId}" (your Workspace ID, case-sensitive) and audience "api://AzureADTokenExchange"`;
   if (
     failure.httpStatus === undefined &&

@@ -14,22 +14,26 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { S3Storage } from "../../domain/index.ts";
+import { integrityError, withFreshCredentialRetry } from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
   type DestinationStage,
+  type LeftoverOutcome,
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
-  type UploadHandle,
   type UploadResult,
-} from "../contract.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
+} from "../../destinations/contract.ts";
+import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
+import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { StsExchangeError } from "./credentials.ts";
 import { type AwsHintContext, classifyAwsFailure, observeAwsError } from "./errors.ts";
+import type { S3Storage } from "./storage.ts";
 
-const MiB = 1_048_576;
+/** The S3 multipart upload a crashed worker may leave (its UploadId). */
+export type S3UploadHandle = { provider: "s3"; key: string; uploadId: string };
+
 /** S3's limits: 10 000 parts, 5 MiB minimum for all but the last. */
 const MAX_PARTS = 10_000;
 const MIN_PART_BYTES = 5 * MiB;
@@ -60,16 +64,7 @@ export function s3PartSizes(expectedSizeBytes: number | undefined) {
 
 /** The base64 big-endian CRC32 of bytes, as S3 writes `x-amz-checksum-crc32`. */
 export function crc32Base64(bytes: Uint8Array): string {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(crc32(bytes) >>> 0);
-  return out.toString("base64");
-}
-
-/** The base64 big-endian encoding of a CRC32 value. */
-function crc32Base64OfValue(value: number): string {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(value >>> 0);
-  return out.toString("base64");
+  return uint32Base64(crc32(bytes));
 }
 
 /** Builds the S3 destination. */
@@ -83,31 +78,32 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
     return new DestinationError(summary, failure, { cause: error });
   };
 
-  /** Sends a command; on stale credentials refreshes them once and sends again. */
-  const send = async <T>(run: () => Promise<T>, summary: string): Promise<T> => {
-    try {
-      return await run();
-    } catch (error) {
-      const sts = stsCause(error);
-      if (sts) throw fail(sts.cause, "identity", identitySummary(hints));
-      const observed = observeAwsError(error, "storage");
-      if (!staleCredentialCodes.has(observed.code)) throw fail(error, "storage", summary);
-      try {
-        await client.config.credentials({ forceRefresh: true });
-      } catch (refreshError) {
-        throw fail(
-          stsCause(refreshError)?.cause ?? refreshError,
-          "identity",
-          identitySummary(hints),
-        );
-      }
-      try {
-        return await run();
-      } catch (retryError) {
-        throw fail(retryError, "storage", summary);
-      }
-    }
+  /** The classified failure of a command: an STS failure inside is the identity's fault. */
+  const classify = (error: unknown, summary: string): DestinationError => {
+    const sts = stsCause(error);
+    return sts
+      ? fail(sts.cause, "identity", identitySummary(hints))
+      : fail(error, "storage", summary);
   };
+
+  /** Sends a command; on stale credentials refreshes them once and sends again. */
+  const send = <T>(run: () => Promise<T>, summary: string): Promise<T> =>
+    withFreshCredentialRetry(run, {
+      classify: (error) => classify(error, summary),
+      isStale: (classified) =>
+        classified.stage === "storage" && staleCredentialCodes.has(classified.cloudCode),
+      refresh: async () => {
+        try {
+          await client.config.credentials({ forceRefresh: true });
+        } catch (refreshError) {
+          throw fail(
+            stsCause(refreshError)?.cause ?? refreshError,
+            "identity",
+            identitySummary(hints),
+          );
+        }
+      },
+    });
 
   return {
     provider: "s3",
@@ -190,11 +186,15 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
 
     async abortLeftover(handle, signal) {
       if (handle.provider !== "s3") throw new Error(`not an S3 upload: ${handle.provider}`);
-      await abortMultipart(handle.key, handle.uploadId, signal);
+      return await abortMultipart(handle.key, handle.uploadId, signal);
     },
   };
 
-  async function abortMultipart(key: string, uploadId: string, signal: AbortSignal) {
+  async function abortMultipart(
+    key: string,
+    uploadId: string,
+    signal: AbortSignal,
+  ): Promise<LeftoverOutcome> {
     try {
       await send(
         () =>
@@ -204,8 +204,11 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
           ),
         `could not abort the upload to s3://${bucket}/${key}`,
       );
+      return "aborted";
     } catch (error) {
-      if (error instanceof DestinationError && error.cloudCode === "NoSuchUpload") return;
+      if (error instanceof DestinationError && error.cloudCode === "NoSuchUpload") {
+        return "already_gone";
+      }
       throw error;
     }
   }
@@ -229,7 +232,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
     );
     const uploadId = created.UploadId;
     if (!uploadId) throw new Error("S3 answered CreateMultipartUpload without an UploadId");
-    const handle: UploadHandle = { provider: "s3", key, uploadId };
+    const handle: S3UploadHandle = { provider: "s3", key, uploadId };
     const parts: { PartNumber: number; ETag: string; ChecksumCRC32: string }[] = [];
     let sizeBytes = 0;
     let wholeCrc32 = 0;
@@ -262,6 +265,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
       );
       if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== checksum) {
         throw integrityError(
+          "the object S3 stored",
           `part ${partNumber}: S3 stored CRC32 ${answer.ChecksumCRC32}, we sent ${checksum}`,
         );
       }
@@ -281,7 +285,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
       async complete(signal) {
         if (completed) return completed;
         await writer.finish(signal);
-        const expected = crc32Base64OfValue(wholeCrc32);
+        const expected = uint32Base64(wholeCrc32);
         const answer = await send(
           () =>
             client.send(
@@ -299,6 +303,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
         );
         if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== expected) {
           throw integrityError(
+            "the object S3 stored",
             `S3 reports CRC32 ${answer.ChecksumCRC32} for the object, the bytes sent give ${expected}`,
           );
         }
@@ -319,17 +324,6 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
       },
     };
   }
-}
-
-function integrityError(detail: string): DestinationError {
-  return new DestinationError("the object S3 stored does not match the bytes sent", {
-    code: "INTEGRITY_CHECK_FAILED",
-    transient: true,
-    cloudCode: "ChecksumMismatch",
-    cloudMessage: detail,
-    hint: "the relay uploads the recording again from its staged copy",
-    stage: "storage",
-  });
 }
 
 function identitySummary(hints: AwsHintContext): string {

@@ -1,26 +1,28 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the generated shell and Terraform interpolate ${...} themselves.
 /**
- * GCS setup (SPEC §1, §6; research §2.2): a Workload Identity pool and OIDC provider trusting the
+ * GCS setup (docs/security.md): a Workload Identity pool and OIDC provider trusting the
  * relay's issuer, admitting only tokens whose `customer_id` is this workspace; a service account
  * only this workspace's federated identity may impersonate; and object permissions on the bucket
  * limited to the key prefix.
  */
 import {
-  gcpAudience,
   keyTemplateOverwrites,
   keyTemplatePermissionPrefix,
   verifyProbePrefix,
-} from "../domain/index.ts";
+} from "../../domain/key-template.ts";
 import {
   fillIn,
+  fillInMarker,
   hclString,
   hclVariable,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
+  scriptHeader,
   shellQuote,
-} from "./guide.ts";
+} from "../../setup/guide.ts";
+import { gcpAudience } from "./trust.ts";
 
 /** Permissions of the writer role, each with the reason the relay needs it. */
 export const gcsWritePermissions: [permission: string, why: string][] = [
@@ -61,17 +63,15 @@ export function gcpSetup(input: SetupInput): SetupGuide {
         { name: "PROJECT_ID", description: "the GCP project that holds the bucket" },
         { name: "BUCKET", description: "the existing GCS bucket recordings go to" },
       ];
-  const fill = (name: string) => (placeholders.some((p) => p.name === name) ? "  # FILL IN" : "");
+  const fill = fillInMarker(placeholders);
   const principalSet = (projectNumber: string) =>
     `principalSet://iam.googleapis.com/projects/${projectNumber}/locations/global/workloadIdentityPools/${poolId}/attribute.customer_id/${workspaceId}`;
 
   const cli = [
-    "#!/usr/bin/env bash",
-    `# recording-relay: GCS setup for workspace ${workspaceId}`,
-    "# Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
-    "# recordings under the key prefix of one bucket. Fill in the values marked FILL IN.",
-    "set -euo pipefail",
-    "",
+    ...scriptHeader("GCS", workspaceId, [
+      "Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
+      "recordings under the key prefix of one bucket. Fill in the values marked FILL IN.",
+    ]),
     `PROJECT_ID=${shellQuote(projectId)}${fill("PROJECT_ID")}`,
     `BUCKET=${shellQuote(bucket)}${fill("BUCKET")}`,
     `POOL_ID=${shellQuote(poolId)}`,

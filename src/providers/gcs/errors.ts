@@ -1,19 +1,20 @@
 /**
- * GCP failures (STS token exchange, IAM Credentials impersonation, Cloud Storage) → one SPEC §5
+ * GCP failures (STS token exchange, IAM Credentials impersonation, Cloud Storage) → one docs/errors.md
  * code each, matched on Google's error codes (`invalid_grant`, `PERMISSION_DENIED`, HTTP status),
  * never on its texts, which are kept for the customer.
  */
-import type { DestinationErrorCode, DestinationFailure, DestinationStage } from "../contract.ts";
-import { isTransientNetworkCode } from "../network.ts";
+import {
+  type DestinationFailure,
+  type ObservedFailure,
+  verdictOf,
+} from "../../destinations/contract.ts";
+import { isTransientNetworkCode } from "../../destinations/network.ts";
 
-/** What a GCP failure looked like on the wire. */
-export interface GcpObservedFailure {
-  stage: DestinationStage;
-  /** OAuth `error`, Google `status` (`PERMISSION_DENIED`), GCS `reason`, or a network code. */
-  code: string;
-  message: string;
-  httpStatus: number | undefined;
-}
+/**
+ * What a GCP failure looked like on the wire; `code` is the OAuth `error`, Google's `status`
+ * (`PERMISSION_DENIED`), the GCS `reason`, or a network code.
+ */
+export type GcpObservedFailure = ObservedFailure;
 
 /** Facts of the destination that make hints concrete. */
 export interface GcpHintContext {
@@ -29,14 +30,7 @@ export function classifyGcpFailure(
   failure: GcpObservedFailure,
   context: GcpHintContext,
 ): DestinationFailure {
-  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
-    code,
-    transient,
-    cloudCode: failure.code,
-    cloudMessage: failure.message,
-    hint,
-    stage: failure.stage,
-  });
+  const result = verdictOf(failure);
   if (
     failure.httpStatus === undefined &&
     /^(E[A-Z]+|UND_ERR_\w+|TimeoutError)$/.test(failure.code)

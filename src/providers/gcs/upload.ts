@@ -8,26 +8,35 @@
  */
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { rootCertificates } from "node:tls";
+import { crc32c } from "@node-rs/crc32";
 import type { IdentityPoolClient } from "google-auth-library";
-import { Agent, type Dispatcher, fetch } from "undici";
-import type { GcsStorage } from "../../domain/index.ts";
+import { fetch } from "undici";
+import {
+  type AdapterInputs,
+  integrityError,
+  sharedDispatcher,
+  withFreshCredentialRetry,
+} from "../../destinations/adapter.ts";
 import {
   type Destination,
   DestinationError,
   type DestinationStage,
+  type LeftoverOutcome,
   type ObjectStat,
   type OpenUploadOptions,
   type Upload,
-  type UploadHandle,
   type UploadResult,
-} from "../contract.ts";
-import { messageOf, networkErrorCode } from "../network.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../parts.ts";
-import { backoffDelayMs, type DestinationSettings } from "../settings.ts";
-import { crc32c, crc32cBase64 } from "./crc32c.ts";
+} from "../../destinations/contract.ts";
+import { messageOf, networkErrorCode } from "../../destinations/network.ts";
+import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import { backoffDelayMs } from "../../destinations/settings.ts";
+import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
 import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
+import type { GcsStorage } from "./storage.ts";
+
+/** The GCS resumable session a crashed worker may leave (the session URI is itself a credential: keep it server-side). */
+export type GcsUploadHandle = { provider: "gcs"; key: string; sessionUri: string };
 
 /** GCS persists resumable chunks in units of 256 KiB; every non-final chunk is a multiple. */
 export const GCS_CHUNK_UNIT_BYTES = 262_144;
@@ -35,18 +44,14 @@ const DEFAULT_CHUNK_BYTES = 32 * GCS_CHUNK_UNIT_BYTES; // 8 MiB
 /** No part limit in GCS; growth only bounds the number of requests for huge objects. */
 const GROW_EVERY_CHUNKS = 2_000;
 
-/** What the GCS adapter is built from. */
-export interface GcsDestinationInputs {
-  destination: GcsStorage;
-  /** The workspace's cached auth client, and how to replace it after the cloud refused its token. */
-  auth: () => IdentityPoolClient;
-  resetAuth: () => void;
-  settings: DestinationSettings;
-  hints: GcpHintContext;
-}
+/** What the GCS adapter is built from: the credential is the workspace's auth client. */
+export type GcsDestinationInputs = AdapterInputs<GcsStorage, IdentityPoolClient, GcpHintContext>;
 
-/** A failed HTTP answer of GCS, kept for classification. */
-class GcsHttpError extends Error {
+/**
+ * A GCP failure already observed (a failed HTTP answer of GCS, or of the token exchange with its
+ * stage known): internal to this adapter, it leaves only as a classified {@link DestinationError}.
+ */
+class ObservedGcpFailure extends Error {
   readonly observed: GcpObservedFailure;
   constructor(observed: GcpObservedFailure) {
     super(`${observed.code}: ${observed.message}`);
@@ -59,26 +64,21 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
   const { destination, settings, hints } = inputs;
   const bucket = destination.bucket_name;
   const base = settings.gcp.storageUrl.replace(/\/$/, "");
-  const dispatcher: Dispatcher | undefined = settings.extraCaPem
-    ? new Agent({ connect: { ca: [...rootCertificates, settings.extraCaPem] } })
-    : undefined;
+  // The process's dispatcher for this endpoint (session URIs are on the same origin).
+  const dispatcher = sharedDispatcher(base, settings.extraCaPem);
 
   const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
     if (error instanceof DestinationError) return error;
     const observed =
-      error instanceof GcsHttpError
-        ? error.observed
-        : error instanceof GcpAuthFailure
-          ? error.observed
-          : observeNetwork(error, stage);
+      error instanceof ObservedGcpFailure ? error.observed : observeNetwork(error, stage);
     return new DestinationError(summary, classifyGcpFailure(observed, hints), { cause: error });
   };
 
   const token = async (): Promise<string> => {
     try {
-      return await gcsAccessToken(inputs.auth());
+      return await gcsAccessToken(inputs.credential.get());
     } catch (error) {
-      throw new GcpAuthFailure(observeGcpAuthError(error, settings));
+      throw new ObservedGcpFailure(observeGcpAuthError(error, settings));
     }
   };
 
@@ -94,24 +94,32 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     accept: (status: number) => boolean = (status) => status >= 200 && status < 300,
   ) => {
     let refreshedToken = false;
+    const once = async () => {
+      const response = await fetch(url, {
+        method: init.method,
+        headers: { authorization: `Bearer ${await token()}`, ...init.headers },
+        ...(init.body === undefined ? {} : { body: init.body }),
+        signal: timed(signal),
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+      if (accept(response.status)) return response;
+      throw new ObservedGcpFailure(await observeResponse(response, "storage"));
+    };
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await fetch(url, {
-          method: init.method,
-          headers: { authorization: `Bearer ${await token()}`, ...init.headers },
-          ...(init.body === undefined ? {} : { body: init.body }),
-          signal: timed(signal),
-          ...(dispatcher ? { dispatcher } : {}),
+        return await withFreshCredentialRetry(once, {
+          classify: (error) => fail(error, summary),
+          // A token the server no longer takes: drop the cached client and exchange again, once.
+          isStale: (_classified, error) =>
+            !refreshedToken &&
+            error instanceof ObservedGcpFailure &&
+            error.observed.stage === "storage" &&
+            error.observed.httpStatus === 401,
+          refresh: () => {
+            refreshedToken = true;
+            inputs.credential.reset();
+          },
         });
-        if (accept(response.status)) return response;
-        const observed = await observeResponse(response, "storage");
-        if (response.status === 401 && !refreshedToken) {
-          // A token the server no longer takes: drop the cached client and exchange again.
-          refreshedToken = true;
-          inputs.resetAuth();
-          continue;
-        }
-        throw new GcsHttpError(observed);
       } catch (error) {
         const classified = fail(error, summary);
         signal.throwIfAborted();
@@ -130,7 +138,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     async checkIdentity(signal) {
       signal.throwIfAborted();
       try {
-        await gcsAccessToken(inputs.auth());
+        await gcsAccessToken(inputs.credential.get());
       } catch (error) {
         const observed = observeGcpAuthError(error, settings);
         const summary =
@@ -165,7 +173,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         // The bucket's own 404 is a configuration fault, not an absent object.
         if (/bucket/i.test(body.error?.message ?? "")) {
           throw fail(
-            new GcsHttpError({
+            new ObservedGcpFailure({
               stage: "storage",
               code: "notFound",
               message: body.error?.message ?? "",
@@ -208,19 +216,21 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
 
     async abortLeftover(handle, signal) {
       if (handle.provider !== "gcs") throw new Error(`not a GCS upload: ${handle.provider}`);
-      await cancelSession(handle.sessionUri, signal);
+      return await cancelSession(handle.sessionUri, signal);
     },
   };
 
-  async function cancelSession(sessionUri: string, signal: AbortSignal) {
+  async function cancelSession(sessionUri: string, signal: AbortSignal): Promise<LeftoverOutcome> {
     try {
-      // GCS answers 499 to a cancelled session; 404 when it is already gone.
-      await fetch(sessionUri, {
+      // GCS answers 499 to a cancelled session; 404 (or 410) when it is already gone.
+      const response = await fetch(sessionUri, {
         method: "DELETE",
         headers: { "content-length": "0" },
         signal: timed(signal),
         ...(dispatcher ? { dispatcher } : {}),
       });
+      await response.body?.cancel();
+      return response.status === 404 || response.status === 410 ? "already_gone" : "aborted";
     } catch (error) {
       throw fail(error, "could not cancel the resumable upload");
     }
@@ -244,7 +254,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     const sessionUri = initiated.headers.get("location");
     await initiated.body?.cancel();
     if (!sessionUri) throw new Error("GCS answered the resumable initiation without a Location");
-    const handle: UploadHandle = { provider: "gcs", key, sessionUri };
+    const handle: GcsUploadHandle = { provider: "gcs", key, sessionUri };
     const md5 = createHash("md5");
     let crc = 0;
     let persisted = 0; // bytes GCS confirmed
@@ -290,7 +300,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
           if (response.status === 404 || response.status === 410) {
             observed.code = "session_not_found";
           }
-          throw new GcsHttpError(observed);
+          throw new ObservedGcpFailure(observed);
         } catch (error) {
           const classified = fail(error, summary);
           signal.throwIfAborted();
@@ -317,7 +327,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
       });
       await response.body?.cancel();
       if (response.status === 308) return persistedFrom(response.headers.get("range"));
-      throw new GcsHttpError(await observeResponse(response, "storage"));
+      throw new ObservedGcpFailure(await observeResponse(response, "storage"));
     };
 
     let finalObject: Record<string, unknown> | undefined;
@@ -350,21 +360,17 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         await writer.finish(signal);
         const object = finalObject ?? {};
         const md5Base64 = md5.digest("base64");
-        const crcBase64 = crc32cBase64(crc);
+        const crcBase64 = uint32Base64(crc);
         const size = Number(object.size ?? -1);
         if (
           size !== writer.bytesWritten ||
           object.md5Hash !== md5Base64 ||
           (object.crc32c !== undefined && object.crc32c !== crcBase64)
         ) {
-          throw new DestinationError("the object GCS stored does not match the bytes sent", {
-            code: "INTEGRITY_CHECK_FAILED",
-            transient: true,
-            cloudCode: "ChecksumMismatch",
-            cloudMessage: `GCS reports size ${size}, md5 ${String(object.md5Hash)}, crc32c ${String(object.crc32c)}; sent ${writer.bytesWritten} bytes, md5 ${md5Base64}, crc32c ${crcBase64}`,
-            hint: "the relay uploads the recording again from its staged copy",
-            stage: "storage",
-          });
+          throw integrityError(
+            "the object GCS stored",
+            `GCS reports size ${size}, md5 ${String(object.md5Hash)}, crc32c ${String(object.crc32c)}; sent ${writer.bytesWritten} bytes, md5 ${md5Base64}, crc32c ${crcBase64}`,
+          );
         }
         completed = {
           key,
@@ -379,15 +385,6 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         await cancelSession(sessionUri, signal).catch(() => {});
       },
     };
-  }
-}
-
-/** An auth failure, already observed (stage known). */
-class GcpAuthFailure extends Error {
-  readonly observed: GcpObservedFailure;
-  constructor(observed: GcpObservedFailure) {
-    super(`${observed.code}: ${observed.message}`);
-    this.observed = observed;
   }
 }
 

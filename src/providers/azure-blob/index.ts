@@ -1,0 +1,47 @@
+/** Azure Blob Storage: everything the relay knows about it, behind {@link azureBlobProvider}. */
+import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
+import type { Provider } from "../provider.ts";
+import { createAzureCredential } from "./credentials.ts";
+import {
+  type AzureBlobSettings,
+  azureBlobSettingsFrom,
+  defaultAzureBlobSettings,
+} from "./settings.ts";
+import { azureSetup } from "./setup.ts";
+import {
+  type AzureBlobStorage,
+  azureBlobFields,
+  describeAzureBlob,
+  normalizeAzureBlob,
+} from "./storage.ts";
+import { createAzureBlobDestination } from "./upload.ts";
+
+/** The Azure Blob provider. */
+export const azureBlobProvider: Provider<AzureBlobStorage, AzureBlobSettings> = {
+  name: "azure_blob",
+  settingsKey: "azure",
+  fields: azureBlobFields,
+  validate: normalizeAzureBlob,
+  describe: describeAzureBlob,
+  setupGuide: azureSetup,
+  defaultSettings: defaultAzureBlobSettings,
+  settingsFrom: azureBlobSettingsFrom,
+
+  createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
+    const key = credentialKey(workspaceId, ["azure_blob", storage.tenant_id, storage.client_id]);
+    const inputs = { destination: storage, workspaceId, settings, mintToken };
+    return createAzureBlobDestination({
+      destination: storage,
+      credential: cachedCredential(cache, key, () => createAzureCredential(inputs)),
+      settings,
+      hints: {
+        tenantId: storage.tenant_id,
+        clientId: storage.client_id,
+        storageAccount: storage.storage_account,
+        container: storage.container,
+        issuerUrl: trust.issuerUrl,
+        workspaceId,
+      },
+    });
+  },
+};

@@ -1,0 +1,39 @@
+/** Google Cloud Storage: everything the relay knows about it, behind {@link gcsProvider}. */
+import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
+import type { Provider } from "../provider.ts";
+import { createGcpAuthClient } from "./credentials.ts";
+import { defaultGcsSettings, type GcsSettings, gcsSettingsFrom } from "./settings.ts";
+import { gcpSetup } from "./setup.ts";
+import { describeGcs, type GcsStorage, gcsFields } from "./storage.ts";
+import { audienceOf } from "./trust.ts";
+import { createGcsDestination } from "./upload.ts";
+
+/** The GCS provider. */
+export const gcsProvider: Provider<GcsStorage, GcsSettings> = {
+  name: "gcs",
+  settingsKey: "gcp",
+  fields: gcsFields,
+  validate: (storage) => storage,
+  describe: describeGcs,
+  setupGuide: gcpSetup,
+  defaultSettings: defaultGcsSettings,
+  settingsFrom: gcsSettingsFrom,
+
+  createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
+    const audience = audienceOf(storage);
+    const key = credentialKey(workspaceId, ["gcs", audience, storage.service_account_email]);
+    const inputs = { destination: storage, workspaceId, settings, mintToken };
+    return createGcsDestination({
+      destination: storage,
+      credential: cachedCredential(cache, key, () => createGcpAuthClient(inputs)),
+      settings,
+      hints: {
+        bucket: storage.bucket_name,
+        serviceAccountEmail: storage.service_account_email,
+        audience,
+        issuerUrl: trust.issuerUrl,
+        workspaceId,
+      },
+    });
+  },
+};

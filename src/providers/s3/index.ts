@@ -1,0 +1,56 @@
+/** Amazon S3: everything the relay knows about it, behind {@link s3Provider}. */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { credentialKey } from "../../destinations/credential-cache.ts";
+import type { Provider } from "../provider.ts";
+import { createS3Client } from "./credentials.ts";
+import { defaultS3Settings, type S3Settings, s3SettingsFrom } from "./settings.ts";
+import { awsSetup } from "./setup.ts";
+import { describeS3, type S3Storage, s3Fields, validateS3 } from "./storage.ts";
+import { externalIdFor } from "./trust.ts";
+import { createS3Destination } from "./upload.ts";
+
+/** The S3 provider. */
+export const s3Provider: Provider<S3Storage, S3Settings> = {
+  name: "s3",
+  settingsKey: "aws",
+  fields: s3Fields,
+  validate: validateS3,
+  describe: describeS3,
+  setupGuide: awsSetup,
+  defaultSettings: defaultS3Settings,
+  settingsFrom: s3SettingsFrom,
+
+  createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
+    const externalId =
+      settings.aws.authMode === "assume_role" ? externalIdFor(trust, workspaceId) : undefined;
+    const key = credentialKey(workspaceId, [
+      "s3",
+      settings.aws.authMode,
+      storage.assume_role_arn,
+      storage.bucket_region,
+      externalId ?? "",
+      String(trust.awsRoleSessionSeconds),
+    ]);
+    const client = cache.getOrCreate<S3Client>(key, () =>
+      createS3Client({
+        destination: storage,
+        workspaceId,
+        externalId,
+        durationSeconds: trust.awsRoleSessionSeconds,
+        settings,
+        mintToken,
+      }),
+    );
+    return createS3Destination({
+      destination: storage,
+      client,
+      hints: {
+        bucketRegion: storage.bucket_region,
+        roleArn: storage.assume_role_arn,
+        externalId,
+        durationSeconds: trust.awsRoleSessionSeconds,
+        trustedAccountId: trust.awsAccountId,
+      },
+    });
+  },
+};
