@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { AzureEmulatorConfig } from "../emulators/azure/index.ts";
 import { type DestinationError, uploadStream } from "../src/destinations/index.ts";
-import type { AzureBlobStorage } from "../src/domain/index.ts";
+import type { AzureBlobStorage } from "../src/providers/index.ts";
 import { sha256Hex, testBytes, testSignal } from "./helpers/bytes.ts";
 import {
   azureRig,

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DEMO, type RoleConfig } from "../emulators/aws/index.ts";
-import { CredentialCache, s3CreationCheck } from "../src/destinations/index.ts";
+import { s3CreationCheck } from "../src/conversations/s3-check.ts";
+import { CredentialCache } from "../src/destinations/index.ts";
 import { verifierOf } from "../src/runtime/destinations.ts";
 import { testTrust } from "./helpers/app-deps.ts";
 import {

@@ -18,19 +18,10 @@ import { createRequestHandler, type EmulatorState, type RequestLogEntry } from "
 import { ObjectStore } from "./store.ts";
 
 export type {
-  AwsEmulatorConfig,
   AwsEmulatorConfigInput,
-  BucketConfig,
-  DemoAwsOptions,
   FaultConfig,
   FaultConfigInput,
-  FaultRule,
-  IdentityConfig,
-  OidcProviderConfig,
   RoleConfig,
-  S3Action,
-  S3Permission,
-  TrustPolicy,
 } from "./config.ts";
 export {
   DEMO,
@@ -38,7 +29,6 @@ export {
   oidcProviderArn,
   oidcProviderHostPath,
   oidcProviderUrlProblem,
-  parseAwsEmulatorConfig,
 } from "./config.ts";
 export type { ObjectInfo } from "./objects.ts";
 export type { RequestLogEntry } from "./server.ts";

@@ -26,10 +26,8 @@ export type {
   AzureEmulatorConfig,
   FederatedCredentialInput,
   RoleAssignmentInput,
-  RoleName,
 } from "./config.ts";
-export { storageResource, tokenExchangeAudience } from "./config.ts";
-export { type AzureDemoSetup, buildAzureDemoConfig } from "./demo.ts";
+export { buildAzureDemoConfig } from "./demo.ts";
 export type { FaultSettings } from "./faults.ts";
 export type { StoredBlobDigest } from "./store.ts";
 

@@ -141,8 +141,6 @@ export type OidcProvider = WorkloadIdentityPool["providers"][number];
 export type ServiceAccount = Project["serviceAccounts"][number];
 /** One bucket. */
 export type Bucket = CustomerModel["buckets"][number];
-/** One bucket permission grant. */
-export type BucketGrant = Bucket["grants"][number];
 
 /** Validates the customer model (shapes, ids, CEL syntax) and applies defaults; throws on error. */
 export function parseCustomerModel(input: CustomerModelInput): CustomerModel {

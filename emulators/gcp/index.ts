@@ -22,14 +22,8 @@ import { SUBJECT_TOKEN_ALGORITHMS } from "./sts.ts";
 import { TokenRegistry } from "./tokens.ts";
 
 export type { CustomerModel, CustomerModelInput } from "./config.ts";
-export { providerResourceName } from "./config.ts";
-export {
-  type DemoGcpSetup,
-  type DemoGcpSetupOptions,
-  demoGcpSetup,
-  type GcsRecordingStorage,
-} from "./demo-setup.ts";
-export type { FaultApi, GcpFaults } from "./faults.ts";
+export { demoGcpSetup } from "./demo-setup.ts";
+export type { GcpFaults } from "./faults.ts";
 export type { RequestLogEntry } from "./server.ts";
 export type { StoredObject } from "./store.ts";
 

@@ -3,7 +3,7 @@
  * (service account access tokens), with their real expiry, which faults may cut short.
  */
 import { randomBytes } from "node:crypto";
-import type { FederatedPrincipal, Principal } from "./principals.ts";
+import type { Principal } from "./principals.ts";
 
 /** One issued token. */
 export interface IssuedToken {
@@ -77,9 +77,4 @@ export class TokenRegistry {
       if (token.expiresAtMs < now - 3_600_000) this.#tokens.delete(key);
     }
   }
-}
-
-/** Narrows a principal to a federated one. */
-export function isFederated(principal: Principal): principal is FederatedPrincipal {
-  return principal.kind === "federated";
 }

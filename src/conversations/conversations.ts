@@ -4,7 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/index.ts";
-import type { ConversationProperties, RecordingStorage } from "../domain/index.ts";
+import type { RecordingStorage } from "../providers/index.ts";
+import type { ConversationProperties } from "./properties.ts";
 
 /** A conversation as stored. */
 export interface Conversation {

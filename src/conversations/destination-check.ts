@@ -1,4 +1,4 @@
-import type { RecordingStorage } from "../domain/index.ts";
+import type { RecordingStorage } from "../providers/index.ts";
 
 /**
  * A live check of a destination at conversation creation (docs/api.md, Conversations: S3's

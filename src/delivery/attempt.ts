@@ -5,7 +5,6 @@
  */
 import type { Db } from "../db/index.ts";
 import {
-  type CreateDestination,
   checksumsAgree,
   type Destination,
   type DestinationErrorCode,
@@ -15,6 +14,7 @@ import {
 } from "../destinations/index.ts";
 import { keepLease } from "../lib/abort.ts";
 import type { Clock } from "../lib/clock.ts";
+import type { CreateDestination } from "../providers/factory.ts";
 import { findRecording, type Recording, setLiveUploadHandle } from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
 import { type RetentionSettings, recordDelivered, recordFailed } from "./outcome.ts";

@@ -8,7 +8,8 @@
  * It is an optimisation only: the first failure abandons the live upload, and the delivery then
  * runs like any other, as a fresh upload from staging under the same key.
  */
-import type { CreateDestination, Upload } from "../destinations/index.ts";
+import type { Upload } from "../destinations/index.ts";
+import type { CreateDestination } from "../providers/factory.ts";
 import type { Recording } from "../recordings/store.ts";
 import { setLiveUploadHandle } from "../recordings/store.ts";
 import { type AttemptDeps, withLease } from "./attempt.ts";

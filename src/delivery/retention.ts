@@ -7,8 +7,9 @@
  * two steps below) are swept.
  */
 import type { Db } from "../db/index.ts";
-import { type CreateDestination, isDestinationError } from "../destinations/index.ts";
+import { isDestinationError } from "../destinations/index.ts";
 import type { Clock } from "../lib/clock.ts";
+import type { CreateDestination } from "../providers/factory.ts";
 import {
   abandonedWithLiveUpload,
   findRecording,

@@ -6,9 +6,10 @@
 import { Agent as HttpsAgent } from "node:https";
 import { rootCertificates } from "node:tls";
 import { Agent as UndiciAgent } from "undici";
+import type { RelayTrust } from "../domain/trust.ts";
 import { DestinationError } from "./contract.ts";
-import type { CachedCredential } from "./credential-cache.ts";
-import type { DestinationSettings } from "./settings.ts";
+import type { CachedCredential, CredentialCache } from "./credential-cache.ts";
+import type { CommonDestinationSettings } from "./settings.ts";
 
 /** Mints a relay OIDC token for a workspace and audience (the issuer's `mintToken`). */
 export type MintToken = (request: {
@@ -17,12 +18,21 @@ export type MintToken = (request: {
   signal?: AbortSignal;
 }) => Promise<string>;
 
+/** What every destination of a relay shares; `Settings` is what one provider reads of them. */
+export interface AdapterDeps<Settings = CommonDestinationSettings> {
+  trust: RelayTrust;
+  settings: Settings;
+  mintToken: MintToken;
+  /** Shared across calls so clients (and their credentials) are reused; one per process. */
+  cache: CredentialCache;
+}
+
 /** What an adapter is built from: one destination, its workspace's credential, settings, hints. */
-export interface AdapterInputs<Storage, Credential, Hints> {
+export interface AdapterInputs<Storage, Credential, Hints, Settings> {
   destination: Storage;
   /** The workspace's cached credential, replaced after the cloud refused its token. */
   credential: CachedCredential<Credential>;
-  settings: DestinationSettings;
+  settings: Settings;
   /** Facts of the destination that make failure hints concrete. */
   hints: Hints;
 }

@@ -8,9 +8,8 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError, type DestinationErrorCode } from "../errors/index.ts";
-import type { StorageProvider, UploadHandle } from "../providers/index.ts";
 
-export { type DestinationErrorCode, destinationErrorCodes } from "../errors/index.ts";
+export type { DestinationErrorCode } from "../errors/index.ts";
 
 /** Where in the path a failure happened (verify reports it per step). */
 export type DestinationStage = "identity" | "impersonation" | "storage";
@@ -122,10 +121,13 @@ export interface UploadResult {
  * What a crash-cleanup needs to find and abort an unfinished upload later (store it with the
  * delivery): the S3 UploadId, the GCS session URI (itself a credential: keep it server-side), or
  * the Azure block id prefix (Azure has no abort: uncommitted blocks are dropped by the next commit
- * of the key, or by Azure itself after 7 days). Each provider declares its own; the registry
- * lists them.
+ * of the key, or by Azure itself after 7 days). Each provider declares its own shape with its
+ * name in `provider`; the relay stores it as JSON and hands it back to the same provider.
  */
-export type { UploadHandle } from "../providers/index.ts";
+export interface UploadHandle {
+  readonly provider: string;
+  readonly key: string;
+}
 
 /** One upload in progress at a fixed key. */
 export interface Upload {
@@ -168,7 +170,8 @@ export interface IdentityCheck {
 
 /** A destination bound to one workspace: the relay writes only with that workspace's identity. */
 export interface Destination {
-  readonly provider: StorageProvider;
+  /** The provider's name (`s3`, `gcs`, `azure_blob`). */
+  readonly provider: string;
   /** Runs the identity exchange (and impersonation) now, or throws the classified failure. */
   checkIdentity(signal: AbortSignal): Promise<IdentityCheck>;
   /** Opens an upload at `key` that takes parts as they arrive. */

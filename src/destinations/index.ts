@@ -1,40 +1,12 @@
 export {
-  closeSharedAgents,
-  integrityError,
-  type MintToken,
-  withFreshCredentialRetry,
-} from "./adapter.ts";
-export { s3CreationCheck } from "./check.ts";
-export {
   type Destination,
   DestinationError,
   type DestinationErrorCode,
-  type DestinationFailure,
-  type DestinationStage,
-  destinationErrorCodes,
-  type IdentityCheck,
   isDestinationError,
-  type LeftoverOutcome,
-  type ObjectChecksums,
-  type ObjectStat,
-  type OpenUploadOptions,
   type Upload,
   type UploadHandle,
-  type UploadResult,
   uploadStream,
 } from "./contract.ts";
-export { CredentialCache, credentialKey } from "./credential-cache.ts";
-export {
-  type CreateDestination,
-  type DestinationContext,
-  type DestinationFactoryDeps,
-  defaultDestinationSettings,
-  destinationFactory,
-} from "./factory.ts";
-export {
-  type CommonDestinationSettings,
-  type DestinationSettings,
-  defaultCommonDestinationSettings,
-} from "./settings.ts";
-export { checksumsAgree, type StagedChecksums, stagedChecksums } from "./staged-checksums.ts";
-export { type VerifyReport, type VerifyStep, verifyDestination, verifySteps } from "./verify.ts";
+export { CredentialCache } from "./credential-cache.ts";
+export { checksumsAgree, stagedChecksums } from "./staged-checksums.ts";
+export { verifyDestination } from "./verify.ts";

@@ -3,7 +3,6 @@
  * default; emulators, the demo and sovereign clouds otherwise), retry bounds and timeouts. Each
  * provider owns its part (`src/providers/<cloud>/settings.ts`); the registry lists the parts.
  */
-import type { ProviderSettings } from "../providers/index.ts";
 
 /** Settings every adapter reads. */
 export interface CommonDestinationSettings {
@@ -17,8 +16,14 @@ export interface CommonDestinationSettings {
   requestTimeoutMs: number;
 }
 
-/** Endpoint and behaviour settings of the adapters: the common ones and each provider's part. */
-export interface DestinationSettings extends CommonDestinationSettings, ProviderSettings {}
+/**
+ * What one provider's adapter reads: the common settings and its own part under its key (`aws`,
+ * `gcp`, `azure`). The registry (src/providers/index.ts) composes every provider's part into the
+ * settings of a process, which fit each of these.
+ */
+export type SettingsWith<Key extends string, Own> = CommonDestinationSettings & {
+  readonly [K in Key]: Own;
+};
 
 /** The documented retry and timeout defaults. */
 export const defaultCommonDestinationSettings: CommonDestinationSettings = {

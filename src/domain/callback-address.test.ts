@@ -1,12 +1,12 @@
 /** The address rules of the SSRF guard and the save-time check of callback URLs. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { callbackUrlProblem } from "../conversations/properties.ts";
 import {
   callbackHostProblem,
   parseAllowedNetworks,
   refusedAddressReason,
 } from "./callback-address.ts";
-import { callbackUrlProblem } from "./conversation-properties.ts";
 
 describe("refusedAddressReason", () => {
   it("refuses every internal range, IPv4-mapped forms included, and names the rule", () => {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { storageUri } from "../providers/index.ts";
 import {
   encodeKeyPath,
   keyTemplatePermissionPrefix,
   keyTemplateProblem,
   renderKey,
   SEED_DEFAULT_KEY_TEMPLATE,
-  storageUri,
   verifyProbePrefix,
 } from "./index.ts";
 

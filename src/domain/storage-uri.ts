@@ -1,5 +1,4 @@
-/** The fully-qualified `storage_uri` of a delivered object (SPEC §3.2). */
-import type { RecordingStorage } from "./recording-storage.ts";
+/** Object keys in URLs (each provider builds its `storage_uri` with it: src/providers/index.ts). */
 
 /**
  * Percent-encodes each `/`-separated segment the way the clouds' own URLs do (RFC 3986: all but
@@ -16,17 +15,4 @@ export function encodeKeyPath(key: string): string {
       ),
     )
     .join("/");
-}
-
-/** `s3://bucket/key`, `gs://bucket/key` or `https://<account>.blob.core.windows.net/<container>/<key>`. */
-export function storageUri(destination: RecordingStorage, key: string): string {
-  const path = encodeKeyPath(key);
-  switch (destination.provider) {
-    case "s3":
-      return `s3://${destination.bucket_name}/${path}`;
-    case "gcs":
-      return `gs://${destination.bucket_name}/${path}`;
-    case "azure_blob":
-      return `https://${destination.storage_account}.blob.core.windows.net/${destination.container}/${path}`;
-  }
 }

@@ -1,7 +1,6 @@
-export { AppError, type AppErrorOptions, isAppError } from "./app-error.ts";
+export { AppError, isAppError } from "./app-error.ts";
 export {
   type DestinationErrorCode,
-  destinationErrorCodes,
   type ErrorCode,
   errorCodes,
 } from "./codes.ts";

@@ -8,10 +8,12 @@ import { createHash } from "node:crypto";
 import type { Db } from "../db/index.ts";
 import type { LiveUploads } from "../delivery/live-uploads.ts";
 import { enqueueDelivery, insertClaimedDelivery, notifyWorkers } from "../delivery/queue.ts";
-import { type RecordingStorage, renderKey, storageUri } from "../domain/index.ts";
+import { renderKey } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
 import { keepLease } from "../lib/abort.ts";
 import type { Clock } from "../lib/clock.ts";
+import type { RecordingStorage } from "../providers/index.ts";
+import { storageUri } from "../providers/index.ts";
 import {
   commitAppend,
   findRecording,

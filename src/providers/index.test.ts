@@ -6,6 +6,7 @@ import {
   providerOf,
   providers,
   storageProviders,
+  storageUri,
 } from "./index.ts";
 
 describe("the provider registry", () => {
@@ -28,9 +29,10 @@ describe("the provider registry", () => {
       storage_account: "acmerecordings",
       container: "recordings",
     };
+    assert.equal(providerOf(storage).name, "azure_blob");
     assert.equal(
-      providerOf(storage).describe(storage),
-      "azure_blob container recordings in acmerecordings",
+      storageUri(storage, "rec/a b.mp4"),
+      "https://acmerecordings.blob.core.windows.net/recordings/rec/a%20b.mp4",
     );
   });
 

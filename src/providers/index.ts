@@ -3,32 +3,28 @@
  * `recording_storage` fields and rules, trust, settings, credentials, upload, error classifier and
  * setup guide) behind one {@link Provider} object; the generic code iterates {@link providers}.
  * Adding a provider: its folder, one entry in `providers`, its storage type in
- * `RecordingStorage`, its upload handle in `UploadHandle` and its settings in `ProviderSettings`
+ * `RecordingStorage` and its settings in `ProviderSettings`
  * (and the docs).
  */
 import type { Config } from "../config/index.ts";
+import type { CommonDestinationSettings } from "../destinations/settings.ts";
+import { encodeKeyPath } from "../domain/storage-uri.ts";
 import { azureBlobProvider } from "./azure-blob/index.ts";
 import type { AzureBlobSettings } from "./azure-blob/settings.ts";
 import type { AzureBlobStorage } from "./azure-blob/storage.ts";
-import type { AzureBlobUploadHandle } from "./azure-blob/upload.ts";
 import { gcsProvider } from "./gcs/index.ts";
 import type { GcsSettings } from "./gcs/settings.ts";
 import type { GcsStorage } from "./gcs/storage.ts";
-import type { GcsUploadHandle } from "./gcs/upload.ts";
 import type { Provider } from "./provider.ts";
 import { s3Provider } from "./s3/index.ts";
 import type { S3Settings } from "./s3/settings.ts";
 import type { S3Storage } from "./s3/storage.ts";
-import type { S3UploadHandle } from "./s3/upload.ts";
 
 export type { AzureBlobStorage } from "./azure-blob/storage.ts";
 export type { GcsStorage } from "./gcs/storage.ts";
 export type {
   DestinationContext,
-  FieldRule,
   Provider,
-  StorageBase,
-  StorageProblem,
 } from "./provider.ts";
 export { requireAwsAccount } from "./s3/setup.ts";
 export type { S3Storage } from "./s3/storage.ts";
@@ -36,11 +32,11 @@ export type { S3Storage } from "./s3/storage.ts";
 /** A validated destination of any provider. */
 export type RecordingStorage = S3Storage | GcsStorage | AzureBlobStorage;
 
-/** What a crash-cleanup needs to find and abort an unfinished upload later, per provider. */
-export type UploadHandle = S3UploadHandle | GcsUploadHandle | AzureBlobUploadHandle;
-
 /** A storage provider's name. */
 export type StorageProvider = RecordingStorage["provider"];
+
+/** The destination settings of a process: the common ones and every provider's part. */
+export type DestinationSettings = CommonDestinationSettings & ProviderSettings;
 
 /** Each provider's part of the destination settings, under its `settingsKey`. */
 export interface ProviderSettings {
@@ -71,6 +67,11 @@ export function providerOf<S extends RecordingStorage>(storage: S): Provider<S> 
   const provider = providerNamed(storage.provider);
   if (!provider) throw new Error(`unknown storage provider ${storage.provider}`);
   return provider as unknown as Provider<S>;
+}
+
+/** The fully-qualified `storage_uri` of the object at `key` (docs/api.md, recording_storage). */
+export function storageUri(destination: RecordingStorage, key: string): string {
+  return providerOf(destination).objectUri(destination, encodeKeyPath(key));
 }
 
 /** Every provider's settings for the real clouds. */

@@ -5,8 +5,9 @@
  * code (validation, the destination factory, the setup guides, the CLI and the routes) iterates it.
  */
 import type { Config } from "../config/index.ts";
+import type { AdapterDeps } from "../destinations/adapter.ts";
 import type { Destination } from "../destinations/contract.ts";
-import type { DestinationFactoryDeps } from "../destinations/factory.ts";
+import type { CommonDestinationSettings } from "../destinations/settings.ts";
 import type { SetupGuide, SetupInput } from "../setup/guide.ts";
 
 /** A field rule: the first broken rule in plain words, or `undefined` when the value is valid. */
@@ -31,9 +32,13 @@ export interface DestinationContext {
 
 /**
  * One cloud provider. `S` is its `recording_storage` type, `Settings` its part of the destination
- * settings (under `settingsKey`).
+ * settings (under `settingsKey`), `AdapterSettings` what its adapter reads (common + its part).
  */
-export interface Provider<S extends StorageBase, Settings = unknown> {
+export interface Provider<
+  S extends StorageBase,
+  Settings = unknown,
+  AdapterSettings = CommonDestinationSettings,
+> {
   /** The `provider` value of its destinations (`s3`, `gcs`, `azure_blob`). */
   readonly name: S["provider"];
   /** The key of its settings in the destination settings (`aws`, `gcp`, `azure`). */
@@ -45,16 +50,18 @@ export interface Provider<S extends StorageBase, Settings = unknown> {
    * recording_storage): the destination to store, or the problem.
    */
   validate(storage: S): S | StorageProblem;
-  /** The non-secret facts of a destination safe to show in one line (logs, errors). */
-  describe(storage: S): string;
+  /** The `storage_uri` of an object: `s3://…`, `gs://…`, `https://<account>.blob…`. */
+  objectUri(storage: S, encodedKey: string): string;
   /** Builds the adapter bound to one workspace, reusing the workspace's cached clients. */
   createDestination(
     storage: S,
     context: DestinationContext,
-    deps: DestinationFactoryDeps,
+    // The registry passes the settings of every provider; each reads its own part (method
+    // parameters are compared both ways, so the registry can hold every provider).
+    deps: AdapterDeps<AdapterSettings>,
   ): Destination;
   /** The customer setup guide (shell and Terraform) for one workspace. */
-  setupGuide(input: SetupInput): SetupGuide;
+  setupGuide(input: SetupInput<S>): SetupGuide;
   /** Its settings with the real cloud's endpoints. */
   readonly defaultSettings: Settings;
   /** Its settings from the configuration (the one mapping of its config settings). */

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/index.ts";
 import type { UploadHandle } from "../destinations/index.ts";
-import type { RecordingStorage } from "../domain/index.ts";
+import type { RecordingStorage } from "../providers/index.ts";
 
 /**
  * A recording's state (docs/api.md, "Ingest" and "Delivery"): arriving, waiting for delivery,

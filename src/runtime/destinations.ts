@@ -1,17 +1,12 @@
 /** Builds the destination factory of a process from its configuration (endpoints, CA, retries). */
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/index.ts";
-import {
-  type CreateDestination,
-  CredentialCache,
-  type DestinationSettings,
-  destinationFactory,
-  verifyDestination,
-} from "../destinations/index.ts";
+import { CredentialCache, verifyDestination } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import type { DestinationVerifier } from "../http/routes/conversations.ts";
 import type { Issuer } from "../oidc/index.ts";
-import { providerSettingsFrom } from "../providers/index.ts";
+import { type CreateDestination, destinationFactory } from "../providers/factory.ts";
+import { type DestinationSettings, providerSettingsFrom } from "../providers/index.ts";
 import { issuerUrlOf } from "./issuer-url.ts";
 
 /** The trust customers configure, from the configuration. */

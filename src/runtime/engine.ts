@@ -14,9 +14,9 @@ import type { AttemptDeps, DeliveryLog } from "../delivery/attempt.ts";
 import { LiveUploads } from "../delivery/live-uploads.ts";
 import { purgeExpired } from "../delivery/retention.ts";
 import { createDeliveryWorker, type DeliveryWorker } from "../delivery/worker.ts";
-import type { CreateDestination } from "../destinations/index.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
+import type { CreateDestination } from "../providers/factory.ts";
 import {
   createLocalStagingStore,
   createS3StagingStore,

@@ -5,8 +5,8 @@
 import type { FastifyInstance } from "fastify";
 import packageJson from "../../package.json" with { type: "json" };
 import type { Config } from "../config/index.ts";
+import { s3CreationCheck } from "../conversations/s3-check.ts";
 import { type Db, migrate, openDatabase } from "../db/index.ts";
-import { s3CreationCheck } from "../destinations/index.ts";
 import { AppError } from "../errors/index.ts";
 import { createApp } from "../http/app.ts";
 import type { Issuer } from "../oidc/index.ts";

@@ -3,16 +3,16 @@
  * `recording-relay setup`): the trust a customer configures on their side, filled in with their
  * Workspace ID and the relay's issuer, account and ExternalId, as a shell script and as Terraform.
  */
-import type { RecordingStorage, RelayTrust, StorageProvider } from "../domain/index.ts";
+import type { RelayTrust } from "../domain/index.ts";
 
-/** What a generator needs. */
-export interface SetupInput {
+/** What a generator needs; `Known` is its provider's `recording_storage` type. */
+export interface SetupInput<Known extends { provider: string } = { provider: string }> {
   workspaceId: string;
   trust: RelayTrust;
   /** The key template in force for this workspace: it fixes the prefix the permission covers. */
   keyTemplate: string;
-  /** The workspace's saved default, used to fill in names the relay already knows. */
-  known: RecordingStorage | undefined;
+  /** The workspace's saved default of this provider, to fill in names the relay already knows. */
+  known: Known | undefined;
 }
 
 /** A value the customer must supply. */
@@ -24,7 +24,8 @@ export interface Placeholder {
 
 /** One provider's complete setup. */
 export interface SetupGuide {
-  provider: StorageProvider;
+  /** The provider's name (`s3`, `gcs`, `azure_blob`). */
+  provider: string;
   workspace_id: string;
   /** What the relay presents, which the customer's trust checks (issuer, subject, account, …). */
   relay_identity: Record<string, string | number>;

@@ -3,8 +3,9 @@
  * what the delivery engine knows about a recording and return the exact JSON the receiver gets;
  * the body is fixed when the event is enqueued, so every retry sends (and signs) the same bytes.
  */
-import type { RecordingStorage, StorageProvider } from "../domain/index.ts";
-import { storageUri } from "../domain/index.ts";
+
+import type { RecordingStorage, StorageProvider } from "../providers/index.ts";
+import { storageUri } from "../providers/index.ts";
 
 /** The event types the relay sends. */
 export const eventTypes = [

@@ -1,5 +1,5 @@
 import type { Queryable } from "../db/index.ts";
-import type { RecordingStorage } from "../domain/index.ts";
+import type { RecordingStorage } from "../providers/index.ts";
 
 /** A workspace's default destination; `undefined` when none is set (or no such workspace). */
 export async function getDefaultRecordingStorage(

@@ -19,7 +19,6 @@ import { createServerDatabase, type DatabaseKind } from "./databases.ts";
 import { freePort } from "./postgres-server.ts";
 
 export {
-  type ReceivedEvent,
   startWebhookReceiver,
   type WebhookReceiver,
 } from "../../emulators/shared/webhook-receiver.ts";

@@ -23,14 +23,11 @@ import {
   startGcpEmulator,
 } from "../../emulators/gcp/index.ts";
 import type { Db } from "../../src/db/index.ts";
-import {
-  CredentialCache,
-  type DestinationSettings,
-  defaultDestinationSettings,
-  destinationFactory,
-} from "../../src/destinations/index.ts";
-import type { RecordingStorage, RelayTrust } from "../../src/domain/index.ts";
+import { CredentialCache } from "../../src/destinations/index.ts";
+import type { RelayTrust } from "../../src/domain/index.ts";
 import { createIssuer, DISCOVERY_PATH, type Issuer, JWKS_PATH } from "../../src/oidc/index.ts";
+import { defaultDestinationSettings, destinationFactory } from "../../src/providers/factory.ts";
+import type { DestinationSettings, RecordingStorage } from "../../src/providers/index.ts";
 import { openTestDatabase } from "./databases.ts";
 
 /** The relay's issuer, served on loopback, counting the tokens it mints. */

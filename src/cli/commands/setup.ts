@@ -1,9 +1,9 @@
 import { Command } from "commander";
-import { type StorageProvider, storageProviders } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { type StorageProvider, storageProviders } from "../../providers/index.ts";
+import { generateSetup } from "../../providers/setup-guides.ts";
 import { withDatabase } from "../../runtime/database.ts";
 import { trustFrom } from "../../runtime/destinations.ts";
-import { generateSetup } from "../../setup/index.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";

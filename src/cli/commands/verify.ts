@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
-import { validateRecordingStorage, withKeyTemplate } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { withDatabase } from "../../runtime/database.ts";
 import { destinationsFrom, trustFrom, verifierOf } from "../../runtime/destinations.ts";
 import { openIssuer } from "../../runtime/issuer.ts";

@@ -8,21 +8,20 @@ import {
   findConversation,
   listConversations,
 } from "../../conversations/index.ts";
+import { parseCreateConversation } from "../../conversations/properties.ts";
 import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
 import {
   type AllowedNetworks,
   keyTemplateOverwrites,
   overwriteWarning,
-  parseCreateConversation,
-  type RecordingStorage,
   type RelayTrust,
-  type ValidationIssue,
-  withKeyTemplate,
 } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import type { RecordingStorage } from "../../providers/index.ts";
+import { type ValidationIssue, withKeyTemplate } from "../../providers/recording-storage.ts";
+import { requireAwsAccount } from "../../providers/setup-guides.ts";
 import { type RecordingSummary, recordingsOf } from "../../recordings/store.ts";
-import { requireAwsAccount } from "../../setup/index.ts";
 import { getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import { requireWorkspace } from "../auth.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";

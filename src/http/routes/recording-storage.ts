@@ -1,9 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { storageProviders, validateRecordingStorage, withKeyTemplate } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
-import { generateSetup, requireAwsAccount } from "../../setup/index.ts";
+import { storageProviders } from "../../providers/index.ts";
+import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
+import { generateSetup, requireAwsAccount } from "../../providers/setup-guides.ts";
 import { getDefaultRecordingStorage, setDefaultRecordingStorage } from "../../workspaces/index.ts";
 import { requireWorkspace } from "../auth.ts";
 import { recordingStorageSchema, warningSchema } from "../schemas/recording-storage.ts";
@@ -120,7 +121,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
           response: {
             200: z.object({
               ok: z.boolean(),
-              provider: z.enum(storageProviders),
+              provider: z.string().meta({ description: "s3, gcs or azure_blob" }),
               probe_key: z.string(),
               steps: z.array(verifyStepSchema),
             }),
@@ -171,7 +172,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
           }),
           response: {
             200: z.object({
-              provider: z.enum(storageProviders),
+              provider: z.string().meta({ description: "s3, gcs or azure_blob" }),
               workspace_id: z.string(),
               relay_identity: z.record(z.string(), z.union([z.string(), z.number()])),
               placeholders: z.array(z.object({ name: z.string(), description: z.string() })),

@@ -8,7 +8,7 @@ import type { Agent } from "node:https";
 import { ClientAssertionCredential } from "@azure/identity";
 import { fetch } from "undici";
 import { type MintToken, sharedDispatcher, sharedHttpsAgent } from "../../destinations/adapter.ts";
-import type { DestinationSettings } from "../../destinations/settings.ts";
+import type { AzureBlobAdapterSettings } from "./settings.ts";
 import type { AzureBlobStorage } from "./storage.ts";
 import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
 
@@ -26,7 +26,7 @@ const knownAuthorityHosts = new Set([
 export interface AzureCredentialInputs {
   destination: AzureBlobStorage;
   workspaceId: string;
-  settings: DestinationSettings;
+  settings: AzureBlobAdapterSettings;
   mintToken: MintToken;
 }
 
@@ -34,12 +34,15 @@ export interface AzureCredentialInputs {
  * With an extra CA, the process's keep-alive agent for `endpoint` trusting it on top of the
  * built-in roots, shared by every Azure client; without one, the SDKs' own shared default client.
  */
-export function agentOptionsOf(settings: DestinationSettings, endpoint: string): { agent?: Agent } {
+export function agentOptionsOf(
+  settings: AzureBlobAdapterSettings,
+  endpoint: string,
+): { agent?: Agent } {
   return settings.extraCaPem ? { agent: sharedHttpsAgent(endpoint, settings.extraCaPem) } : {};
 }
 
 /** The retry policy of both Azure SDKs, from the adapter settings. */
-export function azureRetryOptions(settings: DestinationSettings) {
+export function azureRetryOptions(settings: AzureBlobAdapterSettings) {
   return {
     maxRetries: settings.maxAttempts - 1,
     retryDelayInMs: settings.retryBaseDelayMs,
@@ -67,7 +70,7 @@ export function createAzureCredential(inputs: AzureCredentialInputs): ClientAsse
 }
 
 /** The blob service URL of a storage account from the endpoint template. */
-export function blobServiceUrl(settings: DestinationSettings, account: string): string {
+export function blobServiceUrl(settings: AzureBlobAdapterSettings, account: string): string {
   return settings.azure.blobEndpointTemplate.replaceAll("{account}", account).replace(/\/$/, "");
 }
 
@@ -77,7 +80,7 @@ export function blobServiceUrl(settings: DestinationSettings, account: string): 
  * a wrong tenant_id apart from an outage. Undefined: the metadata is fine (or Entra is down).
  */
 export async function diagnoseAuthority(
-  settings: DestinationSettings,
+  settings: AzureBlobAdapterSettings,
   tenantId: string,
   signal: AbortSignal,
 ): Promise<{ code: string; message: string; httpStatus: number } | undefined> {

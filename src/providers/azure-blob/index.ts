@@ -3,26 +3,27 @@ import { cachedCredential, credentialKey } from "../../destinations/credential-c
 import type { Provider } from "../provider.ts";
 import { createAzureCredential } from "./credentials.ts";
 import {
+  type AzureBlobAdapterSettings,
   type AzureBlobSettings,
   azureBlobSettingsFrom,
   defaultAzureBlobSettings,
 } from "./settings.ts";
 import { azureSetup } from "./setup.ts";
-import {
-  type AzureBlobStorage,
-  azureBlobFields,
-  describeAzureBlob,
-  normalizeAzureBlob,
-} from "./storage.ts";
+import { type AzureBlobStorage, azureBlobFields, normalizeAzureBlob } from "./storage.ts";
 import { createAzureBlobDestination } from "./upload.ts";
 
 /** The Azure Blob provider. */
-export const azureBlobProvider: Provider<AzureBlobStorage, AzureBlobSettings> = {
+export const azureBlobProvider: Provider<
+  AzureBlobStorage,
+  AzureBlobSettings,
+  AzureBlobAdapterSettings
+> = {
   name: "azure_blob",
   settingsKey: "azure",
   fields: azureBlobFields,
   validate: normalizeAzureBlob,
-  describe: describeAzureBlob,
+  objectUri: (storage, path) =>
+    `https://${storage.storage_account}.blob.core.windows.net/${storage.container}/${path}`,
   setupGuide: azureSetup,
   defaultSettings: defaultAzureBlobSettings,
   settingsFrom: azureBlobSettingsFrom,

@@ -1,5 +1,6 @@
 /** The Azure Blob adapter's settings: the Entra authority and the Blob service endpoint. */
 import type { Config } from "../../config/index.ts";
+import type { SettingsWith } from "../../destinations/settings.ts";
 
 /** Settings of the Azure Blob adapter (`settings.azure`). */
 export interface AzureBlobSettings {
@@ -22,3 +23,6 @@ export function azureBlobSettingsFrom(config: Config): AzureBlobSettings {
     blobEndpointTemplate: config.azureBlobEndpointTemplate,
   };
 }
+
+/** What the azure-blob adapter reads of the destination settings: the common ones and its own part. */
+export type AzureBlobAdapterSettings = SettingsWith<"azure", AzureBlobSettings>;

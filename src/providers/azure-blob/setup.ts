@@ -17,6 +17,7 @@ import {
   scriptHeader,
   shellQuote,
 } from "../../setup/guide.ts";
+import type { AzureBlobStorage } from "./storage.ts";
 import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
 
 /** The role granted, and why it and not a broader or narrower one. */
@@ -25,9 +26,9 @@ const azureRoleWhy =
   "the narrowest built-in role that can write blocks and commit block lists (no built-in role writes without also reading and deleting); scoped to the one container, not the account";
 
 /** The Azure Blob setup guide. */
-export function azureSetup(input: SetupInput): SetupGuide {
+export function azureSetup(input: SetupInput<AzureBlobStorage>): SetupGuide {
   const { workspaceId, trust, keyTemplate } = input;
-  const known = input.known?.provider === "azure_blob" ? input.known : undefined;
+  const { known } = input;
   const prefix = keyTemplatePermissionPrefix(keyTemplate);
   const storageAccount = known?.storage_account ?? fillIn("storage-account");
   const container = known?.container ?? fillIn("container");

@@ -32,8 +32,3 @@ export function normalizeAzureBlob(storage: AzureBlobStorage): AzureBlobStorage 
     client_id: storage.client_id.toLowerCase(),
   };
 }
-
-/** One line naming an Azure Blob destination. */
-export function describeAzureBlob(storage: AzureBlobStorage): string {
-  return `azure_blob container ${storage.container} in ${storage.storage_account}`;
-}

@@ -25,6 +25,7 @@ import {
 import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
+import type { AzureBlobAdapterSettings } from "./settings.ts";
 import type { AzureBlobStorage } from "./storage.ts";
 
 /** The Azure block ids a crashed worker may leave staged (their prefix). */
@@ -39,7 +40,8 @@ const GROW_EVERY_BLOCKS = 5_000;
 export type AzureDestinationInputs = AdapterInputs<
   AzureBlobStorage,
   TokenCredential,
-  AzureHintContext
+  AzureHintContext,
+  AzureBlobAdapterSettings
 >;
 
 /** Codes after which a new token may succeed where the cached one failed. */
@@ -205,7 +207,9 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
         `could not read the block list of ${where(handle.key)}`,
       );
       const ours = (blocks.committedBlocks ?? []).some((block) =>
-        Buffer.from(block.name, "base64").toString().startsWith(handle.blockIdPrefix),
+        Buffer.from(block.name, "base64")
+          .toString()
+          .startsWith((handle as AzureBlobUploadHandle).blockIdPrefix),
       );
       return ours ? "already_gone" : "nothing_to_abort";
     },

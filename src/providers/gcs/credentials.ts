@@ -8,8 +8,8 @@ import { IdentityPoolClient } from "google-auth-library";
 import type { MintToken } from "../../destinations/adapter.ts";
 import type { DestinationStage } from "../../destinations/contract.ts";
 import { messageOf, networkErrorCode } from "../../destinations/network.ts";
-import type { DestinationSettings } from "../../destinations/settings.ts";
 import type { GcpObservedFailure } from "./errors.ts";
+import type { GcsAdapterSettings } from "./settings.ts";
 import type { GcsStorage } from "./storage.ts";
 import { audienceOf } from "./trust.ts";
 
@@ -20,12 +20,12 @@ export const GCS_SCOPES = ["https://www.googleapis.com/auth/devstorage.read_writ
 export interface GcpCredentialInputs {
   destination: GcsStorage;
   workspaceId: string;
-  settings: DestinationSettings;
+  settings: GcsAdapterSettings;
   mintToken: MintToken;
 }
 
 /** The impersonation URL of a service account under an IAM Credentials base URL. */
-export function impersonationUrl(settings: DestinationSettings, email: string): string {
+export function impersonationUrl(settings: GcsAdapterSettings, email: string): string {
   return `${settings.gcp.iamCredentialsUrl.replace(/\/$/, "")}/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`;
 }
 
@@ -62,7 +62,7 @@ export async function gcsAccessToken(client: IdentityPoolClient): Promise<string
 /** What a google-auth-library failure says, and which exchange it came from. */
 export function observeGcpAuthError(
   error: unknown,
-  settings: DestinationSettings,
+  settings: GcsAdapterSettings,
 ): GcpObservedFailure {
   const record = (error ?? {}) as {
     message?: string;

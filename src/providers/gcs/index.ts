@@ -2,19 +2,24 @@
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createGcpAuthClient } from "./credentials.ts";
-import { defaultGcsSettings, type GcsSettings, gcsSettingsFrom } from "./settings.ts";
+import {
+  defaultGcsSettings,
+  type GcsAdapterSettings,
+  type GcsSettings,
+  gcsSettingsFrom,
+} from "./settings.ts";
 import { gcpSetup } from "./setup.ts";
-import { describeGcs, type GcsStorage, gcsFields } from "./storage.ts";
+import { type GcsStorage, gcsFields } from "./storage.ts";
 import { audienceOf } from "./trust.ts";
 import { createGcsDestination } from "./upload.ts";
 
 /** The GCS provider. */
-export const gcsProvider: Provider<GcsStorage, GcsSettings> = {
+export const gcsProvider: Provider<GcsStorage, GcsSettings, GcsAdapterSettings> = {
   name: "gcs",
   settingsKey: "gcp",
   fields: gcsFields,
   validate: (storage) => storage,
-  describe: describeGcs,
+  objectUri: (storage, path) => `gs://${storage.bucket_name}/${path}`,
   setupGuide: gcpSetup,
   defaultSettings: defaultGcsSettings,
   settingsFrom: gcsSettingsFrom,

@@ -1,5 +1,6 @@
 /** The GCS adapter's settings: Google's STS, IAM Credentials and Cloud Storage endpoints. */
 import type { Config } from "../../config/index.ts";
+import type { SettingsWith } from "../../destinations/settings.ts";
 
 /** Settings of the GCS adapter (`settings.gcp`). */
 export interface GcsSettings {
@@ -26,3 +27,6 @@ export function gcsSettingsFrom(config: Config): GcsSettings {
     storageUrl: config.gcsUrl,
   };
 }
+
+/** What the gcs adapter reads of the destination settings: the common ones and its own part. */
+export type GcsAdapterSettings = SettingsWith<"gcp", GcsSettings>;

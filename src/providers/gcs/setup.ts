@@ -22,6 +22,7 @@ import {
   scriptHeader,
   shellQuote,
 } from "../../setup/guide.ts";
+import type { GcsStorage } from "./storage.ts";
 import { gcpAudience } from "./trust.ts";
 
 /** Permissions of the writer role, each with the reason the relay needs it. */
@@ -39,9 +40,9 @@ const probeWhy =
   "remove the small test object POST /v2/recording-storage/verify writes; limited to the probe folder, so the relay can never delete a recording";
 
 /** The GCS setup guide. */
-export function gcpSetup(input: SetupInput): SetupGuide {
+export function gcpSetup(input: SetupInput<GcsStorage>): SetupGuide {
   const { workspaceId, trust, keyTemplate } = input;
-  const known = input.known?.provider === "gcs" ? input.known : undefined;
+  const { known } = input;
   const prefix = keyTemplatePermissionPrefix(keyTemplate);
   const probePrefix = verifyProbePrefix(keyTemplate);
   const overwrites = keyTemplateOverwrites(keyTemplate);

@@ -25,8 +25,3 @@ export const gcsFields = {
   workload_identity_provider_id: workloadIdentityId,
   service_account_email: gcpServiceAccountEmail,
 };
-
-/** One line naming a GCS destination. */
-export function describeGcs(storage: GcsStorage): string {
-  return `gcs bucket ${storage.bucket_name} via ${storage.service_account_email}`;
-}

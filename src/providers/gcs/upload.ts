@@ -33,6 +33,7 @@ import { backoffDelayMs } from "../../destinations/settings.ts";
 import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
 import { classifyGcpFailure, type GcpHintContext, type GcpObservedFailure } from "./errors.ts";
+import type { GcsAdapterSettings } from "./settings.ts";
 import type { GcsStorage } from "./storage.ts";
 
 /** The GCS resumable session a crashed worker may leave (the session URI is itself a credential: keep it server-side). */
@@ -45,7 +46,12 @@ const DEFAULT_CHUNK_BYTES = 32 * GCS_CHUNK_UNIT_BYTES; // 8 MiB
 const GROW_EVERY_CHUNKS = 2_000;
 
 /** What the GCS adapter is built from: the credential is the workspace's auth client. */
-export type GcsDestinationInputs = AdapterInputs<GcsStorage, IdentityPoolClient, GcpHintContext>;
+export type GcsDestinationInputs = AdapterInputs<
+  GcsStorage,
+  IdentityPoolClient,
+  GcpHintContext,
+  GcsAdapterSettings
+>;
 
 /**
  * A GCP failure already observed (a failed HTTP answer of GCS, or of the token exchange with its
@@ -216,7 +222,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
 
     async abortLeftover(handle, signal) {
       if (handle.provider !== "gcs") throw new Error(`not a GCS upload: ${handle.provider}`);
-      return await cancelSession(handle.sessionUri, signal);
+      return await cancelSession((handle as GcsUploadHandle).sessionUri, signal);
     },
   };
 

@@ -9,7 +9,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import { type MintToken, sharedHttpsAgent } from "../../destinations/adapter.ts";
-import type { DestinationSettings } from "../../destinations/settings.ts";
+import type { S3AdapterSettings } from "./settings.ts";
 import type { S3Storage } from "./storage.ts";
 
 /** Audience of relay tokens presented to AWS STS (docs/security.md, tokens the relay mints). */
@@ -21,7 +21,7 @@ export interface S3ClientInputs {
   workspaceId: string;
   externalId: string | undefined;
   durationSeconds: number;
-  settings: DestinationSettings;
+  settings: S3AdapterSettings;
   mintToken: MintToken;
 }
 
@@ -96,7 +96,7 @@ function exchangeProvider(inputs: S3ClientInputs): AwsCredentialIdentityProvider
  * Timeouts, and the process's keep-alive agent for the AWS endpoint (trusting the extra CA), for
  * the SDK's Node HTTP handler: every client of every workspace shares its connections.
  */
-export function requestHandlerOptions(settings: DestinationSettings) {
+export function requestHandlerOptions(settings: S3AdapterSettings) {
   return {
     requestHandler: {
       connectionTimeout: 10_000,

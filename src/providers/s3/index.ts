@@ -3,19 +3,24 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createS3Client } from "./credentials.ts";
-import { defaultS3Settings, type S3Settings, s3SettingsFrom } from "./settings.ts";
+import {
+  defaultS3Settings,
+  type S3AdapterSettings,
+  type S3Settings,
+  s3SettingsFrom,
+} from "./settings.ts";
 import { awsSetup } from "./setup.ts";
-import { describeS3, type S3Storage, s3Fields, validateS3 } from "./storage.ts";
+import { type S3Storage, s3Fields, validateS3 } from "./storage.ts";
 import { externalIdFor } from "./trust.ts";
 import { createS3Destination } from "./upload.ts";
 
 /** The S3 provider. */
-export const s3Provider: Provider<S3Storage, S3Settings> = {
+export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
   name: "s3",
   settingsKey: "aws",
   fields: s3Fields,
   validate: validateS3,
-  describe: describeS3,
+  objectUri: (storage, path) => `s3://${storage.bucket_name}/${path}`,
   setupGuide: awsSetup,
   defaultSettings: defaultS3Settings,
   settingsFrom: s3SettingsFrom,

@@ -1,6 +1,7 @@
 /** The S3 adapter's settings: AWS endpoints and how the relay authenticates to AWS STS. */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { Config } from "../../config/index.ts";
+import type { SettingsWith } from "../../destinations/settings.ts";
 
 /** Settings of the S3 adapter (`settings.aws`). */
 export interface S3Settings {
@@ -19,3 +20,6 @@ export const defaultS3Settings: S3Settings = { endpointUrl: undefined, authMode:
 export function s3SettingsFrom(config: Config): S3Settings {
   return { endpointUrl: config.awsEndpointUrl, authMode: config.awsAuthMode };
 }
+
+/** What the s3 adapter reads of the destination settings: the common ones and its own part. */
+export type S3AdapterSettings = SettingsWith<"aws", S3Settings>;

@@ -19,6 +19,7 @@ import {
   shellQuote,
 } from "../../setup/guide.ts";
 import { partitionOfRegion } from "./field-rules.ts";
+import type { S3Storage } from "./storage.ts";
 import { externalIdFor, requiredMaxSessionSeconds } from "./trust.ts";
 
 /**
@@ -63,12 +64,12 @@ export function requireAwsAccount(accountId: string | undefined): string {
 }
 
 /** The S3 setup guide. */
-export function awsSetup(input: SetupInput): SetupGuide {
+export function awsSetup(input: SetupInput<S3Storage>): SetupGuide {
   const { workspaceId, trust, keyTemplate } = input;
   const accountId = requireAwsAccount(trust.awsAccountId);
   const externalId = externalIdFor(trust, workspaceId);
   const maxSessionSeconds = requiredMaxSessionSeconds(trust);
-  const known = input.known?.provider === "s3" ? input.known : undefined;
+  const { known } = input;
   const prefix = keyTemplatePermissionPrefix(keyTemplate);
   const probePrefix = verifyProbePrefix(keyTemplate);
   const roleName = known ? known.assume_role_arn.split("/").pop()! : "recording-relay-writer";

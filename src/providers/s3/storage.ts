@@ -30,8 +30,3 @@ export function validateS3(storage: S3Storage): S3Storage | StorageProblem {
   }
   return storage;
 }
-
-/** One line naming an S3 destination. */
-export function describeS3(storage: S3Storage): string {
-  return `s3 bucket ${storage.bucket_name} (${storage.bucket_region}) via ${storage.assume_role_arn}`;
-}

@@ -186,7 +186,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
 
     async abortLeftover(handle, signal) {
       if (handle.provider !== "s3") throw new Error(`not an S3 upload: ${handle.provider}`);
-      return await abortMultipart(handle.key, handle.uploadId, signal);
+      return await abortMultipart(handle.key, (handle as S3UploadHandle).uploadId, signal);
     },
   };
 

@@ -3,28 +3,22 @@
  * one workspace, reusing the workspace's cached authenticated clients (one identity exchange per
  * credential lifetime).
  */
-import type { RelayTrust } from "../domain/trust.ts";
 import {
   type DestinationContext,
+  type DestinationSettings,
   defaultProviderSettings,
   providerOf,
   type RecordingStorage,
-} from "../providers/index.ts";
-import type { MintToken } from "./adapter.ts";
-import type { Destination } from "./contract.ts";
-import type { CredentialCache } from "./credential-cache.ts";
-import { type DestinationSettings, defaultCommonDestinationSettings } from "./settings.ts";
+} from "./index.ts";
 
-export type { DestinationContext } from "../providers/index.ts";
+/** What every destination of a relay shares: the trust, all settings, minting, the cache. */
+export type DestinationFactoryDeps = AdapterDeps<DestinationSettings>;
 
-/** What every destination of a relay shares. */
-export interface DestinationFactoryDeps {
-  trust: RelayTrust;
-  settings: DestinationSettings;
-  mintToken: MintToken;
-  /** Shared across calls so clients (and their credentials) are reused; one per process. */
-  cache: CredentialCache;
-}
+import type { AdapterDeps } from "../destinations/adapter.ts";
+import type { Destination } from "../destinations/contract.ts";
+import { defaultCommonDestinationSettings } from "../destinations/settings.ts";
+
+export type { DestinationContext } from "./index.ts";
 
 /** The real clouds, with the documented retry and timeout defaults. */
 export const defaultDestinationSettings: DestinationSettings = {

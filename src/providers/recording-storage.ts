@@ -4,24 +4,14 @@
  * returning a discriminated union, so the HTTP layer, the CLI and the ingest path share one rule
  * set. The per-provider rules live in `src/providers/<cloud>/`; this is the part they share.
  */
-import {
-  providerNamed,
-  providerOf,
-  providers,
-  type RecordingStorage,
-  storageProviders,
-} from "../providers/index.ts";
-import { keyTemplateOverwrites, keyTemplateProblem, overwriteWarning } from "./key-template.ts";
-import { findSecret, secretMessage } from "./secrets.ts";
 
-export type {
-  AzureBlobStorage,
-  GcsStorage,
-  RecordingStorage,
-  S3Storage,
-  StorageProvider,
-} from "../providers/index.ts";
-export { storageProviders } from "../providers/index.ts";
+import {
+  keyTemplateOverwrites,
+  keyTemplateProblem,
+  overwriteWarning,
+} from "../domain/key-template.ts";
+import { findSecret, secretMessage } from "../domain/secrets.ts";
+import { providerNamed, providers, type RecordingStorage, storageProviders } from "./index.ts";
 
 /** Why an input was refused: the dotted path of the field and the rule, in plain words. */
 export interface ValidationIssue {
@@ -133,9 +123,4 @@ export function withKeyTemplate(
   defaultKeyTemplate: string,
 ): RecordingStorage & { key_template: string } {
   return { ...destination, key_template: destination.key_template ?? defaultKeyTemplate };
-}
-
-/** The non-secret facts of a destination safe to show in one line (logs, errors). */
-export function describeDestination(destination: RecordingStorage): string {
-  return providerOf(destination).describe(destination);
 }

@@ -3,10 +3,11 @@
  * the configured duration and ExternalId before the conversation is stored. GCS and Azure are not
  * checked then; their failures surface at delivery.
  */
-import type { DestinationCheck } from "../conversations/index.ts";
+
+import { DestinationError } from "../destinations/contract.ts";
 import { AppError } from "../errors/index.ts";
-import { DestinationError } from "./contract.ts";
-import type { CreateDestination } from "./factory.ts";
+import type { CreateDestination } from "../providers/factory.ts";
+import type { DestinationCheck } from "./destination-check.ts";
 
 /** Builds the `checkDestination` of the HTTP app from a destination factory. */
 export function s3CreationCheck(createDestination: CreateDestination): DestinationCheck {

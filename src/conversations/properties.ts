@@ -4,17 +4,16 @@
  * flat S3 fields, which map to `{provider: "s3"}` and go all three together.
  */
 
-import { awsRegionCode, iamRoleArn, s3BucketName } from "../providers/s3/field-rules.ts";
-import { type AllowedNetworks, callbackHostProblem } from "./callback-address.ts";
+import { type AllowedNetworks, callbackHostProblem } from "../domain/callback-address.ts";
+import { findSecret, secretMessage } from "../domain/secrets.ts";
+import type { RecordingStorage, S3Storage } from "../providers/index.ts";
 import {
-  type RecordingStorage,
-  type S3Storage,
   type StorageValidationOptions,
   type Validated,
   type ValidationWarning,
   validateRecordingStorage,
-} from "./recording-storage.ts";
-import { findSecret, secretMessage } from "./secrets.ts";
+} from "../providers/recording-storage.ts";
+import { awsRegionCode, iamRoleArn, s3BucketName } from "../providers/s3/field-rules.ts";
 
 /** The legacy flat S3 fields, each with the `recording_storage` field it maps to. */
 export const legacyS3Fields = {
