@@ -3,6 +3,8 @@
  * becomes effective, to emulate Entra's propagation delay) and role assignments. Tests change it
  * at runtime through the emulator handle.
  */
+
+import { z } from "zod";
 import {
   type AppRegistration,
   type FederatedCredential,
@@ -21,11 +23,11 @@ export interface LiveFederatedCredential {
   effectiveFromMs: number;
 }
 
-const guidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const guid = z.guid();
 
 /** True when a first path segment names a tenant (a GUID or a DNS domain), not an account. */
 export function looksLikeTenant(segment: string): boolean {
-  return guidShape.test(segment) || segment.includes(".");
+  return guid.safeParse(segment).success || segment.includes(".");
 }
 
 /** Mutable directory state shared by the Entra and Blob halves. */

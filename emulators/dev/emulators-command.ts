@@ -5,13 +5,12 @@
 import { Command } from "commander";
 import type { CliIo } from "../../src/cli/io.ts";
 import { settings } from "../../src/config/index.ts";
+import { isUuid } from "../../src/domain/ids.ts";
 import { AppError } from "../../src/errors/index.ts";
 import { startEmulators } from "../main.ts";
 
 /** The Workspace ID the emulated customers trust unless `--workspace` says otherwise. */
 export const DEMO_WORKSPACE_ID = "00000000-0000-4000-8000-000000000001";
-
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Builds the `emulators` command. */
 export function emulatorsCommand(io: CliIo, waitForSignal: () => Promise<unknown>): Command {
@@ -30,11 +29,8 @@ export function emulatorsCommand(io: CliIo, waitForSignal: () => Promise<unknown
       if (!issuer.success) {
         throw new AppError("VALIDATION_FAILED", `--issuer-url ${issuer.error.issues[0]?.message}`);
       }
-      if (!uuidShape.test(options.workspace)) {
-        throw new AppError(
-          "VALIDATION_FAILED",
-          "--workspace must be a workspace id (a lowercase UUID)",
-        );
+      if (!isUuid(options.workspace)) {
+        throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
       }
       const running = await startEmulators({
         issuerUrl: issuer.data,

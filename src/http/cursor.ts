@@ -24,8 +24,8 @@ export function encodeCursor(last: PagePosition): string {
   return Buffer.from(JSON.stringify([last.position, last.id])).toString("base64url");
 }
 
-/** Decodes a cursor whose id must match `idShape`; anything else is a 400 naming `query.cursor`. */
-export function decodeCursor(cursor: string, idShape: RegExp): PagePosition {
+/** Decodes a cursor whose id must pass `isId`; anything else is a 400 naming `query.cursor`. */
+export function decodeCursor(cursor: string, isId: (id: string) => boolean): PagePosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (
@@ -35,7 +35,7 @@ export function decodeCursor(cursor: string, idShape: RegExp): PagePosition {
       positionShape.test(value[0]) &&
       isRealInstant(value[0]) &&
       typeof value[1] === "string" &&
-      idShape.test(value[1])
+      isId(value[1])
     ) {
       return { position: value[0], id: value[1] };
     }

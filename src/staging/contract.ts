@@ -3,6 +3,8 @@
  * read back from for delivery. Two implementations (a local directory, an S3-compatible bucket)
  * share this contract and one test suite.
  */
+
+import { isUuid } from "../domain/ids.ts";
 import type { ErrorCode } from "../errors/index.ts";
 
 /** Options of {@link StagingStore.append}. */
@@ -151,11 +153,9 @@ export class StagedBytesMissingError extends StagingError {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Whether `id` is a recording id (a UUID in its 8-4-4-4-12 hex form). */
 export function isRecordingId(id: unknown): id is string {
-  return typeof id === "string" && UUID.test(id);
+  return typeof id === "string" && isUuid(id);
 }
 
 /**

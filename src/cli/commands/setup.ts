@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { isUuid } from "../../domain/ids.ts";
 import { AppError } from "../../errors/index.ts";
 import { type StorageProvider, storageProviders } from "../../providers/index.ts";
 import { generateSetup } from "../../providers/setup-guides.ts";
@@ -8,7 +9,6 @@ import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/inde
 import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
 
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const formats = ["all", "cli", "terraform", "json"] as const;
 
 /**
@@ -48,7 +48,7 @@ export function setupCommand(io: CliIo): Command {
       throw new AppError("VALIDATION_FAILED", `--format must be one of ${formats.join(", ")}`);
     }
     const workspaceId = String(options.workspace);
-    if (!uuidShape.test(workspaceId)) {
+    if (!isUuid(workspaceId)) {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
     const config = configFrom(io.env, options);

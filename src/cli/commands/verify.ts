@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
+import { isUuid } from "../../domain/ids.ts";
 import { AppError } from "../../errors/index.ts";
 import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { withDatabase } from "../../runtime/database.ts";
@@ -8,8 +9,6 @@ import { openIssuer } from "../../runtime/issuer.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, destinationSettings, withSettings } from "../options.ts";
-
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `recording-relay verify --workspace <id> [--file storage.json]`: the live diagnostic of
@@ -25,7 +24,7 @@ export function verifyCommand(io: CliIo): Command {
   withSettings(command, [...databaseSettings, ...destinationSettings]);
   return command.action(async (options: Record<string, unknown>) => {
     const workspaceId = String(options.workspace);
-    if (!uuidShape.test(workspaceId)) {
+    if (!isUuid(workspaceId)) {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
     const config = configFrom(io.env, options);

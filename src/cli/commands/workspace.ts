@@ -1,11 +1,10 @@
 import { Command } from "commander";
+import { isUuid } from "../../domain/ids.ts";
 import { AppError } from "../../errors/index.ts";
 import { withDatabase } from "../../runtime/database.ts";
 import { createApiKey, createWorkspace, findWorkspace } from "../../workspaces/index.ts";
 import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
-
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `recording-relay workspace create --name <name>`: prints the new workspace as JSON. */
 export function workspaceCommand(io: CliIo): Command {
@@ -38,7 +37,7 @@ export function apiKeyCommand(io: CliIo): Command {
     .requiredOption("--workspace <id>", "the workspace id");
   withSettings(create, databaseSettings).action(async (options: Record<string, unknown>) => {
     const workspaceId = String(options.workspace);
-    if (!uuidShape.test(workspaceId)) {
+    if (!isUuid(workspaceId)) {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
     const created = await withDatabase(configFrom(io.env, options), "write", (db) =>

@@ -11,6 +11,7 @@ import {
 import { parseCreateConversation } from "../../conversations/properties.ts";
 import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
+import { isUuid } from "../../domain/ids.ts";
 import {
   type AllowedNetworks,
   keyTemplateOverwrites,
@@ -83,8 +84,6 @@ const showConversation = (conversation: Conversation, recordings: RecordingSumma
   created_at: conversation.createdAt.toISOString(),
   recordings: recordings.map(showRecording),
 });
-
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const securityApiKey = [{ apiKey: [] }];
 
@@ -194,9 +193,7 @@ export function conversationRoutes(deps: DestinationDeps) {
         },
       },
       async (request) => {
-        const after = request.query.cursor
-          ? decodeCursor(request.query.cursor, uuidShape)
-          : undefined;
+        const after = request.query.cursor ? decodeCursor(request.query.cursor, isUuid) : undefined;
         const page = await listConversations(deps.db, request.workspaceId, {
           limit: request.query.limit ?? 20,
           ...(after ? { after } : {}),

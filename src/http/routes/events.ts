@@ -115,7 +115,7 @@ export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: ()
       },
       async (request) => {
         const after = request.query.cursor
-          ? decodeCursor(request.query.cursor, eventIdShape)
+          ? decodeCursor(request.query.cursor, (id) => eventIdShape.test(id))
           : undefined;
         const page = await listEvents(deps.db, request.workspaceId, {
           limit: request.query.limit ?? 20,

@@ -2,13 +2,13 @@
  * The rules of the Azure Blob `recording_storage` fields (docs/api.md, recording_storage), one function
  * per field, each returning the first broken rule in plain words or `undefined`.
  */
-import type { FieldRule } from "../provider.ts";
 
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from "../../domain/ids.ts";
+import type { FieldRule } from "../provider.ts";
 
 /** A Microsoft Entra tenant id (the Directory ID). */
 export const entraTenantId: FieldRule = (value) => {
-  if (uuidShape.test(value)) {
+  if (isUuid(value)) {
     return /^[0-]+$/.test(value) ? "must not be the nil UUID" : undefined;
   }
   if (value.includes(".")) {
@@ -19,7 +19,7 @@ export const entraTenantId: FieldRule = (value) => {
 
 /** An App Registration's Application (client) ID. */
 export const entraClientId: FieldRule = (value) => {
-  if (uuidShape.test(value)) {
+  if (isUuid(value)) {
     return /^[0-]+$/.test(value) ? "must not be the nil UUID" : undefined;
   }
   return "must be a UUID: the App Registration's Application (client) ID";
