@@ -19,7 +19,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
-import { recordingRoutes } from "./routes/recordings.ts";
+import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -122,6 +122,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(oidcRoutes(deps.issuer));
   const clock = deps.clock ?? systemClock;
   await app.register(webhookSecretRoutes({ ...deps, clock }));
+  await app.register(recordingListRoutes(deps));
   if (deps.ingest) {
     await app.register(
       recordingRoutes({
@@ -135,6 +136,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     eventRoutes({
       db: deps.db,
+      operatorToken: deps.operatorToken,
       clock,
       ...(deps.wakeWebhookSender ? { wakeWebhookSender: deps.wakeWebhookSender } : {}),
     }),

@@ -1,4 +1,5 @@
 export {
+  eventTypes,
   recordingCopyFailedProperties,
   recordingReadyProperties,
 } from "./events.ts";
