@@ -23,6 +23,15 @@ export type MintToken = (request: {
   signal?: AbortSignal;
 }) => Promise<string>;
 
+/**
+ * Told of every identity exchange (AWS STS, GCP STS with impersonation, Entra ID) and whether the
+ * cloud granted a credential: the process's metrics. Never told who (no workspace).
+ */
+export type IdentityExchangeObserver = (
+  provider: RecordingStorage["provider"],
+  outcome: "success" | "failure",
+) => void;
+
 /** What every destination of a relay shares. */
 export interface DestinationFactoryDeps {
   trust: RelayTrust;
@@ -30,6 +39,43 @@ export interface DestinationFactoryDeps {
   mintToken: MintToken;
   /** Shared across calls so clients (and their credentials) are reused; one per process. */
   cache: CredentialCache;
+  onIdentityExchange?: IdentityExchangeObserver;
+}
+
+/**
+ * Hooks the exchange of a cached GCP client: a refresh (STS, then impersonation) emits `tokens`
+ * when it succeeds, and getAccessToken only rejects when a refresh failed.
+ */
+function observedGcp(client: IdentityPoolClient, observe?: IdentityExchangeObserver) {
+  if (!observe) return client;
+  client.on("tokens", () => observe("gcs", "success"));
+  const getAccessToken = client.getAccessToken.bind(client);
+  client.getAccessToken = async () => {
+    try {
+      return await getAccessToken();
+    } catch (error) {
+      observe("gcs", "failure");
+      throw error;
+    }
+  };
+  return client;
+}
+
+/** Hooks the exchange of a cached Entra credential: every getToken the blob client asks for. */
+function observedAzure(credential: ClientAssertionCredential, observe?: IdentityExchangeObserver) {
+  if (!observe) return credential;
+  const getToken = credential.getToken.bind(credential);
+  credential.getToken = async (...args: Parameters<typeof getToken>) => {
+    try {
+      const token = await getToken(...args);
+      observe("azure_blob", "success");
+      return token;
+    } catch (error) {
+      observe("azure_blob", "failure");
+      throw error;
+    }
+  };
+  return credential;
 }
 
 /** The context of one destination: the workspace whose identity it writes with. */
@@ -64,6 +110,9 @@ export function destinationFactory(deps: DestinationFactoryDeps) {
             durationSeconds: trust.awsRoleSessionSeconds,
             settings,
             mintToken,
+            ...(deps.onIdentityExchange
+              ? { onExchange: (outcome) => deps.onIdentityExchange?.("s3", outcome) }
+              : {}),
           }),
         );
         return createS3Destination({
@@ -87,7 +136,10 @@ export function destinationFactory(deps: DestinationFactoryDeps) {
         const inputs = { destination: storage, workspaceId, settings, mintToken };
         return createGcsDestination({
           destination: storage,
-          auth: () => cache.getOrCreate<IdentityPoolClient>(key, () => createGcpAuthClient(inputs)),
+          auth: () =>
+            cache.getOrCreate<IdentityPoolClient>(key, () =>
+              observedGcp(createGcpAuthClient(inputs), deps.onIdentityExchange),
+            ),
           resetAuth: () => cache.delete(key),
           settings,
           hints: {
@@ -109,7 +161,9 @@ export function destinationFactory(deps: DestinationFactoryDeps) {
         return createAzureBlobDestination({
           destination: storage,
           credential: () =>
-            cache.getOrCreate<ClientAssertionCredential>(key, () => createAzureCredential(inputs)),
+            cache.getOrCreate<ClientAssertionCredential>(key, () =>
+              observedAzure(createAzureCredential(inputs), deps.onIdentityExchange),
+            ),
           resetCredential: () => cache.delete(key),
           settings,
           hints: {

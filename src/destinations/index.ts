@@ -22,6 +22,7 @@ export {
   type DestinationContext,
   type DestinationFactoryDeps,
   destinationFactory,
+  type IdentityExchangeObserver,
   type MintToken,
 } from "./factory.ts";
 export { type DestinationSettings, defaultDestinationSettings } from "./settings.ts";

@@ -17,6 +17,7 @@ import { refuseHostileInput } from "./input-guard.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { countRequests, type HttpMetrics, metricsRoutes } from "./routes/metrics.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
@@ -32,7 +33,7 @@ export interface AppDeps {
   /** Largest JSON body in bytes. */
   bodyLimitBytes: number;
   /** Pino options, `false` to log nothing (tests). */
-  logger: boolean | { level: string };
+  logger: boolean | { level: string; stream?: { write(line: string): void } };
   version: string;
   /** What customers trust (issuer, AWS account, ExternalId): fills setup guides, gates S3. */
   trust: RelayTrust;
@@ -58,7 +59,11 @@ export interface AppDeps {
   ingest?: Ingest;
   /** Tells the webhook sender an event just became due (a resend). */
   wakeWebhookSender?: () => void;
+  /** Serves `GET /metrics` and counts requests; absent: no metrics. */
+  metrics?: HttpMetrics;
 }
+
+export type { HttpMetrics } from "./routes/metrics.ts";
 
 /** Builds the Fastify app; it does not listen (tests use `inject()` or `listen({port: 0})`). */
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -115,6 +120,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+  if (deps.metrics) {
+    app.addHook("onResponse", countRequests(deps.metrics));
+    await app.register(metricsRoutes({ metrics: deps.metrics, operatorToken: deps.operatorToken }));
+  }
   await app.register(healthRoutes(deps.db, deps.staging));
   await app.register(workspaceRoutes(deps));
   await app.register(conversationRoutes(deps));

@@ -6,6 +6,7 @@ import {
   CredentialCache,
   type DestinationSettings,
   destinationFactory,
+  type IdentityExchangeObserver,
   verifyDestination,
 } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
@@ -44,17 +45,19 @@ export function destinationSettingsFrom(config: Config): DestinationSettings {
   };
 }
 
-/** One factory (and credential cache) per process. */
+/** One factory (and credential cache) per process; `onIdentityExchange` feeds the metrics. */
 export function destinationsFrom(
   config: Config,
   trust: RelayTrust,
   issuer: Pick<Issuer, "mintToken">,
+  onIdentityExchange?: IdentityExchangeObserver,
 ): CreateDestination {
   return destinationFactory({
     trust,
     settings: destinationSettingsFrom(config),
     mintToken: (request) => issuer.mintToken(request),
     cache: new CredentialCache(),
+    ...(onIdentityExchange ? { onIdentityExchange } : {}),
   });
 }
 

@@ -366,3 +366,11 @@ export async function resendEvent(
   );
   return rows[0] ? toEvent(rows[0]) : undefined;
 }
+
+/** Events still to be sent (state `pending`), for the metrics a scrape collects. */
+export async function pendingEventCount(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ pending: number }>(
+    "SELECT count(*)::int AS pending FROM events WHERE state = 'pending'",
+  );
+  return Number(rows[0]?.pending ?? 0);
+}

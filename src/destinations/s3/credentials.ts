@@ -28,6 +28,8 @@ export interface S3ClientInputs {
     audience: string;
     signal?: AbortSignal;
   }) => Promise<string>;
+  /** Told of every exchange's outcome (the factory's identity-exchange hook). */
+  onExchange?: (outcome: "success" | "failure") => void;
 }
 
 /** RoleSessionName: names the workspace in the customer's CloudTrail (≤ 64 of `[\w+=,.@-]`). */
@@ -48,8 +50,11 @@ export function roleCredentials(inputs: S3ClientInputs): AwsCredentialIdentityPr
   const inner = exchangeProvider(inputs);
   return async (identityProperties) => {
     try {
-      return await inner(identityProperties);
+      const credentials = await inner(identityProperties);
+      inputs.onExchange?.("success");
+      return credentials;
     } catch (error) {
+      inputs.onExchange?.("failure");
       throw error instanceof StsExchangeError ? error : new StsExchangeError(error);
     }
   };
