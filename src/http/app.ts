@@ -21,6 +21,7 @@ import { countRequests, type HttpMetrics, metricsRoutes } from "./routes/metrics
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
+import { signingKeyRoutes } from "./routes/signing-keys.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -29,7 +30,10 @@ export interface AppDeps {
   db: Db;
   operatorToken: string;
   /** The OIDC issuer whose discovery document and JWKS the app serves. */
-  issuer: Pick<Issuer, "issuerUrl" | "discovery" | "jwks">;
+  issuer: Pick<
+    Issuer,
+    "issuerUrl" | "discovery" | "jwks" | "listKeys" | "rotate" | "emergencyRotate"
+  >;
   /** Largest JSON body in bytes. */
   bodyLimitBytes: number;
   /** Pino options, `false` to log nothing (tests). */
@@ -129,6 +133,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(conversationRoutes(deps));
   await app.register(recordingStorageRoutes(deps));
   await app.register(oidcRoutes(deps.issuer));
+  await app.register(signingKeyRoutes(deps));
   const clock = deps.clock ?? systemClock;
   await app.register(webhookSecretRoutes({ ...deps, clock }));
   await app.register(recordingListRoutes(deps));

@@ -1,45 +1,11 @@
 import { Command } from "commander";
-import { type KeyStatus, listSigningKeys, type RotationOutcome } from "../../oidc/index.ts";
+import { showKey, showRotation } from "../../http/routes/signing-keys.ts";
+import { listSigningKeys } from "../../oidc/index.ts";
 import { withDatabase } from "../../runtime/database.ts";
 import { openIssuer } from "../../runtime/issuer.ts";
 import { masterKeyWarning } from "../../runtime/master-key.ts";
 import type { CliIo } from "../io.ts";
 import { configFrom, databaseSettings, withSettings } from "../options.ts";
-
-const showKey = (key: KeyStatus) => ({
-  kid: key.kid,
-  state: key.state,
-  publish_at: key.publishAt.toISOString(),
-  activate_at: key.activateAt.toISOString(),
-  retire_at: key.retireAt?.toISOString() ?? null,
-  unpublish_at: key.unpublishAt?.toISOString() ?? null,
-});
-
-function showOutcome(outcome: RotationOutcome): Record<string, unknown> {
-  switch (outcome.kind) {
-    case "bootstrapped":
-      return { result: "bootstrapped", kid: outcome.kid };
-    case "scheduled":
-      return {
-        result: "scheduled",
-        kid: outcome.kid,
-        activate_at: new Date(outcome.activateAt).toISOString(),
-        replaces: outcome.replaces,
-      };
-    case "pending":
-      return {
-        result: "already_pending",
-        kid: outcome.kid,
-        activate_at: new Date(outcome.activateAt).toISOString(),
-      };
-    case "not_due":
-      return {
-        result: "not_due",
-        kid: outcome.kid,
-        due_at: new Date(outcome.dueAt).toISOString(),
-      };
-  }
-}
 
 /** `recording-relay keys list|rotate`: the OIDC signing keys (public facts only). */
 export function keysCommand(io: CliIo): Command {
@@ -69,11 +35,26 @@ export function keysCommand(io: CliIo): Command {
         `a new key (${outcome.kid}) is already published and waiting to sign: nothing to rotate`,
       );
     }
-    io.stdout(JSON.stringify(showOutcome(outcome)));
+    io.stdout(JSON.stringify(showRotation(outcome)));
+  });
+
+  const emergency = new Command("emergency-rotate").description(
+    "A compromised key: a new OIDC signing key signs now and every other key leaves the JWKS now (tokens the old keys signed are refused; deliveries whose exchange fails meanwhile retry)",
+  );
+  withSettings(emergency, databaseSettings).action(async (options: Record<string, unknown>) => {
+    const config = configFrom(io.env, options);
+    const rotation = await withDatabase(config, "write", async (db) => {
+      const { issuer, masterKey } = await openIssuer(config, db);
+      if (masterKey.generated && masterKey.path) io.stderr(masterKeyWarning(masterKey.path));
+      await issuer.prepare();
+      return await issuer.emergencyRotate();
+    });
+    io.stdout(JSON.stringify(rotation));
   });
 
   return new Command("keys")
     .description("Manage the OIDC issuer's signing keys")
     .addCommand(list)
-    .addCommand(rotate);
+    .addCommand(rotate)
+    .addCommand(emergency);
 }
