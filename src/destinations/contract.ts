@@ -18,8 +18,11 @@ export const destinationErrorCodes = [
   "INTEGRITY_CHECK_FAILED",
 ] as const;
 
-/** One SPEC §5 destination code. */
-export type DestinationErrorCode = (typeof destinationErrorCodes)[number];
+/**
+ * One SPEC §5 destination code, or `NOT_CONFIGURED`: the relay's own setup is missing something
+ * (the operator's AWS credentials), never the customer's (docs/errors.md).
+ */
+export type DestinationErrorCode = (typeof destinationErrorCodes)[number] | "NOT_CONFIGURED";
 
 /** Where in the path a failure happened (verify reports it per step). */
 export type DestinationStage = "identity" | "impersonation" | "storage";

@@ -16,7 +16,7 @@ import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { refuseHostileInput } from "./input-guard.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
-import { healthRoutes } from "./routes/health.ts";
+import { healthRoutes, type SetupWarning } from "./routes/health.ts";
 import { countRequests, type HttpMetrics, metricsRoutes } from "./routes/metrics.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
@@ -63,6 +63,8 @@ export interface AppDeps {
   ingest?: Ingest;
   /** Tells the webhook sender an event just became due (a resend). */
   wakeWebhookSender?: () => void;
+  /** The start-up self-check's findings, shown by `/readyz`. */
+  setupWarnings?: () => readonly SetupWarning[];
   /** Serves `GET /metrics` and counts requests; absent: no metrics. */
   metrics?: HttpMetrics;
 }
@@ -128,7 +130,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook("onResponse", countRequests(deps.metrics));
     await app.register(metricsRoutes({ metrics: deps.metrics, operatorToken: deps.operatorToken }));
   }
-  await app.register(healthRoutes(deps.db, deps.staging));
+  await app.register(healthRoutes(deps.db, deps.staging, deps.setupWarnings));
   await app.register(workspaceRoutes(deps));
   await app.register(conversationRoutes(deps));
   await app.register(recordingStorageRoutes(deps));

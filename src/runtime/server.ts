@@ -19,6 +19,8 @@ import { withConcretePort } from "./issuer-url.ts";
 import type { MasterKey } from "./master-key.ts";
 import { createMetrics, type RelayMetrics } from "./metrics.ts";
 import { type OperatorToken, resolveOperatorToken } from "./operator-token.ts";
+import { runSelfCheck, type SelfCheckFinding } from "./self-check.ts";
+import { writeServeFile } from "./serve-file.ts";
 
 /**
  * How often each process checks the key rotation schedule. Anything well inside the 24 h
@@ -40,6 +42,8 @@ export interface RunningServer {
   engine: Engine;
   /** What `GET /metrics` serves. */
   metrics: RelayMetrics;
+  /** Problems of the operator's setup found at start (also in `/readyz`). */
+  selfCheck: SelfCheckFinding[];
   /** Stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
 }
@@ -74,6 +78,7 @@ export async function startServer(
     // The engine logs through the app's logger, made just below; lines logged before it exists
     // (none: the engine starts after listen) would be dropped.
     let log: FastifyInstance["log"] | undefined;
+    const selfCheck: SelfCheckFinding[] = [];
     const engine = createEngine({
       config,
       db,
@@ -113,6 +118,7 @@ export async function startServer(
       ingest: engine.ingest,
       staging: engine.staging,
       metrics: metrics.http,
+      setupWarnings: () => selfCheck,
     });
     log = app.log;
     const address = await app
@@ -126,6 +132,21 @@ export async function startServer(
           { cause: error },
         );
       });
+    // After listen: the issuer URL may lead back to this very process.
+    selfCheck.push(
+      ...(await runSelfCheck({
+        awsAccountId: config.awsAccountId,
+        awsAuthMode: config.awsAuthMode,
+        issuerUrl: issuer.issuerUrl,
+        signingKid: (await issuer.listKeys()).find((key) => key.state === "signing")?.kid,
+        masterKeyPath: masterKey.path,
+      })),
+    );
+    for (const finding of selfCheck) {
+      app.log.warn({ check: finding.check, code: finding.code }, finding.message);
+    }
+    // Admin commands find this server while it holds the embedded database.
+    const removeServeFile = config.databaseUrl ? () => {} : writeServeFile(config.dataDir, address);
     const rotationTimer = setInterval(() => {
       issuer.rotate().then(
         (outcome) => {
@@ -147,8 +168,10 @@ export async function startServer(
       webhooks,
       engine,
       metrics,
+      selfCheck,
       async close() {
         clearInterval(rotationTimer);
+        removeServeFile();
         try {
           // Requests finish first (their appends reach staging), then the engine hands its
           // deliveries in flight back to the queue, all before the database closes.
