@@ -22,13 +22,22 @@ export function withSettings(command: Command, names: SettingName[]): Command {
 export function configFrom(env: ConfigSources["env"], options: Record<string, unknown>): Config {
   const flags: ConfigSources["flags"] = {};
   for (const name of Object.keys(settings) as SettingName[]) {
-    if (typeof options[name] === "string") flags[name] = options[name];
+    // Commander names an option after its flag (`--url` is `url`), usually the setting's name.
+    const spec = settings[name];
+    const key =
+      "flag" in spec && spec.flag
+        ? spec.flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
+        : name;
+    if (typeof options[key] === "string") flags[name] = options[key];
   }
   return loadConfig({ env, flags });
 }
 
 /** The settings every command that opens the database takes. */
 export const databaseSettings: SettingName[] = ["dataDir", "databaseUrl", "databasePoolSize"];
+
+/** The settings of admin commands, which call a running relay when there is one (`--url`). */
+export const adminSettings: SettingName[] = [...databaseSettings, "relayUrl"];
 
 /** The settings of commands that reach customers' destinations (`serve`, `verify`). */
 export const destinationSettings: SettingName[] = [

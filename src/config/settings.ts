@@ -62,6 +62,16 @@ export const settings = {
     description:
       "Connections each process keeps open to the PostgreSQL server (ignored when embedded).",
   }),
+  relayUrl: setting({
+    env: "RELAY_URL",
+    flag: "--url",
+    schema: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, "must be an http:// or https:// URL")
+      .transform((value) => value.replace(/\/+$/, "")),
+    description:
+      "Base URL of a running relay that admin commands (`workspace create`, `api-key create`, `keys`, `setup`, `verify`) call through its HTTP API with the operator token, instead of opening the database. Unset: they call the `serve` running on the embedded database of the data directory (found in `<data dir>/serve.json`), or open the database when none runs.",
+  }),
   host: setting({
     env: "RELAY_HOST",
     flag: "--host",

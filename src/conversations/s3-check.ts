@@ -23,6 +23,13 @@ export function s3CreationCheck(createDestination: CreateDestination): Destinati
         cloud_message: error.cloudMessage,
         hint: error.hint,
       };
+      if (error.code === "NOT_CONFIGURED") {
+        throw new AppError(
+          "NOT_CONFIGURED",
+          `could not check the S3 role: the relay is missing configuration of its own (${error.cloudCode}: ${error.cloudMessage}). Hint: ${error.hint}`,
+          { details, cause: error },
+        );
+      }
       if (error.transient) {
         throw new AppError(
           "NOT_READY",

@@ -15,6 +15,7 @@ import {
 import { keepLease } from "../lib/abort.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { CreateDestination } from "../providers/factory.ts";
+import type { StorageProvider } from "../providers/index.ts";
 import { findRecording, type Recording, setLiveUploadHandle } from "../recordings/store.ts";
 import type { StagingStore } from "../staging/index.ts";
 import { type RetentionSettings, recordDelivered, recordFailed } from "./outcome.ts";
@@ -47,6 +48,84 @@ export interface AttemptDeps {
   random?: () => number;
   /** Called after an event was enqueued (wakes the webhook sender). */
   onEvent?: () => void;
+  /** Told of every attempt as it ended (the process's metrics), beside its log line. */
+  observeAttempt?: (report: AttemptReport) => void;
+}
+
+/** How an attempt ended. */
+export type AttemptOutcomeKind =
+  /** The object is at the key (uploaded, or found intact there). */
+  | "delivered"
+  /** Failed; another attempt is scheduled. */
+  | "retry"
+  /** Failed for good: the recording is `failed`. */
+  | "failed"
+  /** Handed back unfinished because the process is stopping (no failure counted). */
+  | "released"
+  /** Another worker took the delivery over (this one's lease lapsed). */
+  | "lease_lost";
+
+/**
+ * One delivery attempt as it ended: the one log line `delivery attempt` and the metrics are both
+ * made from it, so they tell the same story (docs/operations.md, Metrics and logs).
+ */
+export interface AttemptReport {
+  recordingId: string;
+  workspaceId: string;
+  deliveryId: string;
+  attempt: number;
+  provider: StorageProvider;
+  outcome: AttemptOutcomeKind;
+  /** The error code of a failed attempt (docs/errors.md), `null` otherwise. */
+  code: string | null;
+  /** The recording's size (what a delivered attempt wrote). */
+  bytes: number;
+  durationMs: number;
+  /** A delivered object was already at the key: nothing was uploaded. */
+  reusedExisting: boolean;
+  /** `queue`: a worker's attempt from staging; `live`: the end of a live upload at `complete`. */
+  path: "queue" | "live";
+  /** The failure's one-sentence message, for the log only. */
+  error?: string;
+  retryInMs?: number;
+}
+
+const levelOf: Record<AttemptOutcomeKind, keyof DeliveryLog> = {
+  delivered: "info",
+  released: "info",
+  retry: "warn",
+  lease_lost: "warn",
+  failed: "error",
+};
+
+/** Logs the attempt's one line and tells the observer. */
+export function reportAttempt(
+  deps: Pick<AttemptDeps, "log" | "observeAttempt">,
+  report: AttemptReport,
+): void {
+  deps.log[levelOf[report.outcome]](
+    {
+      recording: report.recordingId,
+      workspace: report.workspaceId,
+      delivery: report.deliveryId,
+      attempt: report.attempt,
+      provider: report.provider,
+      outcome: report.outcome,
+      code: report.code,
+      bytes: report.bytes,
+      duration_ms: report.durationMs,
+      reused: report.reusedExisting,
+      path: report.path,
+      ...(report.error === undefined ? {} : { error: report.error }),
+      ...(report.retryInMs === undefined ? {} : { retry_in_ms: report.retryInMs }),
+    },
+    "delivery attempt",
+  );
+  try {
+    deps.observeAttempt?.(report);
+  } catch {
+    // Metrics never fail a delivery.
+  }
 }
 
 /** Why an attempt failed, in the terms of docs/errors.md ("Delivery errors"). */
@@ -203,6 +282,7 @@ export async function runAttempt(
     );
     return;
   }
+  const startedAt = performance.now();
   const outcome = await withLease(deps, delivery, stop, async (signal) => {
     try {
       return { ok: true as const, ...(await deliver(deps, delivery, recording, signal)) };
@@ -211,17 +291,32 @@ export async function runAttempt(
       return { ok: false as const, failure: failureOf(error) };
     }
   });
+  const report = (
+    outcome: AttemptOutcomeKind,
+    extra: Partial<Pick<AttemptReport, "code" | "reusedExisting" | "error" | "retryInMs">> = {},
+  ): AttemptReport => ({
+    recordingId: recording.id,
+    workspaceId: recording.workspaceId,
+    deliveryId: delivery.id,
+    attempt: delivery.attempt,
+    provider: recording.storage.provider,
+    outcome,
+    code: null,
+    bytes: recording.bytesReceived,
+    durationMs: Math.round(performance.now() - startedAt),
+    reusedExisting: false,
+    path: "queue",
+    ...extra,
+  });
   if (outcome.lost) {
-    deps.log.warn(
-      { delivery: delivery.id, recording: recording.id },
-      "lost the lease of a delivery; another worker continues it",
-    );
+    reportAttempt(deps, report("lease_lost"));
     return;
   }
   const result = outcome.value;
   const nowMs = deps.clock.now();
   if (result.ok === "stopped") {
     await finishAttempt(deps.db, delivery, { kind: "released" }, nowMs);
+    reportAttempt(deps, report("released"));
     return;
   }
   if (result.ok) {
@@ -231,31 +326,35 @@ export async function runAttempt(
       retention: deps.retention,
     });
     if (recorded) {
-      deps.log.info(
-        {
-          recording: recording.id,
-          delivery: delivery.id,
-          attempt: delivery.attempt,
-          bytes: recording.bytesReceived,
-          reused: result.reusedExisting,
-        },
-        "recording delivered",
-      );
+      reportAttempt(deps, report("delivered", { reusedExisting: result.reusedExisting }));
       deps.onEvent?.();
+    } else {
+      reportAttempt(deps, report("lease_lost"));
     }
     return;
   }
-  await recordFailedAttempt(deps, delivery, recording, result.failure, nowMs);
+  const ended = await recordFailedAttempt(deps, delivery, recording, result.failure, nowMs);
+  reportAttempt(
+    deps,
+    report(ended.outcome, {
+      code: ended.code,
+      error: result.failure.message,
+      ...(ended.retryInMs === undefined ? {} : { retryInMs: ended.retryInMs }),
+    }),
+  );
 }
 
-/** Schedules the retry of a failed attempt, or records the recording as failed. */
+/**
+ * Schedules the retry of a failed attempt, or records the recording as failed. Resolves with what
+ * was recorded, for the attempt's report (`lease_lost`: another worker had taken it over).
+ */
 export async function recordFailedAttempt(
   deps: AttemptDeps,
   delivery: ClaimedDelivery,
   recording: Recording,
   failure: AttemptFailure,
   nowMs: number,
-): Promise<void> {
+): Promise<{ outcome: "retry" | "failed" | "lease_lost"; code: string; retryInMs?: number }> {
   const decision = afterFailedAttempt(
     {
       code: failure.code,
@@ -266,15 +365,8 @@ export async function recordFailedAttempt(
     deps.retry,
     deps.random,
   );
-  const fields = {
-    recording: recording.id,
-    delivery: delivery.id,
-    attempt: delivery.attempt,
-    code: failure.code,
-    error: failure.message,
-  };
   if (decision.kind === "retry") {
-    await finishAttempt(
+    const retried = await finishAttempt(
       deps.db,
       delivery,
       {
@@ -285,11 +377,9 @@ export async function recordFailedAttempt(
       },
       nowMs,
     );
-    deps.log.warn(
-      { ...fields, retryInMs: decision.delayMs },
-      "delivery attempt failed; will retry",
-    );
-    return;
+    return retried === false
+      ? { outcome: "lease_lost", code: failure.code }
+      : { outcome: "retry", code: failure.code, retryInMs: decision.delayMs };
   }
   const recorded = await recordFailed(
     deps.db,
@@ -298,8 +388,7 @@ export async function recordFailedAttempt(
     { code: decision.code, message: failure.message },
     { nowMs, retention: deps.retention },
   );
-  if (recorded) {
-    deps.log.error(fields, "recording delivery failed");
-    deps.onEvent?.();
-  }
+  if (!recorded) return { outcome: "lease_lost", code: decision.code };
+  deps.onEvent?.();
+  return { outcome: "failed", code: decision.code };
 }

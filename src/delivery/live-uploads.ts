@@ -12,7 +12,7 @@ import type { Upload } from "../destinations/index.ts";
 import type { CreateDestination } from "../providers/factory.ts";
 import type { Recording } from "../recordings/store.ts";
 import { setLiveUploadHandle } from "../recordings/store.ts";
-import { type AttemptDeps, withLease } from "./attempt.ts";
+import { type AttemptDeps, type AttemptOutcomeKind, reportAttempt, withLease } from "./attempt.ts";
 import { recordDelivered } from "./outcome.ts";
 import { type ClaimedDelivery, finishAttempt, notifyWorkers } from "./queue.ts";
 
@@ -184,6 +184,22 @@ export class LiveUploads {
   async #finish(recording: Recording, delivery: ClaimedDelivery, live: Live | undefined) {
     const deps = this.#deps;
     let failure: unknown = live ? undefined : new Error("no live upload");
+    const startedAt = performance.now();
+    const report = (outcome: AttemptOutcomeKind, code: string | null, error?: string) =>
+      reportAttempt(deps, {
+        recordingId: recording.id,
+        workspaceId: recording.workspaceId,
+        deliveryId: delivery.id,
+        attempt: delivery.attempt,
+        provider: recording.storage.provider,
+        outcome,
+        code,
+        bytes: recording.bytesReceived,
+        durationMs: Math.round(performance.now() - startedAt),
+        reusedExisting: false,
+        path: "live",
+        ...(error === undefined ? {} : { error }),
+      });
     if (live) {
       const outcome = await withLease(deps, delivery, this.#stop.signal, async (signal) => {
         await live.pump;
@@ -196,20 +212,18 @@ export class LiveUploads {
           );
         }
       }).catch((error: unknown) => ({ lost: false as const, failed: error }));
-      if (outcome.lost) return;
+      if (outcome.lost) {
+        report("lease_lost", null);
+        return;
+      }
       if (!("failed" in outcome)) {
         const recorded = await recordDelivered(deps.db, delivery, recording, {
           reusedExisting: false,
           nowMs: deps.clock.now(),
           retention: deps.retention,
         });
-        if (recorded) {
-          deps.log.info(
-            { recording: recording.id, delivery: delivery.id, bytes: recording.bytesReceived },
-            "recording delivered (streamed while it arrived)",
-          );
-          deps.onEvent?.();
-        }
+        report(recorded ? "delivered" : "lease_lost", null);
+        if (recorded) deps.onEvent?.();
         return;
       }
       failure = outcome.failed;
@@ -217,6 +231,11 @@ export class LiveUploads {
     }
     // Back to the queue, due now: a worker takes it as a fresh upload from staging.
     const message = failure instanceof Error ? failure.message : String(failure);
+    report(
+      "retry",
+      "DESTINATION_UNAVAILABLE",
+      `streaming while recording did not finish (${message}); uploading from staging instead`,
+    );
     await finishAttempt(
       deps.db,
       delivery,

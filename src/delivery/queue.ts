@@ -262,3 +262,28 @@ export async function deliverySummary(
     lastErrorMessage: row.last_error_message,
   };
 }
+
+/** The queue at a glance, for the metrics a scrape collects (docs/operations.md, Metrics). */
+export interface QueueStats {
+  queued: number;
+  running: number;
+  /** Seconds since the oldest queued delivery was created; 0 when none is queued. */
+  oldestQueuedAgeSeconds: number;
+}
+
+/** Counts queued and running deliveries and ages the oldest queued one, as of `nowMs`. */
+export async function queueStats(db: Queryable, nowMs: number): Promise<QueueStats> {
+  const { rows } = await db.query<{ queued: number; running: number; oldest: Date | null }>(
+    `SELECT count(*) FILTER (WHERE state = 'queued')::int AS queued,
+       count(*) FILTER (WHERE state = 'running')::int AS running,
+       min(created_at) FILTER (WHERE state = 'queued') AS oldest
+     FROM deliveries WHERE state IN ('queued', 'running')`,
+  );
+  const row = rows[0];
+  const oldest = row?.oldest ? new Date(row.oldest).getTime() : undefined;
+  return {
+    queued: Number(row?.queued ?? 0),
+    running: Number(row?.running ?? 0),
+    oldestQueuedAgeSeconds: oldest === undefined ? 0 : Math.max(0, (nowMs - oldest) / 1000),
+  };
+}

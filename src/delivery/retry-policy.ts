@@ -59,8 +59,12 @@ export function afterFailedAttempt(
       random,
     });
     // Past the budget, a transient failure is reported as the destination being unavailable.
+    // NOT_CONFIGURED (the operator's own setup) is reported as itself.
     if (elapsedMs + delayMs > settings.budgetMs)
-      return { kind: "give_up", code: "DESTINATION_UNAVAILABLE" };
+      return {
+        kind: "give_up",
+        code: code === "NOT_CONFIGURED" ? code : "DESTINATION_UNAVAILABLE",
+      };
     return { kind: "retry", delayMs };
   }
   if (setupCodes.has(code)) {

@@ -25,7 +25,15 @@ export interface AdapterDeps<Settings = CommonDestinationSettings> {
   mintToken: MintToken;
   /** Shared across calls so clients (and their credentials) are reused; one per process. */
   cache: CredentialCache;
+  /** Told of every identity exchange and whether the cloud granted a credential (metrics). */
+  onIdentityExchange?: IdentityExchangeObserver;
 }
+
+/**
+ * Told of every identity exchange (AWS STS, GCP STS with impersonation, Entra ID) and whether the
+ * cloud granted a credential: the process's metrics. Never told who (no workspace).
+ */
+export type IdentityExchangeObserver = (provider: string, outcome: "success" | "failure") => void;
 
 /** What an adapter is built from: one destination, its workspace's credential, settings, hints. */
 export interface AdapterInputs<Storage, Credential, Hints, Settings> {

@@ -72,8 +72,11 @@ export const destinationErrorCodes = [
   "INTEGRITY_CHECK_FAILED",
 ] as const satisfies readonly (keyof typeof errorCodes)[];
 
-/** One destination code. */
-export type DestinationErrorCode = (typeof destinationErrorCodes)[number];
+/**
+ * One destination code, or `NOT_CONFIGURED`: the relay's own setup is missing something (the
+ * operator's AWS credentials), never the customer's (docs/errors.md).
+ */
+export type DestinationErrorCode = (typeof destinationErrorCodes)[number] | "NOT_CONFIGURED";
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof errorCodes;

@@ -81,7 +81,11 @@ for (const kind of databaseKinds) {
       assert.ok(health.headers.get("x-request-id"));
       const ready = await call("/readyz");
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: "ready", checks: { database: "ok" } });
+      assert.deepEqual(await ready.json(), {
+        status: "ready",
+        checks: { database: "ok" },
+        warnings: [],
+      });
     });
 
     it("serves an OpenAPI document describing its routes and security", async () => {
@@ -95,6 +99,29 @@ for (const kind of databaseKinds) {
       assert.match(doc.openapi, /^3\./);
       assert.ok(doc.paths["/v2/workspaces"]?.post);
       assert.ok(doc.paths["/v2/workspaces/{workspace_id}/api-keys"]?.post);
+      // Operator views: listings, signing keys, setup and verify for a named workspace.
+      assert.ok(doc.paths["/v2/recordings"]?.get);
+      assert.ok(doc.paths["/v2/events"]?.get);
+      assert.ok(doc.paths["/v2/signing-keys"]?.get);
+      assert.ok(doc.paths["/v2/signing-keys/rotate"]?.post);
+      assert.ok(doc.paths["/v2/signing-keys/emergency-rotate"]?.post);
+      assert.ok(doc.paths["/v2/workspaces/{workspace_id}/recording-storage/verify"]?.post);
+      assert.ok(doc.paths["/v2/workspaces/{workspace_id}/recording-storage/setup/{provider}"]?.get);
+      const listParameters = (
+        doc.paths["/v2/recordings"]!.get as { parameters: { name: string }[] }
+      ).parameters.map((parameter) => parameter.name);
+      for (const name of [
+        "state",
+        "provider",
+        "error_code",
+        "created_after",
+        "created_before",
+        "workspace_id",
+        "cursor",
+        "limit",
+      ]) {
+        assert.ok(listParameters.includes(name), name);
+      }
       assert.ok(doc.components.securitySchemes.operatorToken);
       assert.ok(doc.components.securitySchemes.apiKey);
     });

@@ -16,10 +16,12 @@ import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { refuseHostileInput } from "./input-guard.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
 import { eventRoutes } from "./routes/events.ts";
-import { healthRoutes } from "./routes/health.ts";
+import { healthRoutes, type SetupWarning } from "./routes/health.ts";
+import { countRequests, type HttpMetrics, metricsRoutes } from "./routes/metrics.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
-import { recordingRoutes } from "./routes/recordings.ts";
+import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
+import { signingKeyRoutes } from "./routes/signing-keys.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -28,11 +30,14 @@ export interface AppDeps {
   db: Db;
   operatorToken: string;
   /** The OIDC issuer whose discovery document and JWKS the app serves. */
-  issuer: Pick<Issuer, "issuerUrl" | "discovery" | "jwks">;
+  issuer: Pick<
+    Issuer,
+    "issuerUrl" | "discovery" | "jwks" | "listKeys" | "rotate" | "emergencyRotate"
+  >;
   /** Largest JSON body in bytes. */
   bodyLimitBytes: number;
   /** Pino options, `false` to log nothing (tests). */
-  logger: boolean | { level: string };
+  logger: boolean | { level: string; stream?: { write(line: string): void } };
   version: string;
   /** What customers trust (issuer, AWS account, ExternalId): fills setup guides, gates S3. */
   trust: RelayTrust;
@@ -58,7 +63,13 @@ export interface AppDeps {
   ingest?: Ingest;
   /** Tells the webhook sender an event just became due (a resend). */
   wakeWebhookSender?: () => void;
+  /** The start-up self-check's findings, shown by `/readyz`. */
+  setupWarnings?: () => readonly SetupWarning[];
+  /** Serves `GET /metrics` and counts requests; absent: no metrics. */
+  metrics?: HttpMetrics;
 }
+
+export type { HttpMetrics } from "./routes/metrics.ts";
 
 /** Builds the Fastify app; it does not listen (tests use `inject()` or `listen({port: 0})`). */
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -115,13 +126,19 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes(deps.db, deps.staging));
+  if (deps.metrics) {
+    app.addHook("onResponse", countRequests(deps.metrics));
+    await app.register(metricsRoutes({ metrics: deps.metrics, operatorToken: deps.operatorToken }));
+  }
+  await app.register(healthRoutes(deps.db, deps.staging, deps.setupWarnings));
   await app.register(workspaceRoutes(deps));
   await app.register(conversationRoutes(deps));
   await app.register(recordingStorageRoutes(deps));
   await app.register(oidcRoutes(deps.issuer));
+  await app.register(signingKeyRoutes(deps));
   const clock = deps.clock ?? systemClock;
   await app.register(webhookSecretRoutes({ ...deps, clock }));
+  await app.register(recordingListRoutes(deps));
   if (deps.ingest) {
     await app.register(
       recordingRoutes({
@@ -135,6 +152,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     eventRoutes({
       db: deps.db,
+      operatorToken: deps.operatorToken,
       clock,
       ...(deps.wakeWebhookSender ? { wakeWebhookSender: deps.wakeWebhookSender } : {}),
     }),

@@ -45,6 +45,8 @@ export interface IngestDeps {
   leaseMs: number;
   /** Wakes this process's worker, if it runs one (NOTIFY reaches the others). */
   wakeWorker?: () => void;
+  /** Told of every committed append and its size in bytes (the process's metrics). */
+  observeAppend?: (bytes: number) => void;
 }
 
 /** Checks `complete` may carry. */
@@ -204,6 +206,7 @@ export class Ingest {
         );
       }
       this.#hashes.commit(id, newOffset, hash);
+      deps.observeAppend?.(bytesWritten);
       deps.liveUploads?.appended(recording, offset, newOffset);
       return newOffset;
     } finally {

@@ -10,7 +10,12 @@ import {
   type JwksDocument,
   jwksDocument,
 } from "./documents.ts";
-import { type RotationOutcome, rotateKeys } from "./rotation.ts";
+import {
+  type EmergencyRotation,
+  emergencyRotateKeys,
+  type RotationOutcome,
+  rotateKeys,
+} from "./rotation.ts";
 import { openPrivateKey } from "./sealed-keys.ts";
 import {
   listKeyRecords,
@@ -76,6 +81,8 @@ export interface Issuer {
   rotate(options?: { force?: boolean; signal?: AbortSignal }): Promise<RotationOutcome>;
   /** Every stored key with its state at this moment. */
   listKeys(signal?: AbortSignal): Promise<KeyStatus[]>;
+  /** A new key signs now; every other key leaves the JWKS now (a compromised key). */
+  emergencyRotate(): Promise<EmergencyRotation>;
 }
 
 /** The state of `key` at `now`. */
@@ -154,5 +161,6 @@ export function createIssuer(options: IssuerOptions): Issuer {
       signal?.throwIfAborted();
       return await listSigningKeys(db, clock.now());
     },
+    emergencyRotate: () => emergencyRotateKeys(db, { now: clock.now(), masterKey }),
   };
 }

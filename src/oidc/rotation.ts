@@ -15,6 +15,7 @@ import {
   listKeyRecords,
   type SigningKeyRecord,
   scheduleRetirement,
+  withdrawKeysNow,
 } from "./store.ts";
 
 const HOUR_MS = 3_600_000;
@@ -122,5 +123,36 @@ export async function rotateKeys(db: Db, options: RotateOptions): Promise<Rotati
       case "not_due":
         return { kind: "not_due", kid: plan.current.kid, dueAt: plan.dueAt };
     }
+  });
+}
+
+/** What {@link emergencyRotateKeys} did. */
+export interface EmergencyRotation {
+  /** The new key, signing from now. */
+  kid: string;
+  /** Every key stored before, withdrawn from the JWKS at once. */
+  withdrawn: string[];
+}
+
+/**
+ * Emergency rotation (docs/security.md, compromised signing key): a new key signs at once and
+ * every other stored key leaves the JWKS now, skipping the publish-ahead and retire windows. A
+ * leak that exposed one sealed key exposed them all (same database, same master key), so the
+ * waiting successor goes too. The price: a verifier whose cached JWKS predates the new key
+ * refuses its tokens until it refetches, and tokens the old key signed in the last minutes are
+ * refused; those exchanges fail once and their deliveries retry.
+ */
+export async function emergencyRotateKeys(
+  db: Db,
+  options: { now: number; masterKey: Uint8Array },
+): Promise<EmergencyRotation> {
+  const { now } = options;
+  return await db.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [ROTATION_LOCK.toString()]);
+    await deleteWithdrawnKeys(tx, now);
+    const withdrawn = await withdrawKeysNow(tx, now);
+    const key = await generateSigningKey(options.masterKey);
+    await insertKey(tx, key, { publishAt: now, activateAt: now });
+    return { kid: key.kid, withdrawn };
   });
 }

@@ -130,3 +130,21 @@ export async function deleteWithdrawnKeys(q: Queryable, now: number): Promise<st
   );
   return rows.map((row) => row.kid);
 }
+
+/**
+ * Retires every key not yet withdrawn and withdraws it from the JWKS at `now` (emergency
+ * rotation); returns their kids.
+ */
+export async function withdrawKeysNow(q: Queryable, now: number): Promise<string[]> {
+  const { rows } = await q.query<{ kid: string }>(
+    `UPDATE signing_keys
+        SET retire_at = LEAST(coalesce(retire_at, $1::timestamptz), $1::timestamptz),
+            activate_at = LEAST(activate_at, $1::timestamptz),
+            publish_at = LEAST(publish_at, $1::timestamptz),
+            unpublish_at = $1::timestamptz
+      WHERE unpublish_at IS NULL OR unpublish_at > $1::timestamptz
+      RETURNING kid`,
+    [iso(now)],
+  );
+  return rows.map((row) => row.kid).sort();
+}

@@ -38,6 +38,8 @@ const awsRows: Row[] = [
   ["identity", "Throttling", 400, "DESTINATION_UNAVAILABLE", true],
   ["identity", "InternalFailure", 500, "DESTINATION_UNAVAILABLE", true],
   ["identity", "ECONNRESET", undefined, "DESTINATION_UNAVAILABLE", true],
+  // The operator's own AWS credentials are missing: NOT_CONFIGURED, naming the settings.
+  ["identity", "CredentialsProviderError", undefined, "NOT_CONFIGURED", true, "AWS_ACCESS_KEY_ID"],
   ["storage", "AccessDenied", 403, "DESTINATION_AUTH_FAILED", false, "s3:PutObject"],
   ["storage", "NoSuchBucket", 404, "DESTINATION_NOT_FOUND", false, "bucket_name"],
   ["storage", "PermanentRedirect", 301, "DESTINATION_REGION_MISMATCH", false, "eu-west-1"],

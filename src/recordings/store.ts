@@ -373,3 +373,66 @@ export async function withoutLiveRecording(db: Queryable, ids: string[]): Promis
   );
   return rows.map((row) => row.id);
 }
+
+/** What {@link listRecordings} filters on; every field is optional and they combine with AND. */
+export interface RecordingFilter {
+  /** One workspace's recordings; absent: every workspace's (the operator). */
+  workspaceId?: string;
+  state?: RecordingState;
+  provider?: RecordingStorage["provider"];
+  /** The error code of the recording's latest delivery. */
+  errorCode?: string;
+  /** Created at or after this instant. */
+  createdAfter?: Date;
+  /** Created strictly before this instant. */
+  createdBefore?: Date;
+}
+
+/** A listed recording, with the position its page cursor uses. */
+export interface ListedRecording extends Recording {
+  /** `created_at` to the microsecond, UTC. */
+  position: string;
+}
+
+/**
+ * One page of recordings matching `filter`, newest first (ties by id), and whether more follow.
+ * `after` continues from a previous page's last item.
+ */
+export async function listRecordings(
+  db: Queryable,
+  filter: RecordingFilter,
+  options: { limit: number; after?: { position: string; id: string } },
+): Promise<{ items: ListedRecording[]; hasMore: boolean }> {
+  const { rows } = await db.query<RecordingRow & { position: string }>(
+    `SELECT ${columns},
+       to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position
+     FROM recordings r JOIN conversations c ON c.id = r.conversation_id
+     WHERE ($1::uuid IS NULL OR r.workspace_id = $1)
+       AND ($2::text IS NULL OR r.state = $2)
+       AND ($3::text IS NULL OR c.recording_storage->>'provider' = $3)
+       AND ($4::text IS NULL OR $4 = (
+         SELECT d.last_error_code FROM deliveries d WHERE d.recording_id = r.id
+         ORDER BY d.created_at DESC, d.id LIMIT 1))
+       AND ($5::timestamptz IS NULL OR r.created_at >= $5)
+       AND ($6::timestamptz IS NULL OR r.created_at < $6)
+       AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid))
+     ORDER BY r.created_at DESC, r.id DESC LIMIT $9`,
+    [
+      filter.workspaceId ?? null,
+      filter.state ?? null,
+      filter.provider ?? null,
+      filter.errorCode ?? null,
+      filter.createdAfter ?? null,
+      filter.createdBefore ?? null,
+      options.after?.position ?? null,
+      options.after?.id ?? null,
+      options.limit + 1,
+    ],
+  );
+  return {
+    items: rows
+      .slice(0, options.limit)
+      .map((row) => ({ ...toRecording(row), position: row.position })),
+    hasMore: rows.length > options.limit,
+  };
+}

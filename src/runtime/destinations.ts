@@ -1,6 +1,7 @@
 /** Builds the destination factory of a process from its configuration (endpoints, CA, retries). */
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/index.ts";
+import type { IdentityExchangeObserver } from "../destinations/adapter.ts";
 import { CredentialCache, verifyDestination } from "../destinations/index.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import type { DestinationVerifier } from "../http/routes/conversations.ts";
@@ -34,17 +35,19 @@ export function destinationSettingsFrom(config: Config): DestinationSettings {
   };
 }
 
-/** One factory (and credential cache) per process. */
+/** One factory (and credential cache) per process; `onIdentityExchange` feeds the metrics. */
 export function destinationsFrom(
   config: Config,
   trust: RelayTrust,
   issuer: Pick<Issuer, "mintToken">,
+  onIdentityExchange?: IdentityExchangeObserver,
 ): CreateDestination {
   return destinationFactory({
     trust,
     settings: destinationSettingsFrom(config),
     mintToken: (request) => issuer.mintToken(request),
     cache: new CredentialCache(),
+    ...(onIdentityExchange ? { onIdentityExchange } : {}),
   });
 }
 

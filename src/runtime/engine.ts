@@ -23,6 +23,7 @@ import {
   type StagingStore,
 } from "../staging/index.ts";
 import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
+import type { RelayMetrics } from "./metrics.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -59,6 +60,8 @@ export interface EngineInputs {
   /** Run the delivery worker and the retention purge in this process. */
   worker: boolean;
   clock?: Clock;
+  /** The process's metrics, fed by attempts, webhook sends and appends. */
+  metrics?: RelayMetrics;
 }
 
 /** A running engine. */
@@ -91,6 +94,7 @@ export function createEngine(inputs: EngineInputs): Engine {
     timeoutMs: config.webhookTimeoutMs,
     userAgent: `recording-relay/${packageJson.version}`,
     onError: (error) => log.error({ err: error }, "webhook sender round failed"),
+    ...(inputs.metrics ? { observeAttempt: inputs.metrics.observeWebhookAttempt } : {}),
   });
   let worker: DeliveryWorker | undefined;
   const attemptDeps: AttemptDeps = {
@@ -112,6 +116,7 @@ export function createEngine(inputs: EngineInputs): Engine {
     },
     log,
     onEvent: () => webhooks.wake(),
+    ...(inputs.metrics ? { observeAttempt: inputs.metrics.observeAttempt } : {}),
   };
   if (inputs.worker) {
     worker = createDeliveryWorker({
@@ -135,6 +140,7 @@ export function createEngine(inputs: EngineInputs): Engine {
     leaseMs,
     ...(liveUploads ? { liveUploads } : {}),
     ...(wakeWorker ? { wakeWorker } : {}),
+    ...(inputs.metrics ? { observeAppend: inputs.metrics.observeAppend } : {}),
   });
   const purge = () =>
     purgeExpired({

@@ -1,4 +1,5 @@
 export {
+  eventTypes,
   recordingCopyFailedProperties,
   recordingReadyProperties,
 } from "./events.ts";
@@ -9,6 +10,7 @@ export {
   findEvent,
   type LoggedEvent,
   listEvents,
+  pendingEventCount,
   resendEvent,
 } from "./outbox.ts";
 export { RETRY_SCHEDULE_MS } from "./schedule.ts";
@@ -16,5 +18,9 @@ export {
   listWebhookSecrets,
   rotateWebhookSecret,
 } from "./secrets.ts";
-export { createWebhookSender, type WebhookSender } from "./sender.ts";
+export {
+  createWebhookSender,
+  type WebhookAttemptReport,
+  type WebhookSender,
+} from "./sender.ts";
 export type { ResolveAll } from "./ssrf.ts";

@@ -214,6 +214,7 @@ export async function recordAttempt(
 /** An event in the workspace's log. */
 export interface LoggedEvent {
   id: string;
+  workspaceId: string;
   eventType: EventType;
   conversationId: string;
   recordingId: string | null;
@@ -230,6 +231,7 @@ export interface LoggedEvent {
 
 interface EventRow {
   id: string;
+  workspace_id: string;
   event_type: EventType;
   conversation_id: string;
   recording_id: string | null;
@@ -243,12 +245,13 @@ interface EventRow {
   position: string;
 }
 
-const eventColumns = `id, event_type, conversation_id, recording_id, state, attempts,
+const eventColumns = `id, workspace_id, event_type, conversation_id, recording_id, state, attempts,
   next_attempt_at, created_at, delivered_at, last_error, payload,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position`;
 
 const toEvent = (row: EventRow): LoggedEvent => ({
   id: row.id,
+  workspaceId: row.workspace_id,
   eventType: row.event_type,
   conversationId: row.conversation_id,
   recordingId: row.recording_id,
@@ -275,22 +278,35 @@ export async function findEvent(
   return rows[0] ? toEvent(rows[0]) : undefined;
 }
 
-/** One page of a workspace's events, newest first (ties by id), and whether more follow. */
+/** What {@link listEvents} filters on; the fields combine with AND. */
+export interface EventFilter {
+  /** One workspace's events; absent: every workspace's (the operator). */
+  workspaceId?: string;
+  state?: LoggedEvent["state"];
+  eventType?: EventType;
+}
+
+/** One page of events matching `filter`, newest first (ties by id), and whether more follow. */
 export async function listEvents(
   db: Queryable,
-  workspaceId: string,
+  filter: EventFilter,
   options: { limit: number; after?: { position: string; id: string } },
 ): Promise<{ items: LoggedEvent[]; hasMore: boolean }> {
-  const params: unknown[] = [workspaceId, options.limit + 1];
-  let where = "workspace_id = $1";
-  if (options.after) {
-    params.push(options.after.position, options.after.id);
-    where += " AND (created_at, id) < ($3::timestamptz, $4::text)";
-  }
   const { rows } = await db.query<EventRow>(
-    `SELECT ${eventColumns} FROM events WHERE ${where}
-     ORDER BY created_at DESC, id DESC LIMIT $2`,
-    params,
+    `SELECT ${eventColumns} FROM events
+     WHERE ($1::uuid IS NULL OR workspace_id = $1)
+       AND ($2::text IS NULL OR state = $2)
+       AND ($3::text IS NULL OR event_type = $3)
+       AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::text))
+     ORDER BY created_at DESC, id DESC LIMIT $6`,
+    [
+      filter.workspaceId ?? null,
+      filter.state ?? null,
+      filter.eventType ?? null,
+      options.after?.position ?? null,
+      options.after?.id ?? null,
+      options.limit + 1,
+    ],
   );
   return {
     items: rows.slice(0, options.limit).map(toEvent),
@@ -349,4 +365,12 @@ export async function resendEvent(
     [workspaceId, id, new Date(nowMs)],
   );
   return rows[0] ? toEvent(rows[0]) : undefined;
+}
+
+/** Events still to be sent (state `pending`), for the metrics a scrape collects. */
+export async function pendingEventCount(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ pending: number }>(
+    "SELECT count(*)::int AS pending FROM events WHERE state = 'pending'",
+  );
+  return Number(rows[0]?.pending ?? 0);
 }

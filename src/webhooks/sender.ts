@@ -52,7 +52,17 @@ export interface SenderDeps {
   pollIntervalMs?: number;
   /** Where failures of the loop itself are reported (never secrets). */
   onError?: (error: unknown) => void;
+  /** Told of every attempt once recorded (the process's metrics). */
+  observeAttempt?: (report: WebhookAttemptReport) => void;
   userAgent?: string;
+}
+
+/** One webhook attempt as recorded: what followed it, how long it took, the receiver's status. */
+export interface WebhookAttemptReport {
+  outcome: AttemptOutcome["kind"];
+  latencyMs: number;
+  /** `null` when no response arrived. */
+  status: number | null;
 }
 
 /** A running or runnable sender. */
@@ -202,6 +212,15 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
       }
     }
     await deps.db.transaction((tx) => recordAttempt(tx, event.id, record, outcome));
+    try {
+      deps.observeAttempt?.({
+        outcome: outcome.kind,
+        latencyMs: record.latencyMs,
+        status: record.status,
+      });
+    } catch {
+      // Metrics never fail a send.
+    }
   }
 
   async function runOnce(): Promise<number> {

@@ -191,7 +191,7 @@ export interface InProcessRelay {
 export async function startRigServer(
   rig: RigEnvironment,
   env: Record<string, string> = {},
-  options: { worker?: boolean } = {},
+  options: Parameters<typeof startServer>[1] = {},
 ): Promise<InProcessRelay> {
   const all = { ...rig.env, ...env };
   // The AWS SDK reads the operator's credentials from the process environment (its default

@@ -64,6 +64,9 @@ export function serveCommand(io: CliIo): Command {
     io.stderr(
       `recording-relay listening on ${server.url} (database: ${server.db.kind}, staging: ${server.engine.staging.description}, worker: ${server.engine.worker ? "on" : "off"})`,
     );
+    for (const finding of server.selfCheck) {
+      io.stderr(`warning (${finding.code}, ${finding.check}): ${finding.message}`);
+    }
     closeOnSignals(server, config.shutdownTimeoutMs, io.stderr);
   });
 }

@@ -5,9 +5,11 @@ import { type StorageProvider, storageProviders } from "../../providers/index.ts
 import { generateSetup } from "../../providers/setup-guides.ts";
 import { withDatabase } from "../../runtime/database.ts";
 import { trustFrom } from "../../runtime/destinations.ts";
+import type { SetupGuide } from "../../setup/guide.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import type { CliIo } from "../io.ts";
-import { configFrom, databaseSettings, withSettings } from "../options.ts";
+import { adminSettings, configFrom, withSettings } from "../options.ts";
+import { remoteRelay } from "../remote.ts";
 
 const formats = ["all", "cli", "terraform", "json"] as const;
 
@@ -28,7 +30,7 @@ export function setupCommand(io: CliIo): Command {
       "all",
     );
   withSettings(command, [
-    ...databaseSettings,
+    ...adminSettings,
     "issuerUrl",
     "awsAccountId",
     "awsExternalIdMode",
@@ -52,19 +54,14 @@ export function setupCommand(io: CliIo): Command {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
     const config = configFrom(io.env, options);
-    const saved = await withDatabase(config, "read", async (db) => {
-      if (!(await findWorkspace(db, workspaceId))) {
-        throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);
-      }
-      return await getDefaultRecordingStorage(db, workspaceId);
-    });
-    const known = saved?.provider === provider ? saved : undefined;
-    const guide = generateSetup(provider as StorageProvider, {
-      workspaceId,
-      trust: trustFrom(config),
-      keyTemplate: known?.key_template ?? config.defaultKeyTemplate,
-      known,
-    });
+    const remote = remoteRelay(config);
+    // A running relay answers with its own configuration (issuer, AWS account): the truth.
+    const guide = remote
+      ? ((await remote.call(
+          "GET",
+          `/v2/workspaces/${workspaceId}/recording-storage/setup/${provider}`,
+        )) as SetupGuide)
+      : await localGuide(config, provider as StorageProvider, workspaceId);
     switch (format) {
       case "cli":
         io.stdout(guide.cli.trimEnd());
@@ -89,5 +86,26 @@ export function setupCommand(io: CliIo): Command {
           ].join("\n"),
         );
     }
+  });
+}
+
+/** The guide from the database and this command's own settings (no relay running). */
+async function localGuide(
+  config: ReturnType<typeof configFrom>,
+  provider: StorageProvider,
+  workspaceId: string,
+): Promise<SetupGuide> {
+  const saved = await withDatabase(config, "read", async (db) => {
+    if (!(await findWorkspace(db, workspaceId))) {
+      throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);
+    }
+    return await getDefaultRecordingStorage(db, workspaceId);
+  });
+  const known = saved?.provider === provider ? saved : undefined;
+  return generateSetup(provider, {
+    workspaceId,
+    trust: trustFrom(config),
+    keyTemplate: known?.key_template ?? config.defaultKeyTemplate,
+    known,
   });
 }

@@ -8,7 +8,8 @@ import { destinationsFrom, trustFrom, verifierOf } from "../../runtime/destinati
 import { openIssuer } from "../../runtime/issuer.ts";
 import { findWorkspace, getDefaultRecordingStorage } from "../../workspaces/index.ts";
 import type { CliIo } from "../io.ts";
-import { configFrom, databaseSettings, destinationSettings, withSettings } from "../options.ts";
+import { adminSettings, configFrom, destinationSettings, withSettings } from "../options.ts";
+import { remoteRelay } from "../remote.ts";
 
 /**
  * `recording-relay verify --workspace <id> [--file storage.json]`: the live diagnostic of
@@ -21,7 +22,7 @@ export function verifyCommand(io: CliIo): Command {
     )
     .requiredOption("--workspace <id>", "the workspace id")
     .option("--file <path>", "a recording_storage JSON file (default: the workspace default)");
-  withSettings(command, [...databaseSettings, ...destinationSettings]);
+  withSettings(command, [...adminSettings, ...destinationSettings]);
   return command.action(async (options: Record<string, unknown>) => {
     const workspaceId = String(options.workspace);
     if (!isUuid(workspaceId)) {
@@ -38,6 +39,22 @@ export function verifyCommand(io: CliIo): Command {
           `--file: cannot read ${options.file} as JSON (${(error as Error).message})`,
         );
       }
+    }
+    const remote = remoteRelay(config);
+    if (remote) {
+      const report = (await remote.call(
+        "POST",
+        `/v2/workspaces/${workspaceId}/recording-storage/verify`,
+        input,
+      )) as { ok: boolean };
+      io.stdout(JSON.stringify(report, null, 2));
+      if (!report.ok) {
+        throw new AppError(
+          "VALIDATION_FAILED",
+          "the destination failed verification (see the steps above)",
+        );
+      }
+      return;
     }
     await withDatabase(config, "read", async (db) => {
       if (!(await findWorkspace(db, workspaceId))) {

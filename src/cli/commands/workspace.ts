@@ -4,21 +4,26 @@ import { AppError } from "../../errors/index.ts";
 import { withDatabase } from "../../runtime/database.ts";
 import { createApiKey, createWorkspace, findWorkspace } from "../../workspaces/index.ts";
 import type { CliIo } from "../io.ts";
-import { configFrom, databaseSettings, withSettings } from "../options.ts";
+import { adminSettings, configFrom, withSettings } from "../options.ts";
+import { remoteRelay } from "../remote.ts";
 
 /** `recording-relay workspace create --name <name>`: prints the new workspace as JSON. */
 export function workspaceCommand(io: CliIo): Command {
   const create = new Command("create")
     .description("Create a workspace (customer account) and print it as JSON")
     .requiredOption("--name <name>", "display name of the customer");
-  withSettings(create, databaseSettings).action(async (options: Record<string, unknown>) => {
+  withSettings(create, adminSettings).action(async (options: Record<string, unknown>) => {
     const name = String(options.name).trim();
     if (name.length < 1 || name.length > 200) {
       throw new AppError("VALIDATION_FAILED", "--name must be 1 to 200 characters");
     }
-    const workspace = await withDatabase(configFrom(io.env, options), "write", (db) =>
-      createWorkspace(db, { name }),
-    );
+    const config = configFrom(io.env, options);
+    const remote = remoteRelay(config);
+    if (remote) {
+      io.stdout(JSON.stringify(await remote.call("POST", "/v2/workspaces", { name })));
+      return;
+    }
+    const workspace = await withDatabase(config, "write", (db) => createWorkspace(db, { name }));
     io.stdout(
       JSON.stringify({
         workspace_id: workspace.id,
@@ -35,12 +40,20 @@ export function apiKeyCommand(io: CliIo): Command {
   const create = new Command("create")
     .description("Create an API key for a workspace; the key is printed only this once")
     .requiredOption("--workspace <id>", "the workspace id");
-  withSettings(create, databaseSettings).action(async (options: Record<string, unknown>) => {
+  withSettings(create, adminSettings).action(async (options: Record<string, unknown>) => {
     const workspaceId = String(options.workspace);
     if (!isUuid(workspaceId)) {
       throw new AppError("VALIDATION_FAILED", "--workspace must be a workspace id (a UUID)");
     }
-    const created = await withDatabase(configFrom(io.env, options), "write", (db) =>
+    const config = configFrom(io.env, options);
+    const remote = remoteRelay(config);
+    if (remote) {
+      io.stdout(
+        JSON.stringify(await remote.call("POST", `/v2/workspaces/${workspaceId}/api-keys`)),
+      );
+      return;
+    }
+    const created = await withDatabase(config, "write", (db) =>
       db.transaction(async (tx) => {
         if (!(await findWorkspace(tx, workspaceId))) {
           throw new AppError("NOT_FOUND", `no workspace ${workspaceId}`);

@@ -31,6 +31,8 @@ import { conversationSchema, warningSchema } from "../schemas/recording-storage.
 /** What the conversation and destination routes need. */
 export interface DestinationDeps {
   db: Db;
+  /** Serves the operator's setup and verify for a named workspace when present. */
+  operatorToken?: string;
   trust: RelayTrust;
   /** Key template of destinations without their own (operator setting). */
   defaultKeyTemplate: string;

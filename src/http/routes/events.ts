@@ -7,13 +7,15 @@ import type { Clock } from "../../lib/clock.ts";
 import {
   type AttemptRecord,
   attemptsOf,
+  eventTypes,
   findEvent,
   type LoggedEvent,
   listEvents,
   resendEvent,
 } from "../../webhooks/index.ts";
-import { requireWorkspace } from "../auth.ts";
+import { requireWorkspace, requireWorkspaceOrOperator } from "../auth.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { cursorParam, limitParam, listingScope, workspaceIdParam } from "../schemas/listing.ts";
 
 const attemptSchema = z.object({
   attempt: z.number(),
@@ -26,6 +28,7 @@ const attemptSchema = z.object({
 
 const eventSchema = z.object({
   event_id: z.string().meta({ description: "The `webhook-id` header of every attempt" }),
+  workspace_id: z.string(),
   event_type: z.string(),
   conversation_id: z.string(),
   recording_id: z.string().nullable(),
@@ -50,6 +53,7 @@ const showAttempt = (attempt: AttemptRecord) => ({
 
 const showEvent = (event: LoggedEvent, attempts: AttemptRecord[]) => ({
   event_id: event.id,
+  workspace_id: event.workspaceId,
   event_type: event.eventType,
   conversation_id: event.conversationId,
   recording_id: event.recordingId,
@@ -67,13 +71,20 @@ const showEvent = (event: LoggedEvent, attempts: AttemptRecord[]) => ({
 const eventIdShape = /^msg_[0-9a-f]{32}$/;
 
 const security = [{ apiKey: [] }];
+const securityEither: Record<string, string[]>[] = [{ apiKey: [] }, { operatorToken: [] }];
 const eventParams = z.object({ event_id: z.string().max(100) });
 
 /** `GET /v2/events`, `GET /v2/events/{id}` and `POST /v2/events/{id}/resend` (the webhook log). */
-export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: () => void }) {
+export function eventRoutes(deps: {
+  db: Db;
+  operatorToken: string;
+  clock: Clock;
+  wakeWebhookSender?: () => void;
+}) {
   return async function eventRoutes(parent: FastifyInstance): Promise<void> {
     const app = parent.withTypeProvider<ZodTypeProvider>();
     const workspaceOnly = requireWorkspace(deps.db);
+    const either = requireWorkspaceOrOperator(deps.db, deps.operatorToken);
 
     const withAttempts = async (events: LoggedEvent[]) => {
       const attempts = await attemptsOf(
@@ -87,26 +98,19 @@ export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: ()
     app.get(
       "/v2/events",
       {
-        preHandler: workspaceOnly,
+        preHandler: either,
         schema: {
           tags: ["events"],
-          summary: "The workspace's webhook events, newest first, with every delivery attempt",
+          summary: "Webhook events, newest first, with every delivery attempt",
           description:
-            "Cursor pagination: pass `next_cursor` as `cursor` for the next page (null on the last).",
-          security,
+            "A workspace key lists its own events; the operator token lists every workspace's, or one with `workspace_id`. Filters `state` and `event_type` combine. Cursor pagination: pass `next_cursor` as `cursor` for the next page (null on the last), with the same filters.",
+          security: securityEither,
           querystring: z.strictObject({
-            limit: z
-              .string()
-              .regex(/^\d+$/, "must be a whole number from 1 to 100")
-              .transform(Number)
-              .pipe(
-                z
-                  .number()
-                  .min(1, "must be a whole number from 1 to 100")
-                  .max(100, "must be a whole number from 1 to 100"),
-              )
-              .optional(),
-            cursor: z.string().max(300, "is not a cursor from a previous page").optional(),
+            limit: limitParam,
+            cursor: cursorParam,
+            state: z.enum(["pending", "delivered", "failed"]).optional(),
+            event_type: z.enum(eventTypes).optional(),
+            workspace_id: workspaceIdParam,
           }),
           response: {
             200: z.object({ data: z.array(eventSchema), next_cursor: z.string().nullable() }),
@@ -114,13 +118,20 @@ export function eventRoutes(deps: { db: Db; clock: Clock; wakeWebhookSender?: ()
         },
       },
       async (request) => {
-        const after = request.query.cursor
-          ? decodeCursor(request.query.cursor, (id) => eventIdShape.test(id))
+        const { query } = request;
+        const after = query.cursor
+          ? decodeCursor(query.cursor, (id) => eventIdShape.test(id))
           : undefined;
-        const page = await listEvents(deps.db, request.workspaceId, {
-          limit: request.query.limit ?? 20,
-          ...(after ? { after } : {}),
-        });
+        const workspaceId = listingScope(request.workspaceId, query.workspace_id);
+        const page = await listEvents(
+          deps.db,
+          {
+            ...(workspaceId ? { workspaceId } : {}),
+            ...(query.state ? { state: query.state } : {}),
+            ...(query.event_type ? { eventType: query.event_type } : {}),
+          },
+          { limit: query.limit ?? 20, ...(after ? { after } : {}) },
+        );
         const last = page.items.at(-1);
         return {
           data: await withAttempts(page.items),

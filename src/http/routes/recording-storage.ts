@@ -1,12 +1,17 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import type { Db } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
 import { storageProviders } from "../../providers/index.ts";
 import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { generateSetup, requireAwsAccount } from "../../providers/setup-guides.ts";
-import { getDefaultRecordingStorage, setDefaultRecordingStorage } from "../../workspaces/index.ts";
-import { requireWorkspace } from "../auth.ts";
+import {
+  findWorkspace,
+  getDefaultRecordingStorage,
+  setDefaultRecordingStorage,
+} from "../../workspaces/index.ts";
+import { requireOperator, requireWorkspace } from "../auth.ts";
 import { recordingStorageSchema, warningSchema } from "../schemas/recording-storage.ts";
 import { type DestinationDeps, signalOf, validationError } from "./conversations.ts";
 
@@ -28,6 +33,22 @@ const defaultAnswer = z.object({
     .string()
     .meta({ description: "The template conversations capture: its own, or the operator default" }),
 });
+
+/**
+ * The operator acting for the workspace named in the path: `request.workspaceId` is set to it,
+ * and an unknown workspace is a 404.
+ */
+function operatorFor(db: Db, operatorToken: string) {
+  const operator = requireOperator(operatorToken);
+  return async function operatorFor(request: FastifyRequest): Promise<void> {
+    await operator(request);
+    const { workspace_id } = request.params as { workspace_id?: string };
+    if (!workspace_id || !(await findWorkspace(db, workspace_id))) {
+      throw new AppError("NOT_FOUND", `no workspace ${workspace_id ?? ""}`);
+    }
+    request.workspaceId = workspace_id;
+  };
+}
 
 /** The workspace default destination and the setup guides (docs/api.md, recording_storage). */
 export function recordingStorageRoutes(deps: DestinationDeps) {
@@ -107,95 +128,123 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
       },
     );
 
-    app.post(
-      "/v2/recording-storage/verify",
+    // The workspace's own routes, and the operator's on behalf of a named workspace (the CLI's
+    // `setup` and `verify` against a running relay).
+    const variants = [
       {
+        prefix: "/v2",
         preHandler: workspaceOnly,
-        schema: {
-          tags: ["recording-storage"],
-          summary: "Check a destination live, step by step",
-          description:
-            "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). 200 whatever the outcome; `ok` tells.",
-          security: securityApiKey,
-          body: z.unknown(),
-          response: {
-            200: z.object({
-              ok: z.boolean(),
-              provider: z.string().meta({ description: "s3, gcs or azure_blob" }),
-              probe_key: z.string(),
-              steps: z.array(verifyStepSchema),
-            }),
+        security: securityApiKey,
+        params: z.object({}),
+        summarySuffix: "",
+      },
+      ...(deps.operatorToken
+        ? [
+            {
+              prefix: "/v2/workspaces/:workspace_id",
+              preHandler: operatorFor(deps.db, deps.operatorToken),
+              security: [{ operatorToken: [] }],
+              params: z.object({ workspace_id: z.uuid("must be a workspace id (a UUID)") }),
+              summarySuffix: " (operator, for a workspace)",
+            },
+          ]
+        : []),
+    ];
+    for (const variant of variants) {
+      app.post(
+        `${variant.prefix}/recording-storage/verify`,
+        {
+          preHandler: variant.preHandler,
+          schema: {
+            tags: ["recording-storage"],
+            summary: `Check a destination live, step by step${variant.summarySuffix}`,
+            description:
+              "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). 200 whatever the outcome; `ok` tells.",
+            security: variant.security,
+            params: variant.params,
+            body: z.unknown(),
+            response: {
+              200: z.object({
+                ok: z.boolean(),
+                provider: z.string().meta({ description: "s3, gcs or azure_blob" }),
+                probe_key: z.string(),
+                steps: z.array(verifyStepSchema),
+              }),
+            },
           },
         },
-      },
-      async (request, reply) => {
-        let destination: Awaited<ReturnType<typeof getDefaultRecordingStorage>>;
-        if (request.body === undefined || request.body === null) {
-          destination = await getDefaultRecordingStorage(deps.db, request.workspaceId);
-          if (!destination) {
+        async (request, reply) => {
+          let destination: Awaited<ReturnType<typeof getDefaultRecordingStorage>>;
+          if (request.body === undefined || request.body === null) {
+            destination = await getDefaultRecordingStorage(deps.db, request.workspaceId);
+            if (!destination) {
+              throw new AppError(
+                "NOT_FOUND",
+                "this workspace has no default recording_storage: send one in the body, or set one with PUT /v2/recording-storage",
+              );
+            }
+          } else {
+            const result = validateRecordingStorage(request.body, "", deps);
+            if (!result.ok) throw validationError(result.issue);
+            destination = result.value;
+          }
+          if (destination.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+          if (!deps.verifyDestination) {
             throw new AppError(
-              "NOT_FOUND",
-              "this workspace has no default recording_storage: send one in the body, or set one with PUT /v2/recording-storage",
+              "NOT_CONFIGURED",
+              "live verification is not available in this process",
             );
           }
-        } else {
-          const result = validateRecordingStorage(request.body, "", deps);
-          if (!result.ok) throw validationError(result.issue);
-          destination = result.value;
-        }
-        if (destination.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
-        if (!deps.verifyDestination) {
-          throw new AppError(
-            "NOT_CONFIGURED",
-            "live verification is not available in this process",
+          return await deps.verifyDestination(
+            withKeyTemplate(destination, deps.defaultKeyTemplate),
+            {
+              workspaceId: request.workspaceId,
+              signal: signalOf(request, reply),
+            },
           );
-        }
-        return await deps.verifyDestination(withKeyTemplate(destination, deps.defaultKeyTemplate), {
-          workspaceId: request.workspaceId,
-          signal: signalOf(request, reply),
-        });
-      },
-    );
+        },
+      );
 
-    app.get(
-      "/v2/recording-storage/setup/:provider",
-      {
-        preHandler: workspaceOnly,
-        schema: {
-          tags: ["recording-storage"],
-          summary: "The trust to configure on the customer's side, as CLI commands and Terraform",
-          description:
-            "Filled in with this workspace's Workspace ID, the relay's issuer, trusted AWS account and ExternalId, and any names the workspace default already gives. Values the customer must supply are listed in `placeholders` and marked FILL IN.",
-          security: securityApiKey,
-          params: z.object({
-            provider: z.enum(storageProviders, "must be one of s3, gcs, azure_blob"),
-          }),
-          response: {
-            200: z.object({
-              provider: z.string().meta({ description: "s3, gcs or azure_blob" }),
-              workspace_id: z.string(),
-              relay_identity: z.record(z.string(), z.union([z.string(), z.number()])),
-              placeholders: z.array(z.object({ name: z.string(), description: z.string() })),
-              cli: z.string(),
-              terraform: z.string(),
-              recording_storage: z.record(z.string(), z.string()),
-              notes: z.array(z.string()),
+      app.get(
+        `${variant.prefix}/recording-storage/setup/:provider`,
+        {
+          preHandler: variant.preHandler,
+          schema: {
+            tags: ["recording-storage"],
+            summary: `The trust to configure on the customer's side, as CLI commands and Terraform${variant.summarySuffix}`,
+            description:
+              "Filled in with this workspace's Workspace ID, the relay's issuer, trusted AWS account and ExternalId, and any names the workspace default already gives. Values the customer must supply are listed in `placeholders` and marked FILL IN.",
+            security: variant.security,
+            params: variant.params.extend({
+              provider: z.enum(storageProviders, "must be one of s3, gcs, azure_blob"),
             }),
+            response: {
+              200: z.object({
+                provider: z.string().meta({ description: "s3, gcs or azure_blob" }),
+                workspace_id: z.string(),
+                relay_identity: z.record(z.string(), z.union([z.string(), z.number()])),
+                placeholders: z.array(z.object({ name: z.string(), description: z.string() })),
+                cli: z.string(),
+                terraform: z.string(),
+                recording_storage: z.record(z.string(), z.string()),
+                notes: z.array(z.string()),
+              }),
+            },
           },
         },
-      },
-      async (request) => {
-        const { provider } = request.params;
-        const saved = await getDefaultRecordingStorage(deps.db, request.workspaceId);
-        // A saved default of the same provider supplies names and its key template.
-        const known = saved?.provider === provider ? saved : undefined;
-        return generateSetup(provider, {
-          workspaceId: request.workspaceId,
-          trust: deps.trust,
-          keyTemplate: known?.key_template ?? deps.defaultKeyTemplate,
-          known,
-        });
-      },
-    );
+        async (request) => {
+          const { provider } = request.params;
+          const saved = await getDefaultRecordingStorage(deps.db, request.workspaceId);
+          // A saved default of the same provider supplies names and its key template.
+          const known = saved?.provider === provider ? saved : undefined;
+          return generateSetup(provider, {
+            workspaceId: request.workspaceId,
+            trust: deps.trust,
+            keyTemplate: known?.key_template ?? deps.defaultKeyTemplate,
+            known,
+          });
+        },
+      );
+    }
   };
 }

@@ -4,11 +4,20 @@ import { z } from "zod";
 import type { Db } from "../../db/index.ts";
 import { deliverySummary } from "../../delivery/queue.ts";
 import { redeliver } from "../../delivery/redeliver.ts";
+import { isUuid } from "../../domain/ids.ts";
 import { AppError } from "../../errors/index.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import type { Clock } from "../../lib/clock.ts";
-import { findRecording, type Recording } from "../../recordings/store.ts";
+import { findRecording, listRecordings, type Recording } from "../../recordings/store.ts";
 import { requireOperator, requireWorkspaceOrOperator } from "../auth.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import {
+  cursorParam,
+  instantParam,
+  limitParam,
+  listingScope,
+  workspaceIdParam,
+} from "../schemas/listing.ts";
 import { signalOf } from "./conversations.ts";
 
 /** What the recording routes need. */
@@ -26,6 +35,7 @@ const recordingId = z.object({ recording_id: z.uuid("must be a recording id (a U
 
 const recordingSchema = z.object({
   recording_id: z.string(),
+  workspace_id: z.string(),
   conversation_id: z.string(),
   epoch_ms: z.number(),
   key: z.string(),
@@ -54,6 +64,7 @@ async function showRecording(db: Db, recording: Recording) {
   const delivery = await deliverySummary(db, recording.id);
   return {
     recording_id: recording.id,
+    workspace_id: recording.workspaceId,
     conversation_id: recording.conversationId,
     epoch_ms: recording.epochMs,
     key: recording.key,
@@ -281,6 +292,68 @@ export function recordingRoutes(deps: RecordingDeps) {
           nowMs: deps.clock.now(),
         });
         return reply.status(202).send(await showRecording(deps.db, recording));
+      },
+    );
+  };
+}
+
+/**
+ * `GET /v2/recordings` (docs/api.md, Recordings listing): a workspace's recordings, or every
+ * workspace's for the operator, filtered and paged. Served by every process with HTTP, ingesting
+ * or not.
+ */
+export function recordingListRoutes(deps: { db: Db; operatorToken: string }) {
+  return async function recordingListRoutes(parent: FastifyInstance): Promise<void> {
+    const app = parent.withTypeProvider<ZodTypeProvider>();
+    const either = requireWorkspaceOrOperator(deps.db, deps.operatorToken);
+    app.get(
+      "/v2/recordings",
+      {
+        preHandler: either,
+        schema: {
+          tags: ["recordings"],
+          summary: "Recordings, newest first, filtered by state, provider, error code and time",
+          description:
+            "A workspace key lists its own recordings; the operator token lists every workspace's, or one with `workspace_id`. Filters combine: `state`, `provider`, `error_code` (of the latest delivery), `created_after` (inclusive) and `created_before` (exclusive), RFC 3339. Cursor pagination: pass `next_cursor` as `cursor` with the same filters (null on the last page).",
+          security: securityEither,
+          querystring: z.strictObject({
+            limit: limitParam,
+            cursor: cursorParam,
+            state: z.enum(["receiving", "complete", "delivered", "failed", "purged"]).optional(),
+            provider: z.enum(["s3", "gcs", "azure_blob"]).optional(),
+            error_code: z
+              .string()
+              .regex(/^[A-Z][A-Z0-9_]{0,63}$/, "must be an error code like DESTINATION_AUTH_FAILED")
+              .optional(),
+            created_after: instantParam,
+            created_before: instantParam,
+            workspace_id: workspaceIdParam,
+          }),
+          response: {
+            200: z.object({ data: z.array(recordingSchema), next_cursor: z.string().nullable() }),
+          },
+        },
+      },
+      async (request) => {
+        const { query } = request;
+        const after = query.cursor ? decodeCursor(query.cursor, isUuid) : undefined;
+        const workspaceId = listingScope(request.workspaceId, query.workspace_id);
+        const page = await listRecordings(
+          deps.db,
+          {
+            ...(workspaceId ? { workspaceId } : {}),
+            ...(query.state ? { state: query.state } : {}),
+            ...(query.provider ? { provider: query.provider } : {}),
+            ...(query.error_code ? { errorCode: query.error_code } : {}),
+            ...(query.created_after ? { createdAfter: query.created_after } : {}),
+            ...(query.created_before ? { createdBefore: query.created_before } : {}),
+          },
+          { limit: query.limit ?? 20, ...(after ? { after } : {}) },
+        );
+        const data = [];
+        for (const recording of page.items) data.push(await showRecording(deps.db, recording));
+        const last = page.items.at(-1);
+        return { data, next_cursor: page.hasMore && last ? encodeCursor(last) : null };
       },
     );
   };

@@ -7,6 +7,7 @@
 import type { Agent } from "node:https";
 import { ClientAssertionCredential } from "@azure/identity";
 import { fetch } from "undici";
+import type { IdentityExchangeObserver } from "../../destinations/adapter.ts";
 import { type MintToken, sharedDispatcher, sharedHttpsAgent } from "../../destinations/adapter.ts";
 import type { AzureBlobAdapterSettings } from "./settings.ts";
 import type { AzureBlobStorage } from "./storage.ts";
@@ -109,4 +110,24 @@ export async function diagnoseAuthority(
   } catch {
     return undefined;
   }
+}
+
+/** Reports every token the blob client asks of a cached Entra credential to the metrics hook. */
+export function observedAzure(
+  credential: ClientAssertionCredential,
+  observe: IdentityExchangeObserver | undefined,
+): ClientAssertionCredential {
+  if (!observe) return credential;
+  const getToken = credential.getToken.bind(credential);
+  credential.getToken = async (...args: Parameters<typeof getToken>) => {
+    try {
+      const token = await getToken(...args);
+      observe("azure_blob", "success");
+      return token;
+    } catch (error) {
+      observe("azure_blob", "failure");
+      throw error;
+    }
+  };
+  return credential;
 }

@@ -1,7 +1,7 @@
 /** Azure Blob Storage: everything the relay knows about it, behind {@link azureBlobProvider}. */
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
-import { createAzureCredential } from "./credentials.ts";
+import { createAzureCredential, observedAzure } from "./credentials.ts";
 import {
   type AzureBlobAdapterSettings,
   type AzureBlobSettings,
@@ -28,12 +28,15 @@ export const azureBlobProvider: Provider<
   defaultSettings: defaultAzureBlobSettings,
   settingsFrom: azureBlobSettingsFrom,
 
-  createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
+  createDestination(storage, { workspaceId }, deps) {
+    const { trust, settings, mintToken, cache, onIdentityExchange } = deps;
     const key = credentialKey(workspaceId, ["azure_blob", storage.tenant_id, storage.client_id]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
     return createAzureBlobDestination({
       destination: storage,
-      credential: cachedCredential(cache, key, () => createAzureCredential(inputs)),
+      credential: cachedCredential(cache, key, () =>
+        observedAzure(createAzureCredential(inputs), onIdentityExchange),
+      ),
       settings,
       hints: {
         tenantId: storage.tenant_id,

@@ -5,7 +5,7 @@
  * and refreshes it 5 minutes before expiry, so one exchange serves every upload of an hour.
  */
 import { IdentityPoolClient } from "google-auth-library";
-import type { MintToken } from "../../destinations/adapter.ts";
+import type { IdentityExchangeObserver, MintToken } from "../../destinations/adapter.ts";
 import type { DestinationStage } from "../../destinations/contract.ts";
 import { messageOf, networkErrorCode } from "../../destinations/network.ts";
 import type { GcpObservedFailure } from "./errors.ts";
@@ -110,4 +110,26 @@ export function observeGcpAuthError(
     };
   }
   return { stage, code: status ? String(status) : "UnknownError", message, httpStatus: status };
+}
+
+/**
+ * Reports the exchanges of a cached GCP client to the metrics hook: a refresh (STS, then
+ * impersonation) emits `tokens` when it succeeds, and getAccessToken rejects only when it failed.
+ */
+export function observedGcp(
+  client: IdentityPoolClient,
+  observe: IdentityExchangeObserver | undefined,
+): IdentityPoolClient {
+  if (!observe) return client;
+  client.on("tokens", () => observe("gcs", "success"));
+  const getAccessToken = client.getAccessToken.bind(client);
+  client.getAccessToken = async () => {
+    try {
+      return await getAccessToken();
+    } catch (error) {
+      observe("gcs", "failure");
+      throw error;
+    }
+  };
+  return client;
 }

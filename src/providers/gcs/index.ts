@@ -1,7 +1,7 @@
 /** Google Cloud Storage: everything the relay knows about it, behind {@link gcsProvider}. */
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
-import { createGcpAuthClient } from "./credentials.ts";
+import { createGcpAuthClient, observedGcp } from "./credentials.ts";
 import {
   defaultGcsSettings,
   type GcsAdapterSettings,
@@ -24,13 +24,16 @@ export const gcsProvider: Provider<GcsStorage, GcsSettings, GcsAdapterSettings> 
   defaultSettings: defaultGcsSettings,
   settingsFrom: gcsSettingsFrom,
 
-  createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
+  createDestination(storage, { workspaceId }, deps) {
+    const { trust, settings, mintToken, cache, onIdentityExchange } = deps;
     const audience = audienceOf(storage);
     const key = credentialKey(workspaceId, ["gcs", audience, storage.service_account_email]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
     return createGcsDestination({
       destination: storage,
-      credential: cachedCredential(cache, key, () => createGcpAuthClient(inputs)),
+      credential: cachedCredential(cache, key, () =>
+        observedGcp(createGcpAuthClient(inputs), onIdentityExchange),
+      ),
       settings,
       hints: {
         bucket: storage.bucket_name,

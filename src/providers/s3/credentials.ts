@@ -23,6 +23,8 @@ export interface S3ClientInputs {
   durationSeconds: number;
   settings: S3AdapterSettings;
   mintToken: MintToken;
+  /** Told of every exchange's outcome (the identity-exchange hook of the process's metrics). */
+  onExchange?: (outcome: "success" | "failure") => void;
 }
 
 /** RoleSessionName: names the workspace in the customer's CloudTrail (≤ 64 of `[\w+=,.@-]`). */
@@ -47,8 +49,11 @@ export function roleCredentials(inputs: S3ClientInputs): AwsCredentialIdentityPr
   const inner = exchangeProvider(inputs);
   return async (identityProperties) => {
     try {
-      return await inner(identityProperties);
+      const credentials = await inner(identityProperties);
+      inputs.onExchange?.("success");
+      return credentials;
     } catch (error) {
+      inputs.onExchange?.("failure");
       throw error instanceof StsExchangeError ? error : new StsExchangeError(error);
     }
   };

@@ -4,10 +4,11 @@
  * whether the role is missing, the principal untrusted or the ExternalId wrong, so the hint names
  * all three.
  */
-import {
-  type DestinationFailure,
-  type DestinationStage,
-  type ObservedFailure,
+import type {
+  DestinationErrorCode,
+  DestinationFailure,
+  DestinationStage,
+  ObservedFailure,
   verdictOf,
 } from "../../destinations/contract.ts";
 import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
@@ -49,7 +50,23 @@ export function classifyAwsFailure(
   failure: AwsObservedFailure,
   context: AwsHintContext,
 ): DestinationFailure {
-  const result = verdictOf(failure);
+  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
+    code,
+    transient,
+    cloudCode: failure.code,
+    cloudMessage: failure.message,
+    hint,
+    stage: failure.stage,
+  });
+  if (isMissingOperatorCredentials(failure)) {
+    // The relay has nothing to sign AssumeRole with: the operator's setup, not the customer's
+    // trust. Retried like an outage, so deliveries go through once the operator fixes it.
+    return result(
+      "NOT_CONFIGURED",
+      true,
+      "the relay has no AWS credentials of its own to call sts:AssumeRole: the operator must give them to the AWS SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role) or set RELAY_AWS_AUTH_MODE=web_identity, which needs none. This is not a problem with the customer's role or trust policy",
+    );
+  }
   const network = networkFailureHint(failure.code);
   if (network)
     return result("DESTINATION_UNAVAILABLE", isTransientNetworkCode(failure.code), network);
@@ -180,6 +197,19 @@ function classifySts(
     "DESTINATION_AUTH_FAILED",
     false,
     `AssumeRole of ${context.roleArn} failed: check the role's trust policy`,
+  );
+}
+
+/**
+ * The SDK's default chain found no credentials (`CredentialsProviderError`, "Could not load
+ * credentials from any providers"): nothing reached STS.
+ */
+export function isMissingOperatorCredentials(
+  failure: Pick<AwsObservedFailure, "code" | "message">,
+) {
+  return (
+    failure.code === "CredentialsProviderError" ||
+    /could not load credentials from any providers/i.test(failure.message)
   );
 }
 

@@ -25,7 +25,8 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
   defaultSettings: defaultS3Settings,
   settingsFrom: s3SettingsFrom,
 
-  createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
+  createDestination(storage, { workspaceId }, deps) {
+    const { trust, settings, mintToken, cache, onIdentityExchange } = deps;
     const externalId =
       settings.aws.authMode === "assume_role" ? externalIdFor(trust, workspaceId) : undefined;
     const key = credentialKey(workspaceId, [
@@ -44,6 +45,9 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
         durationSeconds: trust.awsRoleSessionSeconds,
         settings,
         mintToken,
+        ...(onIdentityExchange
+          ? { onExchange: (outcome) => onIdentityExchange("s3", outcome) }
+          : {}),
       }),
     );
     return createS3Destination({
