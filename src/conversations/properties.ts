@@ -4,7 +4,13 @@
  * flat S3 fields, which map to `{provider: "s3"}` and go all three together.
  */
 
-import { type AllowedNetworks, callbackHostProblem } from "../domain/callback-address.ts";
+import {
+  type AllowedNetworks,
+  type AllowedPorts,
+  callbackHostProblem,
+  callbackPortProblem,
+  urlPort,
+} from "../domain/callback-address.ts";
 import { findSecret, secretMessage } from "../domain/secrets.ts";
 import type { RecordingStorage, S3Storage } from "../providers/index.ts";
 import {
@@ -52,6 +58,8 @@ export interface PropertiesValidationOptions extends StorageValidationOptions {
   allowHttpCallbacks: boolean;
   /** Networks a callback may reach despite the SSRF rules (operator setting; empty by default). */
   callbackAllowedNetworks?: AllowedNetworks;
+  /** Ports a callback may use beyond 443, 80 and 8443 (operator setting; none by default). */
+  callbackAllowedPorts?: AllowedPorts;
 }
 
 const knownProperties = ["enable_recording", "callback_url", "recording_storage"] as const;
@@ -70,6 +78,7 @@ export function callbackUrlProblem(
   value: string,
   allowHttp: boolean,
   allowed?: AllowedNetworks,
+  allowedPorts?: AllowedPorts,
 ): string | undefined {
   if (value.length > 2048) return "must be at most 2048 characters";
   if (!URL.canParse(value)) return "must be an absolute URL, e.g. https://example.com/hooks";
@@ -82,7 +91,7 @@ export function callbackUrlProblem(
   if (url.username || url.password) return "must not contain a user name or password";
   const hostProblem = callbackHostProblem(url.hostname, allowed);
   if (hostProblem) return `${hostProblem}; callbacks must reach a public address`;
-  return undefined;
+  return callbackPortProblem(urlPort(url), allowedPorts);
 }
 
 /** Validates `properties` of `POST /v2/conversations` (absent properties are `{}`). */
@@ -124,6 +133,7 @@ export function parseConversationProperties(
       raw.callback_url,
       options.allowHttpCallbacks,
       options.callbackAllowedNetworks,
+      options.callbackAllowedPorts,
     );
     if (problem) return fail("properties.callback_url", problem);
     properties.callback_url = raw.callback_url;

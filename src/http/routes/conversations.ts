@@ -13,6 +13,7 @@ import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
 import {
   type AllowedNetworks,
+  type AllowedPorts,
   keyTemplateOverwrites,
   overwriteWarning,
   type RelayTrust,
@@ -41,6 +42,8 @@ export interface DestinationDeps {
   verifyDestination?: DestinationVerifier;
   /** Networks callbacks may reach despite the SSRF rules (development and tests). */
   callbackAllowedNetworks?: AllowedNetworks;
+  /** Ports callbacks may use beyond 443, 80 and 8443 (operator setting). */
+  callbackAllowedPorts?: AllowedPorts;
 }
 
 /** Runs the verify steps for a workspace's destination (from the destination adapters). */
