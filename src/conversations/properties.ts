@@ -104,14 +104,13 @@ export function parseConversationProperties(
     return fail("properties", "must be an object");
   }
   const raw = input as Record<string, unknown>;
-  // Secret-looking names anywhere, and secret-looking values in the destination fields, come first:
-  // a pasted key must be answered as a key, not as an unknown or malformed field.
+  // Secret-looking names anywhere, then secret-looking values anywhere (the destination fields,
+  // inside the callback URL's path, query and user information), come first: a pasted key must be
+  // answered as a key, not as an unknown or malformed field.
   const byName = findSecret(raw, "properties", { values: false });
   if (byName) return fail(byName.field, secretMessage(byName));
-  for (const name of [...legacyNames, "recording_storage"]) {
-    const found = findSecret(raw[name], `properties.${name}`);
-    if (found) return fail(found.field, secretMessage(found));
-  }
+  const byValue = findSecret(raw, "properties");
+  if (byValue) return fail(byValue.field, secretMessage(byValue));
   for (const name of Object.keys(raw)) {
     if (!(knownProperties as readonly string[]).includes(name) && !(name in legacyS3Fields)) {
       return fail(`properties.${name}`, "unknown field");
