@@ -71,12 +71,12 @@ function nameLooksLike(name: string): string | undefined {
 // kind of credential, with its own delimiters, so it cannot be a piece of an ordinary name.
 const embeddedShapes: [RegExp, string][] = [
   [/(?:^|[^A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/, "an AWS access key id"],
-  [
-    /(?:^|[^A-Za-z0-9+])(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9+/=]{20,}/,
-    "an AWS session token",
-  ],
+  [/(?:^|[^A-Za-z0-9+])(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9+/=]{20,}/, "an AWS session token"],
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, "a private key"],
-  [/(?:^|[;?&])\s*(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=/i, "a connection string"],
+  [
+    /(?:^|[;?&])\s*(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=/i,
+    "a connection string",
+  ],
   [/DefaultEndpointsProtocol\s*=/i, "a connection string"],
   [/(?:^|[?&#])sig=[^&]+/, "a SAS token"],
   [/"(?:private_key|private_key_id)"\s*:/, "a service account key"],
@@ -85,7 +85,10 @@ const embeddedShapes: [RegExp, string][] = [
     /(?:^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/,
     "a signed token (JWT)",
   ],
-  [/(?:^|[^A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/, "a GitHub token"],
+  [
+    /(?:^|[^A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/,
+    "a GitHub token",
+  ],
   [/(?:^|[^A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/, "a Google API key"],
 ];
 

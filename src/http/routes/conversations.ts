@@ -121,7 +121,9 @@ export function conversationRoutes(deps: DestinationDeps) {
         if (destination?.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
 
         let effective = destination;
+        let source: "conversation" | "workspace_default" = "conversation";
         if (!effective) {
+          source = "workspace_default";
           effective = await getDefaultRecordingStorage(deps.db, request.workspaceId);
           if (effective) {
             if (effective.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
@@ -147,6 +149,7 @@ export function conversationRoutes(deps: DestinationDeps) {
           await deps.checkDestination(captured, {
             workspaceId: request.workspaceId,
             signal: signalOf(request, reply),
+            checking: source,
           });
         }
         const conversation = await createConversation(deps.db, {
