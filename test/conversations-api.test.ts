@@ -1,6 +1,7 @@
 /** Conversations and the workspace default destination through the real HTTP API. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { parseAllowedPorts } from "../src/domain/index.ts";
 import { AppError } from "../src/errors/index.ts";
 import { validAzure, validGcs, validLegacy, validS3 } from "./fixtures/recording-storage-corpus.ts";
 import { testTrust } from "./helpers/app-deps.ts";
@@ -301,6 +302,7 @@ describe("operator settings and seams", () => {
     const relay = await startTestRelay("postgres", {
       defaultKeyTemplate: "acme/{conversation_id}.mp4",
       allowHttpCallbacks: true,
+      callbackAllowedPorts: parseAllowedPorts("9000"),
     });
     try {
       const { apiKey } = await relay.workspace();

@@ -8,6 +8,7 @@ import { DEMO, type RoleConfig } from "../emulators/aws/index.ts";
 import { s3CreationCheck } from "../src/conversations/s3-check.ts";
 import { CredentialCache } from "../src/destinations/index.ts";
 import { verifierOf } from "../src/runtime/destinations.ts";
+import { setDefaultRecordingStorage } from "../src/workspaces/index.ts";
 import { testTrust } from "./helpers/app-deps.ts";
 import {
   awsRig,
@@ -96,6 +97,57 @@ describe("destinations behind the HTTP API", () => {
       /ValidationError: The requested DurationSeconds exceeds the MaxSessionDuration/,
     );
     assert.match(refused.body.error.message, /Hint: raise the role's maximum session duration/);
+  });
+
+  it("refuses to save an S3 default whose role cannot be assumed, and stores nothing", async () => {
+    const refused = await relay.call("PUT", "/v2/recording-storage", {
+      apiKey: workspace.apiKey,
+      body: { ...rigs.s3!.storage, assume_role_arn: SHORT_ROLE },
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, "VALIDATION_FAILED");
+    assert.equal(refused.body.error.field, undefined, "the whole body is the destination");
+    assert.doesNotMatch(refused.body.error.message, /properties\./);
+    assert.match(refused.body.error.message, /unable to assume role with given parameters/);
+    assert.match(refused.body.error.message, /DurationSeconds exceeds the MaxSessionDuration/);
+    assert.match(refused.body.error.message, /Hint: raise the role's maximum session duration/);
+    assert.match(refused.body.error.message, /the default was not saved/);
+    const stored = await relay.call("GET", "/v2/recording-storage", { apiKey: workspace.apiKey });
+    assert.equal(stored.status, 404);
+
+    // A role that can be assumed is saved.
+    const saved = await relay.call("PUT", "/v2/recording-storage", {
+      apiKey: workspace.apiKey,
+      body: rigs.s3!.storage,
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    await relay.call("DELETE", "/v2/recording-storage", { apiKey: workspace.apiKey });
+  });
+
+  it("names the workspace default, not a field the caller never sent, when the saved default stopped working", async () => {
+    // Saved while it worked; the customer has since limited the role's sessions to one hour.
+    await setDefaultRecordingStorage(relay.db, workspace.id, {
+      ...(rigs.s3!.storage as { provider: "s3"; bucket_name: string; bucket_region: string }),
+      assume_role_arn: SHORT_ROLE,
+    });
+    try {
+      const refused = await relay.call("POST", "/v2/conversations", {
+        apiKey: workspace.apiKey,
+        body: { properties: { enable_recording: true } },
+      });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, "VALIDATION_FAILED");
+      assert.equal(refused.body.error.field, "recording_storage (workspace default)");
+      assert.doesNotMatch(refused.body.error.message, /properties\.recording_storage/);
+      assert.match(
+        refused.body.error.message,
+        /^recording_storage \(workspace default\): the workspace's saved default destination no longer works: unable to assume role with given parameters: ValidationError: /,
+      );
+      assert.match(refused.body.error.message, /PUT \/v2\/recording-storage/);
+      assert.match(refused.body.error.message, /POST \/v2\/recording-storage\/verify/);
+    } finally {
+      await setDefaultRecordingStorage(relay.db, workspace.id, null);
+    }
   });
 
   it("verifies a GCS destination: every step passes and the probe is gone", async () => {

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { createConversation } from "../src/conversations/index.ts";
-import { parseAllowedNetworks } from "../src/domain/index.ts";
+import { parseAllowedNetworks, parseAllowedPorts } from "../src/domain/index.ts";
 import {
   createWebhookSender,
   enqueueEvent,
@@ -93,6 +93,8 @@ for (const kind of databaseKinds) {
     const clock = testClock();
     const masterKey = crypto.getRandomValues(new Uint8Array(32));
     const loopbackOnly = parseAllowedNetworks("127.0.0.1/32");
+    // The receiver listens on an ephemeral port.
+    const anyPort = parseAllowedPorts("*");
     // Test names resolve here instead of system DNS; anything else does not exist.
     const names: Record<string, string> = {
       "hooks.example.test": "127.0.0.1",
@@ -116,6 +118,7 @@ for (const kind of databaseKinds) {
         masterKey,
         allowHttpCallbacks: true,
         callbackAllowedNetworks: loopbackOnly,
+        callbackAllowedPorts: anyPort,
         webhookSecretOverlapMs: 60_000,
       });
       receiver = await startReceiver(clock);
@@ -124,6 +127,7 @@ for (const kind of databaseKinds) {
         masterKey,
         clock,
         allowHttp: true,
+        allowedPorts: anyPort,
         resolveAll,
         timeoutMs: 5_000,
         random: () => 0,
@@ -606,6 +610,14 @@ for (const kind of databaseKinds) {
         "https://[::1]/hooks": /::1: it is a loopback address/,
         "https://127.0.0.2/hooks": /127\.0\.0\.2: it is a loopback address/,
         "https://metadata.google.internal/": /internal host name/,
+        "https://[64:ff9b::a9fe:a9fe]/": /NAT64 form of 169\.254\.169\.254, a cloud metadata/,
+        "https://[2002:7f00:1::]/hooks": /6to4 form of 127\.0\.0\.1, a loopback address/,
+        "https://[::127.0.0.1]/hooks": /IPv4-compatible/,
+        "https://[fec0::1]/hooks": /site-local/,
+        "https://203.0.113.7/hooks": /documentation \(TEST-NET\)/,
+        "https://metadata/computeMetadata/v1/": /single-label name/,
+        "https://metadata.goog/": /internal host name/,
+        "https://kubernetes.default.svc/": /internal host name/,
       };
       for (const [url, message] of Object.entries(refused)) {
         const answer = await relay.call("POST", "/v2/conversations", {
@@ -694,6 +706,7 @@ describe("signed webhooks: https only unless the operator allows http", () => {
       clock,
       allowHttp: false,
       allowedNetworks: parseAllowedNetworks("127.0.0.1/32"),
+      allowedPorts: parseAllowedPorts("*"),
       timeoutMs: 2_000,
     });
     try {
@@ -761,6 +774,7 @@ describe("signed webhooks: a receiver that does not answer in time", () => {
       clock,
       allowHttp: true,
       allowedNetworks: parseAllowedNetworks("127.0.0.1/32"),
+      allowedPorts: parseAllowedPorts("*"),
       timeoutMs: 300,
       random: () => 0,
     });

@@ -116,6 +116,7 @@ async function runDemo(io: CliIo, interrupted: Promise<never>): Promise<void> {
       RELAY_LOG_LEVEL: "silent",
       RELAY_ALLOW_HTTP_CALLBACKS: "true",
       RELAY_WEBHOOK_ALLOWED_NETWORKS: "127.0.0.1/32",
+      RELAY_WEBHOOK_ALLOWED_PORTS: "*",
       // A broken trust is retried for 30 min by default (trust changes take minutes to
       // propagate); the demo reports it at the first refusal instead.
       RELAY_DELIVERY_CONFIG_RETRY_BUDGET_MINUTES: "0",

@@ -4,7 +4,7 @@
  * generated from it, so the two cannot drift.
  */
 import { z } from "zod";
-import { parseAllowedNetworks } from "../domain/callback-address.ts";
+import { parseAllowedNetworks, parseAllowedPorts } from "../domain/callback-address.ts";
 import { keyTemplateProblem, SEED_DEFAULT_KEY_TEMPLATE } from "../domain/key-template.ts";
 
 /** One configurable value. Raw values always arrive as strings (environment or argv). */
@@ -281,7 +281,7 @@ export const settings = {
     }),
     default: SEED_DEFAULT_KEY_TEMPLATE,
     description:
-      "Destination key template of recordings whose `recording_storage` has no `key_template`: tokens `{conversation_id}` and `{epoch_ms}`, characters `0-9A-Za-z./_-`, at most 512 characters, no leading `/`, no `//`, no `..`. Captured per conversation at creation.",
+      "Destination key template of recordings whose `recording_storage` has no `key_template`: tokens `{conversation_id}` and `{epoch_ms}`, characters `0-9A-Za-z./_-`, at most 512 characters, no leading or trailing `/`, no `//`, no `..`, no `.` segment. Captured per conversation at creation.",
   }),
   allowHttpCallbacks: setting({
     env: "RELAY_ALLOW_HTTP_CALLBACKS",
@@ -305,6 +305,21 @@ export const settings = {
     default: "",
     description:
       "Comma-separated networks (`127.0.0.1/32,::1/128`) that webhooks may reach although the SSRF guard refuses them (loopback, private, link-local, metadata…). For local development and tests only; empty in production.",
+  }),
+  webhookAllowedPorts: setting({
+    env: "RELAY_WEBHOOK_ALLOWED_PORTS",
+    flag: "--webhook-allowed-ports",
+    schema: z.string().transform((value, context) => {
+      try {
+        return parseAllowedPorts(value);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    default: "",
+    description:
+      "Comma-separated ports and ranges (`8080,9000-9010`) a `callback_url` may use besides 443, 80 and 8443, or `*` for any port (local development and tests). Checked when the URL is saved and before each webhook attempt.",
   }),
   webhookTimeoutMs: setting({
     env: "RELAY_WEBHOOK_TIMEOUT_MS",

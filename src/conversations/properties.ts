@@ -4,7 +4,13 @@
  * flat S3 fields, which map to `{provider: "s3"}` and go all three together.
  */
 
-import { type AllowedNetworks, callbackHostProblem } from "../domain/callback-address.ts";
+import {
+  type AllowedNetworks,
+  type AllowedPorts,
+  callbackHostProblem,
+  callbackPortProblem,
+  urlPort,
+} from "../domain/callback-address.ts";
 import { findSecret, secretMessage } from "../domain/secrets.ts";
 import type { RecordingStorage, S3Storage } from "../providers/index.ts";
 import {
@@ -52,6 +58,8 @@ export interface PropertiesValidationOptions extends StorageValidationOptions {
   allowHttpCallbacks: boolean;
   /** Networks a callback may reach despite the SSRF rules (operator setting; empty by default). */
   callbackAllowedNetworks?: AllowedNetworks;
+  /** Ports a callback may use beyond 443, 80 and 8443 (operator setting; none by default). */
+  callbackAllowedPorts?: AllowedPorts;
 }
 
 const knownProperties = ["enable_recording", "callback_url", "recording_storage"] as const;
@@ -70,6 +78,7 @@ export function callbackUrlProblem(
   value: string,
   allowHttp: boolean,
   allowed?: AllowedNetworks,
+  allowedPorts?: AllowedPorts,
 ): string | undefined {
   if (value.length > 2048) return "must be at most 2048 characters";
   if (!URL.canParse(value)) return "must be an absolute URL, e.g. https://example.com/hooks";
@@ -82,7 +91,7 @@ export function callbackUrlProblem(
   if (url.username || url.password) return "must not contain a user name or password";
   const hostProblem = callbackHostProblem(url.hostname, allowed);
   if (hostProblem) return `${hostProblem}; callbacks must reach a public address`;
-  return undefined;
+  return callbackPortProblem(urlPort(url), allowedPorts);
 }
 
 /** Validates `properties` of `POST /v2/conversations` (absent properties are `{}`). */
@@ -95,14 +104,13 @@ export function parseConversationProperties(
     return fail("properties", "must be an object");
   }
   const raw = input as Record<string, unknown>;
-  // Secret-looking names anywhere, and secret-looking values in the destination fields, come first:
-  // a pasted key must be answered as a key, not as an unknown or malformed field.
+  // Secret-looking names anywhere, then secret-looking values anywhere (the destination fields,
+  // inside the callback URL's path, query and user information), come first: a pasted key must be
+  // answered as a key, not as an unknown or malformed field.
   const byName = findSecret(raw, "properties", { values: false });
   if (byName) return fail(byName.field, secretMessage(byName));
-  for (const name of [...legacyNames, "recording_storage"]) {
-    const found = findSecret(raw[name], `properties.${name}`);
-    if (found) return fail(found.field, secretMessage(found));
-  }
+  const byValue = findSecret(raw, "properties");
+  if (byValue) return fail(byValue.field, secretMessage(byValue));
   for (const name of Object.keys(raw)) {
     if (!(knownProperties as readonly string[]).includes(name) && !(name in legacyS3Fields)) {
       return fail(`properties.${name}`, "unknown field");
@@ -124,6 +132,7 @@ export function parseConversationProperties(
       raw.callback_url,
       options.allowHttpCallbacks,
       options.callbackAllowedNetworks,
+      options.callbackAllowedPorts,
     );
     if (problem) return fail("properties.callback_url", problem);
     properties.callback_url = raw.callback_url;

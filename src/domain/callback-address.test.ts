@@ -4,7 +4,9 @@ import { describe, it } from "node:test";
 import { callbackUrlProblem } from "../conversations/properties.ts";
 import {
   callbackHostProblem,
+  callbackPortProblem,
   parseAllowedNetworks,
+  parseAllowedPorts,
   refusedAddressReason,
 } from "./callback-address.ts";
 
@@ -35,6 +37,22 @@ describe("refusedAddressReason", () => {
       "::ffff:a00:1": /private/,
       "::ffff:169.254.169.254": /metadata/,
       "[::1]": /loopback/,
+      // IPv6 forms that carry an IPv4 address: judged by the address they carry.
+      "64:ff9b::7f00:1": /NAT64 form of 127\.0\.0\.1, a loopback address/,
+      "64:ff9b::a9fe:a9fe": /NAT64 form of 169\.254\.169\.254, a cloud metadata address/,
+      "64:ff9b::10.1.2.3": /NAT64 form of 10\.1\.2\.3, a private address/,
+      "64:ff9b:1::1": /local-use NAT64/,
+      "2002:7f00:1::": /6to4 form of 127\.0\.0\.1, a loopback address/,
+      "2002:a9fe:a9fe::1": /6to4 form of 169\.254\.169\.254/,
+      "::127.0.0.1": /IPv4-compatible/,
+      "::8.8.8.8": /IPv4-compatible/,
+      "fec0::1": /site-local/,
+      "192.0.2.1": /documentation \(TEST-NET\)/,
+      "198.51.100.7": /documentation \(TEST-NET\)/,
+      "203.0.113.200": /documentation \(TEST-NET\)/,
+      "2001:db8::1": /documentation/,
+      "100::1": /discard-only/,
+      "::ffff:192.0.2.1": /documentation/,
     };
     for (const [address, reason] of Object.entries(refused)) {
       assert.match(refusedAddressReason(address) ?? "accepted", reason, address);
@@ -49,6 +67,10 @@ describe("refusedAddressReason", () => {
       "100.128.0.1",
       "2606:4700::1111",
       "::ffff:8.8.8.8",
+      "64:ff9b::808:808",
+      "2002:808:808::1",
+      "192.0.3.1",
+      "203.0.114.1",
     ]) {
       assert.equal(refusedAddressReason(address), undefined, address);
     }
@@ -86,6 +108,29 @@ describe("save-time callback URL check", () => {
       "https://localhost/hooks": /localhost: it is an internal host name/,
       "https://metadata.google.internal/computeMetadata/v1/": /internal host name/,
       "https://app.localhost/": /internal host name/,
+      "https://[64:ff9b::7f00:1]/": /NAT64 form of 127\.0\.0\.1/,
+      "https://[64:ff9b::a9fe:a9fe]/": /cloud metadata address/,
+      "https://[2002:7f00:1::]/": /6to4 form of 127\.0\.0\.1/,
+      "https://[::127.0.0.1]/": /IPv4-compatible/,
+      "https://[fec0::1]/": /site-local/,
+      "https://192.0.2.10/": /documentation \(TEST-NET\)/,
+      "https://198.51.100.1/": /documentation \(TEST-NET\)/,
+      "https://203.0.113.5/": /documentation \(TEST-NET\)/,
+      "https://metadata/computeMetadata/v1/": /metadata: it is a single-label name/,
+      "https://metadata.goog/": /metadata\.goog: it is an internal host name/,
+      "https://instance-data/latest/": /single-label name/,
+      "https://instance-data.ec2.internal/": /internal host name/,
+      "https://kubernetes.default.svc/api": /kubernetes\.default\.svc: it is an internal host name/,
+      "https://kubernetes.default.svc.cluster.local/": /internal host name/,
+      "https://hooks/": /single-label name/,
+      "https://hooks./": /single-label name/,
+      "https://api.internal/": /internal host name/,
+      "https://printer.local/": /internal host name/,
+      "https://router.localdomain/": /internal host name/,
+      "https://nas.home.arpa/": /internal host name/,
+      "https://hooks.example.com:8080/x": /port 8080 is not allowed: callbacks use 443, 80 or 8443/,
+      "https://hooks.example.com:22/x": /port 22 is not allowed/,
+      "https://hooks.example.com:0/x": /port 0 is not allowed/,
     };
     for (const [url, message] of Object.entries(cases)) {
       assert.match(callbackUrlProblem(url, false) ?? "accepted", message, url);
@@ -96,9 +141,50 @@ describe("save-time callback URL check", () => {
     assert.equal(callbackUrlProblem("https://hooks.example.com/x", false), undefined);
     assert.equal(callbackUrlProblem("https://93.184.216.34/x", false), undefined);
     const loopback = parseAllowedNetworks("127.0.0.1/32");
-    assert.equal(callbackUrlProblem("http://127.0.0.1:9000/x", true, loopback), undefined);
-    assert.equal(callbackUrlProblem("http://localhost:9000/x", true, loopback), undefined);
+    const port9000 = parseAllowedPorts("9000");
+    assert.equal(
+      callbackUrlProblem("http://127.0.0.1:9000/x", true, loopback, port9000),
+      undefined,
+    );
+    assert.equal(
+      callbackUrlProblem("http://localhost:9000/x", true, loopback, port9000),
+      undefined,
+    );
     assert.match(callbackHostProblem("10.0.0.1", loopback) ?? "", /private/);
     assert.match(callbackHostProblem("metadata.google.internal", loopback) ?? "", /internal/);
+    assert.match(callbackHostProblem("metadata", loopback) ?? "", /single-label/);
+  });
+
+  it("accepts the standard ports, and others only when the operator allows them", () => {
+    for (const url of [
+      "https://hooks.example.com/x",
+      "https://hooks.example.com:443/x",
+      "https://hooks.example.com:8443/x",
+      "https://hooks.example.com.:8443/x",
+      "https://hooks.example.com:80/x",
+    ]) {
+      assert.equal(callbackUrlProblem(url, false), undefined, url);
+    }
+    assert.equal(callbackUrlProblem("http://hooks.example.com/x", true), undefined);
+    const ports = parseAllowedPorts("8080, 9000-9010");
+    assert.equal(
+      callbackUrlProblem("https://hooks.example.com:8080/x", false, undefined, ports),
+      undefined,
+    );
+    assert.equal(
+      callbackUrlProblem("https://hooks.example.com:9005/x", false, undefined, ports),
+      undefined,
+    );
+    assert.match(
+      callbackUrlProblem("https://hooks.example.com:9011/x", false, undefined, ports) ?? "",
+      /port 9011 is not allowed: callbacks use 443, 80 or 8443, or a port of RELAY_WEBHOOK_ALLOWED_PORTS \(8080, 9000-9010\)/,
+    );
+    const any = parseAllowedPorts("*");
+    assert.equal(callbackPortProblem(65535, any), undefined);
+    assert.match(callbackPortProblem(8080) ?? "", /not allowed/);
+    for (const text of ["0", "65536", "x", "10-5", "80-", "1.5"]) {
+      assert.throws(() => parseAllowedPorts(text), /is not a port/, text);
+    }
+    assert.equal(parseAllowedPorts("").text, "");
   });
 });

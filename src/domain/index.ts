@@ -1,8 +1,13 @@
 export {
   type AllowedNetworks,
+  type AllowedPorts,
   callbackHostProblem,
+  callbackPortProblem,
+  noAllowedNetworks,
   parseAllowedNetworks,
+  parseAllowedPorts,
   refusedAddressReason,
+  urlPort,
 } from "./callback-address.ts";
 export {
   keyTemplateOverwrites,

@@ -40,6 +40,25 @@ describe("key templates", () => {
     assert.equal(keyTemplateProblem(`${"a".repeat(502)}{epoch_ms}`), undefined);
     assert.match(keyTemplateProblem("{conversation_id}".repeat(30)) ?? "", /up to 1080/);
   });
+
+  it("refuses templates that render a . or .. segment, an empty segment or a trailing /", () => {
+    const refused: Record<string, RegExp> = {
+      "./{epoch_ms}": /must not have a \. segment/,
+      "rec/./{epoch_ms}": /must not have a \. segment/,
+      "rec/{epoch_ms}/.": /must not have a \. segment/,
+      ".": /must not have a \. segment/,
+      "rec/../{epoch_ms}": /\.\./,
+      "rec/{epoch_ms}/": /must not end with \//,
+      "rec//{epoch_ms}": /must not contain \/\//,
+    };
+    for (const [template, message] of Object.entries(refused)) {
+      assert.match(keyTemplateProblem(template) ?? "accepted", message, template);
+    }
+    // A dot inside a segment, or a segment starting with one, is an ordinary name.
+    for (const template of [".hidden/{epoch_ms}", "rec/{epoch_ms}.mp4", "a.b/.c/{epoch_ms}"]) {
+      assert.equal(keyTemplateProblem(template), undefined, template);
+    }
+  });
 });
 
 describe("storage_uri", () => {

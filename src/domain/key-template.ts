@@ -47,9 +47,16 @@ export function keyTemplateProblem(template: string): string | undefined {
       return `may contain only letters, digits, . / _ - and the tokens {conversation_id} and {epoch_ms}; found ${describeCharacter(character)}`;
     }
   }
+  // Object stores differ on the segments a path would collapse: GCS refuses `.` and `..`
+  // segments, S3 and Azure keep them but tools and path-style clients resolve them away. A
+  // placeholder never renders empty or as dots, so the literal text alone decides.
   if (template.startsWith("/")) return "must not start with /";
-  if (template.includes("//")) return "must not contain //";
+  if (template.endsWith("/")) return "must not end with / (the key would name a folder)";
+  if (template.includes("//")) return "must not contain // (an empty segment)";
   if (template.includes("..")) return "must not contain ..";
+  if (template.split("/").includes(".")) {
+    return "must not have a . segment (GCS refuses such object names)";
+  }
   let maxLength = 0;
   for (const part of splitTemplate(template)) {
     if (part.kind === "literal") {

@@ -1,7 +1,8 @@
 /**
  * Refusing secrets by construction (SPEC §3): nothing a customer configures is ever a credential,
  * so anything that looks like one — by its field name or by the shape of its value, anywhere in
- * the object — is refused before any other rule runs. That keeps stored configuration safe to log
+ * the object, and anywhere inside a string (each `/` segment of a path, each query value and name,
+ * the user information of a URL) — is refused before any other rule runs. That keeps stored configuration safe to log
  * and to show back in full, and tells a customer who pasted a key that we do not want it.
  */
 
@@ -66,19 +67,35 @@ function nameLooksLike(name: string): string | undefined {
   return undefined;
 }
 
-// Value shapes: each is the documented or well-known format of one kind of credential.
-const valueShapes: [RegExp, string][] = [
+// Value shapes found anywhere in a string: each is the documented or well-known format of one
+// kind of credential, with its own delimiters, so it cannot be a piece of an ordinary name.
+const embeddedShapes: [RegExp, string][] = [
   [/(?:^|[^A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/, "an AWS access key id"],
-  [/^(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9+/=]{20,}$/, "an AWS session token"],
+  [/(?:^|[^A-Za-z0-9+])(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9+/=]{20,}/, "an AWS session token"],
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, "a private key"],
-  [/(?:^|;)\s*(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=/i, "a connection string"],
+  [
+    /(?:^|[;?&])\s*(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=/i,
+    "a connection string",
+  ],
   [/DefaultEndpointsProtocol\s*=/i, "a connection string"],
-  [/(?:^|[?&])sig=[^&]+/, "a SAS token"],
-  [/^[A-Za-z0-9+/]{86}==$/, "a storage account key"],
+  [/(?:^|[?&#])sig=[^&]+/, "a SAS token"],
   [/"(?:private_key|private_key_id)"\s*:/, "a service account key"],
   [/"type"\s*:\s*"service_account"/, "a service account key"],
+  [
+    /(?:^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/,
+    "a signed token (JWT)",
+  ],
+  [
+    /(?:^|[^A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/,
+    "a GitHub token",
+  ],
+  [/(?:^|[^A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/, "a Google API key"],
+];
+
+// Shapes of one whole piece of a string (the string itself, a path segment, a query value…).
+const pieceShapes: [RegExp, string][] = [
+  [/^[A-Za-z0-9+/]{86}==$/, "a storage account key"],
   [/^ya29\.[0-9A-Za-z_-]{20,}$/, "a Google access token"],
-  [/^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$/, "a signed token (JWT)"],
   [/^[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}$/, "an Entra ID client secret"],
 ];
 
@@ -128,18 +145,116 @@ const looksRandom = (value: string, minBits: number) =>
   caseMixing(value) >= 0.2 &&
   entropyPerCharacter(value) > minBits;
 
-function valueLooksLike(value: string): string | undefined {
-  for (const [shape, looksLike] of valueShapes) {
-    if (shape.test(value)) return looksLike;
+/** What one piece of a string (no separators left in it) looks like, if a credential. */
+function pieceLooksLike(piece: string): string | undefined {
+  for (const [shape, looksLike] of pieceShapes) {
+    if (shape.test(piece)) return looksLike;
   }
   // An AWS secret access key is 40 base64 characters; that shape alone would also match a
-  // 40-character path, so the value must also look random.
-  if (/^[A-Za-z0-9/+]{40}$/.test(value) && looksRandom(value, 4)) {
+  // 40-character name, so the value must also look random.
+  if (/^[A-Za-z0-9/+]{40}$/.test(piece) && looksRandom(piece, 4)) {
     return "an AWS secret access key";
   }
   // Any other long random base64 blob (session tokens, keys of other shapes).
-  if (/^[A-Za-z0-9+/_-]{64,}={0,2}$/.test(value) && looksRandom(value, 4.3)) {
+  if (/^[A-Za-z0-9+/_-]{64,}={0,2}$/.test(piece) && looksRandom(piece, 4.3)) {
     return "a token or key";
+  }
+  // 32 or more random characters: client secrets (Entra's older 32-character shape), API keys.
+  if (/^[A-Za-z0-9+/_.~-]{32,}={0,2}$/.test(piece) && looksRandom(piece, 4)) {
+    return "a client secret or key";
+  }
+  return undefined;
+}
+
+/**
+ * 64 or more hex digits standing alone (a 256-bit key), wherever they are (`rec/<hex>.mp4`):
+ * mixing digits and letters, not a run of one character.
+ */
+function hasHexKey(text: string): boolean {
+  return (text.match(/(?<![0-9A-Za-z])[0-9a-fA-F]{64,}(?![0-9A-Za-z])/g) ?? []).some(
+    (hex) => /\d/.test(hex) && /[a-f]/i.test(hex) && entropyPerCharacter(hex) > 3,
+  );
+}
+
+/**
+ * An AWS secret access key may itself hold `/`, so inside a path it spans segments:
+ * `rec/wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY/{epoch_ms}`. Every 40-character stretch of the
+ * base64 alphabet that starts and ends at a segment boundary and has at most three `/` is judged.
+ */
+function spansAwsSecretKey(text: string): boolean {
+  for (const run of text.match(/[A-Za-z0-9+/]{40,}/g) ?? []) {
+    for (let start = 0; start + 40 <= run.length; start++) {
+      if (start > 0 && run[start - 1] !== "/") continue;
+      const end = start + 40;
+      if (end < run.length && run[end] !== "/") continue;
+      const window = run.slice(start, end);
+      if (window.startsWith("/") || window.endsWith("/") || window.includes("//")) continue;
+      if ((window.match(/\//g) ?? []).length > 3) continue;
+      if (looksRandom(window, 4)) return true;
+    }
+  }
+  return false;
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The texts of a string worth judging whole: the string, its percent-decoded form, and of each
+ * the pieces between separators (`/` segments, placeholders `{…}`, query pairs and their names and
+ * values, `user:password@`).
+ */
+function piecesOf(value: string): Set<string> {
+  const pieces = new Set<string>();
+  for (const text of new Set([value, decoded(value)])) {
+    pieces.add(text);
+    for (const part of text.split(/[/{}?&;,#\s]+/)) {
+      if (!part) continue;
+      pieces.add(part);
+      const equals = part.indexOf("=");
+      if (equals > 0) pieces.add(part.slice(equals + 1));
+      for (const sub of part.split(/[:@]/)) if (sub) pieces.add(sub);
+    }
+  }
+  return pieces;
+}
+
+/** Query parameter names of a URL-shaped string, judged like field names. */
+function queryNameLooksLike(value: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  const query = new URLSearchParams(url.search);
+  if (url.hash.includes("=")) {
+    for (const [name, item] of new URLSearchParams(url.hash.slice(1))) query.append(name, item);
+  }
+  for (const name of query.keys()) {
+    const looksLike = nameLooksLike(name);
+    if (looksLike) return looksLike;
+  }
+  return undefined;
+}
+
+function valueLooksLike(value: string): string | undefined {
+  const texts = new Set([value, decoded(value)]);
+  for (const text of texts) {
+    for (const [shape, looksLike] of embeddedShapes) {
+      if (shape.test(text)) return looksLike;
+    }
+  }
+  const byName = queryNameLooksLike(value);
+  if (byName) return byName;
+  for (const piece of piecesOf(value)) {
+    const looksLike = pieceLooksLike(piece);
+    if (looksLike) return looksLike;
+  }
+  for (const text of texts) {
+    if (spansAwsSecretKey(text)) return "an AWS secret access key";
+    if (hasHexKey(text)) return "a hex key";
   }
   return undefined;
 }

@@ -7,7 +7,7 @@ import {
 } from "fastify-type-provider-zod";
 import type { DestinationCheck } from "../conversations/index.ts";
 import type { Db } from "../db/index.ts";
-import type { AllowedNetworks, RelayTrust } from "../domain/index.ts";
+import type { AllowedNetworks, AllowedPorts, RelayTrust } from "../domain/index.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import type { Issuer } from "../oidc/index.ts";
@@ -51,6 +51,8 @@ export interface AppDeps {
   verifyDestination?: DestinationVerifier;
   /** Networks callbacks may reach despite the SSRF rules (operator setting; development only). */
   callbackAllowedNetworks?: AllowedNetworks;
+  /** Ports callbacks may use beyond 443, 80 and 8443 (operator setting). */
+  callbackAllowedPorts?: AllowedPorts;
   /** Seals webhook secrets at rest (the master key of the OIDC issuer). */
   masterKey: Uint8Array;
   /** How long a rotated-out webhook secret keeps signing, in milliseconds. */

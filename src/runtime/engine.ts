@@ -91,6 +91,7 @@ export function createEngine(inputs: EngineInputs): Engine {
     clock,
     allowHttp: config.allowHttpCallbacks,
     allowedNetworks: config.webhookAllowedNetworks,
+    allowedPorts: config.webhookAllowedPorts,
     timeoutMs: config.webhookTimeoutMs,
     userAgent: `recording-relay/${packageJson.version}`,
     onError: (error) => log.error({ err: error }, "webhook sender round failed"),

@@ -112,6 +112,7 @@ export async function startServer(
       checkDestination: s3CreationCheck(createDestination),
       verifyDestination: verifierOf(createDestination),
       callbackAllowedNetworks: config.webhookAllowedNetworks,
+      callbackAllowedPorts: config.webhookAllowedPorts,
       masterKey: masterKey.key,
       webhookSecretOverlapMs: config.webhookSecretOverlapHours * 3_600_000,
       wakeWebhookSender: () => webhooks.wake(),

@@ -4,7 +4,7 @@
  * comes from an injected clock, so tests walk the whole retry schedule without sleeping.
  */
 import type { Db } from "../db/index.ts";
-import type { AllowedNetworks } from "../domain/index.ts";
+import type { AllowedNetworks, AllowedPorts } from "../domain/index.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { EventEnvelope } from "./events.ts";
 import {
@@ -40,6 +40,8 @@ export interface SenderDeps {
   allowHttp: boolean;
   /** Networks allowed despite the SSRF rules (development and tests). */
   allowedNetworks: AllowedNetworks;
+  /** Ports allowed beyond 443, 80 and 8443 (`*` in development and tests). */
+  allowedPorts: AllowedPorts;
   /** Name resolution; the system resolver by default (tests inject one). */
   resolveAll?: ResolveAll;
   /** Bound of one attempt, connection to last byte, in milliseconds. */
@@ -124,6 +126,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
   const policy: SsrfPolicy = {
     allowHttp: deps.allowHttp,
     allowed: deps.allowedNetworks,
+    allowedPorts: deps.allowedPorts,
     ...(deps.resolveAll ? { resolveAll: deps.resolveAll } : {}),
   };
   const agent = createGuardedAgent(policy, deps.timeoutMs);

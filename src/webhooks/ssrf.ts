@@ -3,8 +3,9 @@
  * input, and the relay runs inside the operator's network, so every request is checked twice:
  *
  * 1. before sending, on the URL: scheme (`https`, `http` only when the operator allows it), no
- *    credentials, and an IP-literal host or an internal name refused outright (literal addresses
- *    never go through DNS, so this is their only check);
+ *    credentials, the port, and an IP-literal host or an internal name refused outright (literal
+ *    addresses never go through DNS, so this is their only check) — the save-time rules of
+ *    `src/domain/callback-address.ts`, applied again;
  * 2. at connect time, on every address the name resolves to: the undici agent's `connect.lookup`
  *    drops refused addresses, so the socket can only open to an address that passed — a name that
  *    re-resolves to 10.0.0.1 after passing a save-time check (DNS rebinding) is still refused.
@@ -17,8 +18,11 @@ import type { LookupFunction } from "node:net";
 import { Agent } from "undici";
 import {
   type AllowedNetworks,
+  type AllowedPorts,
   callbackHostProblem,
+  callbackPortProblem,
   refusedAddressReason,
+  urlPort,
 } from "../domain/index.ts";
 
 /** One resolved address. */
@@ -44,6 +48,8 @@ export interface SsrfPolicy {
   allowHttp: boolean;
   /** Networks the operator allows despite the rules (development and tests). */
   allowed: AllowedNetworks;
+  /** Ports allowed beyond 443, 80 and 8443 (none by default). */
+  allowedPorts?: AllowedPorts;
   /** Name resolution; the system resolver by default. */
   resolveAll?: ResolveAll;
 }
@@ -68,7 +74,9 @@ export function callbackUrlRefusal(url: string, policy: SsrfPolicy): string | un
     return `the callback URL must be https:// (it is ${parsed.protocol}//)`;
   }
   if (parsed.username || parsed.password) return "the callback URL must not contain credentials";
-  const problem = callbackHostProblem(parsed.hostname, policy.allowed);
+  const problem =
+    callbackHostProblem(parsed.hostname, policy.allowed) ??
+    callbackPortProblem(urlPort(parsed), policy.allowedPorts);
   return problem ? `the callback URL ${problem}` : undefined;
 }
 

@@ -14,6 +14,7 @@ import type { VerifyReport } from "../../destinations/verify.ts";
 import { isUuid } from "../../domain/ids.ts";
 import {
   type AllowedNetworks,
+  type AllowedPorts,
   keyTemplateOverwrites,
   overwriteWarning,
   type RelayTrust,
@@ -44,6 +45,8 @@ export interface DestinationDeps {
   verifyDestination?: DestinationVerifier;
   /** Networks callbacks may reach despite the SSRF rules (development and tests). */
   callbackAllowedNetworks?: AllowedNetworks;
+  /** Ports callbacks may use beyond 443, 80 and 8443 (operator setting). */
+  callbackAllowedPorts?: AllowedPorts;
 }
 
 /** Runs the verify steps for a workspace's destination (from the destination adapters). */
@@ -119,7 +122,9 @@ export function conversationRoutes(deps: DestinationDeps) {
         if (destination?.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
 
         let effective = destination;
+        let source: "conversation" | "workspace_default" = "conversation";
         if (!effective) {
+          source = "workspace_default";
           effective = await getDefaultRecordingStorage(deps.db, request.workspaceId);
           if (effective) {
             if (effective.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
@@ -145,6 +150,7 @@ export function conversationRoutes(deps: DestinationDeps) {
           await deps.checkDestination(captured, {
             workspaceId: request.workspaceId,
             signal: signalOf(request, reply),
+            checking: source,
           });
         }
         const conversation = await createConversation(deps.db, {

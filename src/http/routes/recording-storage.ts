@@ -64,16 +64,25 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
           tags: ["recording-storage"],
           summary: "Set the workspace's default destination (validated on save)",
           description:
-            "The body is a `recording_storage` object. Conversations created later without a destination of their own capture it; existing conversations keep theirs.",
+            "The body is a `recording_storage` object. An S3 default is checked live (AssumeRole with the configured duration and ExternalId) before it is saved. Conversations created later without a destination of their own capture it; existing conversations keep theirs.",
           security: securityApiKey,
           body: z.unknown(),
           response: { 200: defaultAnswer.extend({ warnings: z.array(warningSchema) }) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const result = validateRecordingStorage(request.body, "", deps);
         if (!result.ok) throw validationError(result.issue);
         if (result.value.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        // The same live check a conversation's own destination gets, so a default that cannot
+        // work is refused now rather than failing every later conversation.
+        if (deps.checkDestination) {
+          await deps.checkDestination(withKeyTemplate(result.value, deps.defaultKeyTemplate), {
+            workspaceId: request.workspaceId,
+            signal: signalOf(request, reply),
+            checking: "new_default",
+          });
+        }
         if (!(await setDefaultRecordingStorage(deps.db, request.workspaceId, result.value))) {
           throw new AppError("UNAUTHENTICATED", "the API key's workspace no longer exists");
         }
