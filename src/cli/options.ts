@@ -67,6 +67,7 @@ export const deliverySettings: SettingName[] = [
   "stagingS3Prefix",
   "stagingS3Region",
   "stagingS3Endpoint",
+  "stagingS3Profile",
   "maxRecordingBytes",
   "liveUpload",
   "workerConcurrency",

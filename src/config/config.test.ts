@@ -52,6 +52,56 @@ describe("loadConfig", () => {
     );
   });
 
+  it("takes the staging bucket's own credentials as a whole key pair or a profile, never echoing the secret", () => {
+    const bucket = { RELAY_STAGING_S3_BUCKET: "relay-staging" };
+    const secret = "staging-secret-not-to-be-echoed";
+    const config = loadConfig({
+      env: {
+        ...bucket,
+        RELAY_STAGING_S3_ACCESS_KEY_ID: "STAGINGKEY",
+        RELAY_STAGING_S3_SECRET_ACCESS_KEY: secret,
+      },
+    });
+    assert.equal(config.stagingS3AccessKeyId, "STAGINGKEY");
+    assert.equal(config.stagingS3SecretAccessKey, secret);
+    assert.equal(
+      loadConfig({ env: { ...bucket, RELAY_STAGING_S3_PROFILE: "staging" } }).stagingS3Profile,
+      "staging",
+    );
+    const refused = (env: Record<string, string>, pattern: RegExp) =>
+      assert.throws(
+        () => loadConfig({ env }),
+        (error: unknown) =>
+          error instanceof AppError &&
+          error.code === "INVALID_CONFIG" &&
+          pattern.test(error.message) &&
+          !error.message.includes(secret),
+      );
+    refused({ ...bucket, RELAY_STAGING_S3_SECRET_ACCESS_KEY: secret }, /go together/);
+    refused({ ...bucket, RELAY_STAGING_S3_ACCESS_KEY_ID: "STAGINGKEY" }, /go together/);
+    refused(
+      {
+        ...bucket,
+        RELAY_STAGING_S3_PROFILE: "staging",
+        RELAY_STAGING_S3_ACCESS_KEY_ID: "STAGINGKEY",
+        RELAY_STAGING_S3_SECRET_ACCESS_KEY: secret,
+      },
+      /set one/,
+    );
+    refused(
+      { RELAY_STAGING_S3_ACCESS_KEY_ID: "STAGINGKEY", RELAY_STAGING_S3_SECRET_ACCESS_KEY: secret },
+      /need RELAY_STAGING_S3_BUCKET/,
+    );
+    refused(
+      {
+        ...bucket,
+        RELAY_STAGING_S3_ACCESS_KEY_ID: "A B",
+        RELAY_STAGING_S3_SECRET_ACCESS_KEY: secret,
+      },
+      /RELAY_STAGING_S3_ACCESS_KEY_ID=\(secret value\)/,
+    );
+  });
+
   it("requires the fixed ExternalId in fixed mode, and checks the issuer URL's shape", () => {
     assert.throws(
       () => loadConfig({ env: { RELAY_AWS_EXTERNAL_ID_MODE: "fixed" } }),

@@ -38,8 +38,33 @@ export function loadConfig({ env, flags = {} }: ConfigSources): Config {
   if (values.awsExternalIdMode === "fixed" && values.awsExternalId === undefined) {
     problems.push("RELAY_AWS_EXTERNAL_ID is required when RELAY_AWS_EXTERNAL_ID_MODE is fixed");
   }
+  problems.push(...stagingCredentialProblems(values));
   if (problems.length > 0) {
     throw new AppError("INVALID_CONFIG", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }
   return Object.freeze(values) as Config;
+}
+
+/** The staging bucket's own credentials: a whole key pair or a profile, and only with the bucket. */
+function stagingCredentialProblems(values: Record<string, unknown>): string[] {
+  const keyId = values.stagingS3AccessKeyId !== undefined;
+  const secret = values.stagingS3SecretAccessKey !== undefined;
+  const profile = values.stagingS3Profile !== undefined;
+  const problems: string[] = [];
+  if (keyId !== secret) {
+    problems.push(
+      "RELAY_STAGING_S3_ACCESS_KEY_ID and RELAY_STAGING_S3_SECRET_ACCESS_KEY go together: set both, or neither",
+    );
+  }
+  if (profile && (keyId || secret)) {
+    problems.push(
+      "RELAY_STAGING_S3_PROFILE and RELAY_STAGING_S3_ACCESS_KEY_ID/RELAY_STAGING_S3_SECRET_ACCESS_KEY are two ways to give staging its credentials: set one",
+    );
+  }
+  if ((keyId || secret || profile) && values.stagingS3Bucket === undefined) {
+    problems.push(
+      "the staging credentials (RELAY_STAGING_S3_ACCESS_KEY_ID, RELAY_STAGING_S3_SECRET_ACCESS_KEY, RELAY_STAGING_S3_PROFILE) need RELAY_STAGING_S3_BUCKET",
+    );
+  }
+  return problems;
 }

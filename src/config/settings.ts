@@ -349,7 +349,28 @@ export const settings = {
     flag: "--staging-s3-bucket",
     schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
     description:
-      "Stage recordings in this S3-compatible bucket of the operator (S3, MinIO, R2…) instead of a local directory, so workers on several machines share them. Credentials come from the AWS SDK's default chain (`AWS_ACCESS_KEY_ID`…, a profile, an instance or task role): never from customers.",
+      "Stage recordings in this S3-compatible bucket of the operator (S3, MinIO, R2…) instead of a local directory, so workers on several machines share them. Its credentials are RELAY_STAGING_S3_ACCESS_KEY_ID with RELAY_STAGING_S3_SECRET_ACCESS_KEY, or RELAY_STAGING_S3_PROFILE; with neither, the AWS SDK's default chain (`AWS_ACCESS_KEY_ID`…, a profile, an instance or task role), the identity the relay also assumes customers' roles with. Never credentials of customers.",
+  }),
+  stagingS3AccessKeyId: setting({
+    env: "RELAY_STAGING_S3_ACCESS_KEY_ID",
+    schema: z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1 to 128 printable characters"),
+    description:
+      "Access key id of the staging bucket's own credentials (a MinIO, R2 or Ceph key, or an IAM user's), used by the staging store only: delivery to customers keeps the default chain. Requires RELAY_STAGING_S3_SECRET_ACCESS_KEY and RELAY_STAGING_S3_BUCKET.",
+    secret: true,
+  }),
+  stagingS3SecretAccessKey: setting({
+    env: "RELAY_STAGING_S3_SECRET_ACCESS_KEY",
+    schema: z.string().regex(/^[\x21-\x7e]{1,256}$/, "must be 1 to 256 printable characters"),
+    description:
+      "Secret access key that goes with RELAY_STAGING_S3_ACCESS_KEY_ID (both or neither). Never logged.",
+    secret: true,
+  }),
+  stagingS3Profile: setting({
+    env: "RELAY_STAGING_S3_PROFILE",
+    flag: "--staging-s3-profile",
+    schema: z.string().regex(/^[A-Za-z0-9._@+=,-]{1,64}$/, "must be a profile name"),
+    description:
+      "Named profile (in `~/.aws/credentials` or `~/.aws/config`, or the files named by `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE`) holding the staging bucket's own credentials, used by the staging store only. Instead of RELAY_STAGING_S3_ACCESS_KEY_ID and RELAY_STAGING_S3_SECRET_ACCESS_KEY, not with them.",
   }),
   stagingS3Prefix: setting({
     env: "RELAY_STAGING_S3_PREFIX",

@@ -21,6 +21,8 @@ export const errorCodes = {
   RECORDING_BUSY: "Another append to the same recording is in progress.",
   RECORDING_STATE_CONFLICT:
     "The recording is not in a state that allows the request (e.g. appending after `complete`, redelivering while a delivery runs).",
+  RECORDING_EMPTY:
+    "The recording has no bytes: `complete` of a recording nothing was appended to, or a one-shot upload with an empty body. Nothing is delivered.",
   RECORDING_CONTENT_MISMATCH:
     "`complete` named a `size_bytes` or `sha256` that differs from what was received.",
   RATE_LIMITED:

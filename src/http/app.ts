@@ -107,6 +107,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook("preValidation", refuseHostileInput);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    // Answered before its body was read to the end (a refusal mid-body: 413, 409, 401…): the
+    // rest of the body is still on the wire, so the connection cannot carry another request.
+    // Closing it lets the producer see the answer at once and shutdown not wait for it.
+    if (!request.raw.complete) reply.header("connection", "close");
   });
 
   await app.register(swagger, {

@@ -16,6 +16,7 @@ import type { RecordingStorage } from "../providers/index.ts";
 import { storageUri } from "../providers/index.ts";
 import {
   commitAppend,
+  discardReceiving,
   findRecording,
   findRecordingIdAt,
   insertRecording,
@@ -207,7 +208,8 @@ export class Ingest {
       }
       this.#hashes.commit(id, newOffset, hash);
       deps.observeAppend?.(bytesWritten);
-      deps.liveUploads?.appended(recording, offset, newOffset);
+      // An empty append (a producer's probe) starts no live upload.
+      if (newOffset > offset) deps.liveUploads?.appended(recording, offset, newOffset);
       return newOffset;
     } finally {
       lease.stop();
@@ -243,6 +245,7 @@ export class Ingest {
     const size = recording.bytesReceived;
     const sha256 = this.#hashes.take(id, size) ?? (await this.#stagedSha256(id, size));
     this.#checkContent(recording, checks, sha256);
+    if (size === 0) throw emptyRecording(`recording ${id} received no bytes`, { upload_offset: 0 });
     const durationSeconds = await mp4DurationSeconds({
       size,
       readAt: (position, length) => this.#readRange(id, position, position + length),
@@ -284,6 +287,48 @@ export class Ingest {
       deps.wakeWorker?.();
     }
     return completed;
+  }
+
+  /**
+   * A whole recording in one request (start, append, complete), all or nothing: a body that is
+   * empty, refused (too large, staging down) or cut short leaves no recording and nothing staged,
+   * so a retry starts clean. The recording is visible (`receiving`) while its bytes arrive, as
+   * with any start; the failure path deletes it with its staged bytes.
+   */
+  async uploadWhole(
+    conversationId: string,
+    body: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<Recording> {
+    const { recording } = await this.start(conversationId);
+    const id = recording.id;
+    let completed = false;
+    try {
+      const size = await this.append(id, 0, body, signal);
+      if (size === 0) {
+        throw emptyRecording(
+          `the body is empty: a one-shot upload is the whole recording (no recording was created for conversation ${conversationId})`,
+        );
+      }
+      const done = await this.complete(id, {});
+      completed = true;
+      return done;
+    } finally {
+      if (!completed) await this.#discard(id);
+    }
+  }
+
+  /**
+   * Deletes a recording that never completed, and its staged bytes. Only a recording still
+   * `receiving` is deleted; one that completed meanwhile (its delivery queued) is left alone.
+   */
+  async #discard(id: string): Promise<void> {
+    const deps = this.#deps;
+    deps.liveUploads?.forget(id);
+    this.#hashes.forget(id);
+    if (!(await discardReceiving(deps.db, id))) return;
+    // Best effort: staged bytes without a recording are orphans the retention sweep removes.
+    await deps.staging.delete(id, AbortSignal.timeout(60_000)).catch(() => {});
   }
 
   async #mustFind(id: string): Promise<Recording> {
@@ -339,6 +384,15 @@ export class Ingest {
       for await (const chunk of this.#deps.staging.read(id, { start, end })) chunks.push(chunk);
     return Buffer.concat(chunks);
   }
+}
+
+/** A recording without bytes: never a valid MP4, so never completed or delivered. */
+function emptyRecording(message: string, details?: { upload_offset: number }): AppError {
+  return new AppError(
+    "RECORDING_EMPTY",
+    `${message}; an empty recording has no bytes to deliver: append the recording's bytes first`,
+    details ? { details } : {},
+  );
 }
 
 /** Node's errors for a request body whose connection closed before its end. */

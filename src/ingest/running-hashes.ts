@@ -34,6 +34,11 @@ export class RunningHashes {
     this.#hashes.set(id, { offset, hash });
   }
 
+  /** Drops the recording's hash (it was discarded). */
+  forget(id: string): void {
+    this.#hashes.delete(id);
+  }
+
   /** The hex digest of the first `size` bytes, when this process has it. Forgets the recording. */
   take(id: string, size: number): string | undefined {
     const current = this.#hashes.get(id);

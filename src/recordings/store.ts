@@ -245,6 +245,19 @@ export async function releaseAppendLease(db: Queryable, id: string, token: strin
   );
 }
 
+/**
+ * Deletes a recording that is still `receiving` (a one-shot upload that failed), so nothing of
+ * it stays visible. False when it is gone or has moved on (completed meanwhile): then nothing is
+ * deleted.
+ */
+export async function discardReceiving(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    "DELETE FROM recordings WHERE id = $1 AND state = 'receiving'",
+    [id],
+  );
+  return rowCount === 1;
+}
+
 /** Remembers (or forgets, with `null`) the live upload of a receiving recording. */
 export async function setLiveUploadHandle(
   db: Queryable,

@@ -6,7 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { fromIni } from "@aws-sdk/credential-providers";
 import packageJson from "../../package.json" with { type: "json" };
 import type { Config } from "../config/index.ts";
 import type { Db } from "../db/index.ts";
@@ -32,6 +33,7 @@ export function stagingFrom(config: Config): StagingStore {
   if (config.stagingS3Bucket) {
     const client = new S3Client({
       region: config.stagingS3Region,
+      ...stagingCredentials(config),
       ...(config.stagingS3Endpoint
         ? { endpoint: config.stagingS3Endpoint, forcePathStyle: true }
         : {}),
@@ -43,6 +45,25 @@ export function stagingFrom(config: Config): StagingStore {
     });
   }
   return createLocalStagingStore({ dir: config.stagingDir ?? join(config.dataDir, "staging") });
+}
+
+/**
+ * The staging bucket's own credentials, when configured: a key pair or a named profile, given to
+ * the staging client only. Without them the client uses the AWS SDK's default chain, the identity
+ * that also assumes customers' roles.
+ */
+function stagingCredentials(config: Config): Pick<S3ClientConfig, "credentials"> {
+  if (config.stagingS3AccessKeyId && config.stagingS3SecretAccessKey) {
+    return {
+      credentials: {
+        accessKeyId: config.stagingS3AccessKeyId,
+        secretAccessKey: config.stagingS3SecretAccessKey,
+      },
+    };
+  }
+  if (config.stagingS3Profile)
+    return { credentials: fromIni({ profile: config.stagingS3Profile }) };
+  return {};
 }
 
 /** Names this process in the deliveries it holds: readable, and unique across restarts. */

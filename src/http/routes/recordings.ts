@@ -162,7 +162,7 @@ export function recordingRoutes(deps: RecordingDeps) {
           tags: ["recordings"],
           summary: "Start a recording (JSON body), or upload one whole (a video/mp4 body)",
           description:
-            "With `application/json` (or no body): starts a recording instance and fixes its key; append with PATCH /v2/recordings/{id}, then complete. With `video/mp4` or `application/octet-stream`: the body is the whole recording, staged, completed and queued for delivery in one request.",
+            "With `application/json` (or no body): starts a recording instance and fixes its key; append with PATCH /v2/recordings/{id}, then complete. With `video/mp4` or `application/octet-stream`: the body is the whole recording, staged, completed and queued for delivery in one request; a body that is empty, too large or cut short leaves no recording.",
           security: securityOperator,
           params: z.object({ conversation_id: z.uuid("must be a conversation id (a UUID)") }),
           body: z.unknown(),
@@ -173,14 +173,11 @@ export function recordingRoutes(deps: RecordingDeps) {
         const { conversation_id } = request.params;
         const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim();
         if (byteTypes.includes(contentType.toLowerCase())) {
-          const { recording } = await deps.ingest.start(conversation_id);
-          await deps.ingest.append(
-            recording.id,
-            0,
+          const completed = await deps.ingest.uploadWhole(
+            conversation_id,
             bytesOf(request.body),
             signalOf(request, reply),
           );
-          const completed = await deps.ingest.complete(recording.id, {});
           return reply.status(202).send(await showRecording(deps.db, completed));
         }
         const parsed = startBody.safeParse(request.body ?? undefined);
