@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import type { DestinationErrorCode, DestinationStage } from "../destinations/contract.ts";
 import { classifyAzureFailure } from "./azure-blob/errors.ts";
 import { classifyGcpFailure } from "./gcs/errors.ts";
-import { classifyAwsFailure } from "./s3/errors.ts";
+import { classifyAwsFailure, observeAwsError } from "./s3/errors.ts";
 
 type Row = [DestinationStage, string, number | undefined, DestinationErrorCode, boolean, string?];
 
@@ -190,6 +190,50 @@ describe("AWS classifier", () => {
     );
     assert.equal(result.code, "DESTINATION_AUTH_FAILED");
     assert.match(result.hint, /RELAY_AWS_ROLE_SESSION_SECONDS=3600/);
+  });
+});
+
+/** What the AWS SDK throws for a bodiless answer (HEAD): name `Unknown`, message `UnknownError`. */
+function bodilessSdkError(status: number, headers: Record<string, string>) {
+  const error = Object.assign(new Error("UnknownError"), {
+    name: "Unknown",
+    $metadata: { httpStatusCode: status },
+  });
+  Object.defineProperty(error, "$response", {
+    enumerable: false,
+    value: { statusCode: status, headers },
+  });
+  return error;
+}
+
+describe("AWS classifier: a bucket in another region, whatever the operation", () => {
+  for (const [status, label] of [
+    [301, "HEAD through a regional endpoint (301)"],
+    [400, "HEAD signed for us-east-1 (400)"],
+  ] as const) {
+    it(`${label} → DESTINATION_REGION_MISMATCH naming the bucket's region`, () => {
+      const observed = observeAwsError(
+        bodilessSdkError(status, { "x-amz-bucket-region": "eu-west-1" }),
+        "storage",
+      );
+      const result = classifyAwsFailure(observed, awsHints);
+      assert.equal(result.code, "DESTINATION_REGION_MISMATCH");
+      assert.equal(result.transient, false);
+      assert.notEqual(result.cloudCode, "Unknown");
+      assert.doesNotMatch(result.cloudMessage, /UnknownError/);
+      assert.match(result.hint, /set bucket_region to eu-west-1/);
+    });
+  }
+  it("a refusal naming the configured region is not a mismatch", () => {
+    const observed = observeAwsError(
+      bodilessSdkError(403, { "x-amz-bucket-region": "us-west-2" }),
+      "storage",
+    );
+    assert.equal(classifyAwsFailure(observed, awsHints).code, "DESTINATION_AUTH_FAILED");
+  });
+  it("a bodiless 400 without a region stays a rejection", () => {
+    const observed = observeAwsError(bodilessSdkError(400, {}), "storage");
+    assert.equal(classifyAwsFailure(observed, awsHints).code, "DESTINATION_REJECTED");
   });
 });
 
