@@ -8,7 +8,7 @@ import {
   type ObservedFailure,
   verdictOf,
 } from "../../destinations/contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
+import { messageOf, networkErrorCode, networkFailureHint } from "../../destinations/network.ts";
 
 /**
  * What an Azure failure looked like on the wire; `code` is `AADSTS700213`, an OAuth error, a Blob
@@ -41,13 +41,13 @@ export function classifyAzureFailure(
       return result(
         "DESTINATION_NOT_FOUND",
         false,
-        `check storage_account: ${context.storageAccount} does not resolve (no such storage account)`,
+        `check storage_account: ${context.storageAccount} does not exist (its blob endpoint's name does not resolve)`,
       );
     }
     return result(
       "DESTINATION_UNAVAILABLE",
-      isTransientNetworkCode(failure.code),
-      "the connection to Azure failed; the relay retries",
+      true,
+      networkFailureHint(failure.code, failure.stage === "identity" ? "Entra ID" : "Blob Storage"),
     );
   }
   if (failure.stage === "identity") {

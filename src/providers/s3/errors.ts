@@ -10,7 +10,7 @@ import {
   type ObservedFailure,
   verdictOf,
 } from "../../destinations/contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
+import { messageOf, networkErrorCode, networkFailureHint } from "../../destinations/network.ts";
 
 /** What an AWS failure looked like on the wire: AWS's error code (`AccessDenied`) or a network code. */
 export interface AwsObservedFailure extends ObservedFailure {
@@ -50,9 +50,10 @@ export function classifyAwsFailure(
   context: AwsHintContext,
 ): DestinationFailure {
   const result = verdictOf(failure);
-  const network = networkFailureHint(failure.code);
-  if (network)
-    return result("DESTINATION_UNAVAILABLE", isTransientNetworkCode(failure.code), network);
+  if (isNetworkCode(failure.code)) {
+    const service = failure.stage === "identity" ? "AWS STS" : "Amazon S3";
+    return result("DESTINATION_UNAVAILABLE", true, networkFailureHint(failure.code, service));
+  }
   if (failure.stage === "identity") return classifySts(failure, context, result);
   if (isRegionMismatch(failure, context)) {
     return result(
@@ -200,12 +201,8 @@ function isRegionMismatch(failure: AwsObservedFailure, context: AwsHintContext):
   return failure.actualRegion !== undefined && failure.actualRegion !== context.bucketRegion;
 }
 
-function networkFailureHint(code: string): string | undefined {
-  if (code === "ENOTFOUND") return "the AWS endpoint's name does not resolve; check the network";
-  if (networkErrorCode({ code }) !== undefined || code === "TimeoutError") {
-    return "the connection to AWS failed; the relay retries";
-  }
-  return undefined;
+function isNetworkCode(code: string): boolean {
+  return networkErrorCode({ code }) !== undefined || code === "TimeoutError";
 }
 
 /** Extracts what matters from an error thrown by the AWS SDK (or by Node under it). */
