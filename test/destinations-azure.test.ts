@@ -151,6 +151,35 @@ describe("Azure Blob misconfigurations", () => {
     }
   });
 
+  it("storage account that does not exist (its host does not resolve) → DESTINATION_NOT_FOUND naming it", async () => {
+    // The emulator serves the accounts it knows under one origin; an account that does not exist
+    // has no DNS name in Azure, as a blob endpoint under .invalid (RFC 2606) never resolves.
+    const error = await failureWith(
+      () => {},
+      "upload",
+      { storage_account: "nosuchaccount42" },
+      (s) => ({
+        ...s,
+        azure: { ...s.azure, blobEndpointTemplate: "https://{account}.blob.relay-test.invalid" },
+      }),
+    );
+    assert.equal(error.code, "DESTINATION_NOT_FOUND", error.message);
+    assert.equal(error.cloudCode, "ENOTFOUND");
+    assert.match(error.hint, /storage_account: nosuchaccount42/);
+    assert.match(error.message, /nosuchaccount42/);
+  });
+
+  it("container that does not exist, with a role on the account's other container → DESTINATION_NOT_FOUND naming it", async () => {
+    // stat is what a delivery sends first (a HEAD: Azure's code only in x-ms-error-code, no text).
+    for (const attempt of ["stat", "upload"] as const) {
+      const error = await failureWith(() => {}, attempt, { container: "no-such-container" });
+      assert.equal(error.code, "DESTINATION_NOT_FOUND", `${attempt}: ${error.message}`);
+      assert.equal(error.cloudCode, "ContainerNotFound");
+      assert.match(error.hint, /check container: no-such-container does not exist/);
+      assert.ok(error.cloudMessage.trim().length > 0, `${attempt}: a message, not an empty one`);
+    }
+  });
+
   it("missing container → DESTINATION_NOT_FOUND", async () => {
     const error = await failureWith((c) => {
       tenantOf(c).storageAccounts[0]!.containers = [];
