@@ -31,7 +31,7 @@ const providerOf = (c: CustomerModelInput) =>
 
 async function failureWith(
   tweak: (c: CustomerModelInput) => void,
-  attempt: "identity" | "upload",
+  attempt: "identity" | "upload" | "stat",
   options: {
     storage?: Partial<GcsStorage>;
     objectPrefix?: string;
@@ -56,9 +56,11 @@ async function failureWith(
     const run =
       attempt === "identity"
         ? destination.checkIdentity(testSignal())
-        : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
-            signal: testSignal(),
-          });
+        : attempt === "stat"
+          ? destination.stat("tavus/c1/1", testSignal())
+          : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
+              signal: testSignal(),
+            });
     let caught: unknown;
     await run.catch((error: unknown) => {
       caught = error;
@@ -153,6 +155,22 @@ describe("GCS misconfigurations", () => {
     assert.equal(error.code, "DESTINATION_AUTH_FAILED");
     assert.equal(error.stage, "storage");
     assert.match(error.hint, /storage\.objectUser/);
+    // Worded by the operation: the relay was writing, not reading.
+    assert.match(error.message, /^could not (write|commit) gs:\/\/acme-recordings\/tavus\/c1\/1/);
+  });
+
+  it("a token failure is worded as the identity's, whatever the request was for", async () => {
+    const unbind = (c: CustomerModelInput) => {
+      const accounts = (c as { projects: { serviceAccounts: { bindings: unknown[] }[] }[] })
+        .projects[0]!.serviceAccounts;
+      accounts[0]!.bindings = [];
+    };
+    for (const attempt of ["stat", "upload"] as const) {
+      const error = await failureWith(unbind, attempt);
+      assert.equal(error.code, "DESTINATION_AUTH_FAILED");
+      assert.equal(error.stage, "impersonation");
+      assert.match(error.message, /^impersonating \S+ failed \(PERMISSION_DENIED: /, attempt);
+    }
   });
 
   it("missing bucket → DESTINATION_NOT_FOUND", async () => {
