@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { AzureEmulatorConfig } from "../emulators/azure/index.ts";
 import { type DestinationError, uploadStream } from "../src/destinations/index.ts";
-import type { AzureBlobStorage } from "../src/providers/index.ts";
+import type { AzureBlobStorage, DestinationSettings } from "../src/providers/index.ts";
 import { sha256Hex, testBytes, testSignal } from "./helpers/bytes.ts";
 import {
   azureRig,
@@ -34,13 +34,14 @@ const ficOf = (c: AzureEmulatorConfig) => tenantOf(c).apps[0]!.federatedCredenti
 
 async function failureWith(
   tweak: (c: AzureEmulatorConfig) => void,
-  attempt: "identity" | "upload",
+  attempt: "identity" | "upload" | "stat",
   storage: Partial<AzureBlobStorage> = {},
+  settingsTweak: (settings: DestinationSettings) => DestinationSettings = (s) => s,
 ): Promise<DestinationError> {
   const workspaceId = newWorkspaceId();
   const rig = await azureRig(issuer.url, workspaceId, tweak);
   try {
-    const destination = factoryFor({ issuer, settings: rig.settings })(
+    const destination = factoryFor({ issuer, settings: settingsTweak(rig.settings) })(
       { ...rig.storage, ...storage } as AzureBlobStorage,
       {
         workspaceId,
@@ -49,9 +50,11 @@ async function failureWith(
     const run =
       attempt === "identity"
         ? destination.checkIdentity(testSignal())
-        : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
-            signal: testSignal(),
-          });
+        : attempt === "stat"
+          ? destination.stat("tavus/c1/1", testSignal())
+          : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
+              signal: testSignal(),
+            });
     let caught: unknown;
     await run.catch((error: unknown) => {
       caught = error;
@@ -126,6 +129,55 @@ describe("Azure Blob misconfigurations", () => {
     }, "upload");
     assert.equal(error.code, "DESTINATION_AUTH_FAILED");
     assert.equal(error.cloudCode, "AuthorizationPermissionMismatch");
+  });
+
+  it("authority host that does not resolve → transient DESTINATION_UNAVAILABLE (the operator's endpoint)", async () => {
+    for (const attempt of ["identity", "upload"] as const) {
+      const error = await failureWith(
+        () => {},
+        attempt,
+        {},
+        (s) => ({
+          ...s,
+          azure: { ...s.azure, authorityHost: "https://login.relay-test.invalid" },
+        }),
+      );
+      assert.equal(error.code, "DESTINATION_UNAVAILABLE", `${attempt}: ${error.message}`);
+      assert.equal(error.transient, true, `${attempt}: ${error.message}`);
+      assert.equal(error.stage, "identity");
+      assert.equal(error.cloudCode, "ENOTFOUND");
+      assert.match(error.hint, /does not resolve/);
+      assert.doesNotMatch(error.hint, /immutability/);
+    }
+  });
+
+  it("storage account that does not exist (its host does not resolve) → DESTINATION_NOT_FOUND naming it", async () => {
+    // The emulator serves the accounts it knows under one origin; an account that does not exist
+    // has no DNS name in Azure, as a blob endpoint under .invalid (RFC 2606) never resolves.
+    const error = await failureWith(
+      () => {},
+      "upload",
+      { storage_account: "nosuchaccount42" },
+      (s) => ({
+        ...s,
+        azure: { ...s.azure, blobEndpointTemplate: "https://{account}.blob.relay-test.invalid" },
+      }),
+    );
+    assert.equal(error.code, "DESTINATION_NOT_FOUND", error.message);
+    assert.equal(error.cloudCode, "ENOTFOUND");
+    assert.match(error.hint, /storage_account: nosuchaccount42/);
+    assert.match(error.message, /nosuchaccount42/);
+  });
+
+  it("container that does not exist, with a role on the account's other container → DESTINATION_NOT_FOUND naming it", async () => {
+    // stat is what a delivery sends first (a HEAD: Azure's code only in x-ms-error-code, no text).
+    for (const attempt of ["stat", "upload"] as const) {
+      const error = await failureWith(() => {}, attempt, { container: "no-such-container" });
+      assert.equal(error.code, "DESTINATION_NOT_FOUND", `${attempt}: ${error.message}`);
+      assert.equal(error.cloudCode, "ContainerNotFound");
+      assert.match(error.hint, /check container: no-such-container does not exist/);
+      assert.ok(error.cloudMessage.trim().length > 0, `${attempt}: a message, not an empty one`);
+    }
   });
 
   it("missing container → DESTINATION_NOT_FOUND", async () => {

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { CustomerModelInput } from "../emulators/gcp/index.ts";
 import { type DestinationError, uploadStream } from "../src/destinations/index.ts";
-import type { GcsStorage } from "../src/providers/index.ts";
+import type { DestinationSettings, GcsStorage } from "../src/providers/index.ts";
 import { sha256Hex, testBytes, testSignal } from "./helpers/bytes.ts";
 import {
   factoryFor,
@@ -31,8 +31,12 @@ const providerOf = (c: CustomerModelInput) =>
 
 async function failureWith(
   tweak: (c: CustomerModelInput) => void,
-  attempt: "identity" | "upload",
-  options: { storage?: Partial<GcsStorage>; objectPrefix?: string } = {},
+  attempt: "identity" | "upload" | "stat",
+  options: {
+    storage?: Partial<GcsStorage>;
+    objectPrefix?: string;
+    settings?: (settings: DestinationSettings) => DestinationSettings;
+  } = {},
 ): Promise<DestinationError> {
   const workspaceId = newWorkspaceId();
   const rig = await gcpRig(
@@ -42,7 +46,8 @@ async function failureWith(
     options.objectPrefix === undefined ? {} : { objectPrefix: options.objectPrefix },
   );
   try {
-    const destination = factoryFor({ issuer, settings: rig.settings })(
+    const settings = options.settings ? options.settings(rig.settings) : rig.settings;
+    const destination = factoryFor({ issuer, settings })(
       { ...rig.storage, ...options.storage } as GcsStorage,
       {
         workspaceId,
@@ -51,9 +56,11 @@ async function failureWith(
     const run =
       attempt === "identity"
         ? destination.checkIdentity(testSignal())
-        : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
-            signal: testSignal(),
-          });
+        : attempt === "stat"
+          ? destination.stat("tavus/c1/1", testSignal())
+          : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
+              signal: testSignal(),
+            });
     let caught: unknown;
     await run.catch((error: unknown) => {
       caught = error;
@@ -66,6 +73,33 @@ async function failureWith(
 }
 
 describe("GCS misconfigurations", () => {
+  for (const [endpoint, tweak] of [
+    [
+      "STS",
+      (s: DestinationSettings) => ({
+        ...s,
+        gcp: { ...s.gcp, stsTokenUrl: "https://sts.relay-test.invalid/v1/token" },
+      }),
+    ],
+    [
+      "IAM Credentials",
+      (s: DestinationSettings) => ({
+        ...s,
+        gcp: { ...s.gcp, iamCredentialsUrl: "https://iamcredentials.relay-test.invalid" },
+      }),
+    ],
+  ] as const) {
+    it(`${endpoint} host that does not resolve → transient DESTINATION_UNAVAILABLE (the operator's endpoint)`, async () => {
+      for (const attempt of ["identity", "upload"] as const) {
+        const error = await failureWith(() => {}, attempt, { settings: tweak });
+        assert.equal(error.code, "DESTINATION_UNAVAILABLE", error.message);
+        assert.equal(error.transient, true, `${attempt}: ${error.message}`);
+        assert.equal(error.cloudCode, "ENOTFOUND");
+        assert.match(error.hint, /does not resolve/);
+      }
+    });
+  }
+
   it("provider trusting another issuer → DESTINATION_AUTH_FAILED naming the relay's issuer", async () => {
     const error = await failureWith((c) => {
       providerOf(c).issuerUri = "https://other-issuer.example.com";
@@ -121,6 +155,22 @@ describe("GCS misconfigurations", () => {
     assert.equal(error.code, "DESTINATION_AUTH_FAILED");
     assert.equal(error.stage, "storage");
     assert.match(error.hint, /storage\.objectUser/);
+    // Worded by the operation: the relay was writing, not reading.
+    assert.match(error.message, /^could not (write|commit) gs:\/\/acme-recordings\/tavus\/c1\/1/);
+  });
+
+  it("a token failure is worded as the identity's, whatever the request was for", async () => {
+    const unbind = (c: CustomerModelInput) => {
+      const accounts = (c as { projects: { serviceAccounts: { bindings: unknown[] }[] }[] })
+        .projects[0]!.serviceAccounts;
+      accounts[0]!.bindings = [];
+    };
+    for (const attempt of ["stat", "upload"] as const) {
+      const error = await failureWith(unbind, attempt);
+      assert.equal(error.code, "DESTINATION_AUTH_FAILED");
+      assert.equal(error.stage, "impersonation");
+      assert.match(error.message, /^impersonating \S+ failed \(PERMISSION_DENIED: /, attempt);
+    }
   });
 
   it("missing bucket → DESTINATION_NOT_FOUND", async () => {

@@ -31,7 +31,7 @@ const roleOf = (config: AwsEmulatorConfigInput) =>
 /** Runs `attempt` against an emulator set up wrongly by `tweak`, returning the DestinationError. */
 async function failureWith(
   tweak: Parameters<typeof awsRig>[2],
-  attempt: "identity" | "upload",
+  attempt: "identity" | "upload" | "stat" | "put" | "delete",
   storage: Partial<S3Storage> = {},
   authMode: "assume_role" | "web_identity" = "assume_role",
 ): Promise<DestinationError> {
@@ -40,12 +40,17 @@ async function failureWith(
   try {
     const settings = emulatorSettings({ aws: rig.aws.endpoint, awsAuthMode: authMode });
     const destination = factoryFor({ issuer, settings })(rig.storage, { workspaceId });
-    const run =
-      attempt === "identity"
-        ? destination.checkIdentity(testSignal())
-        : uploadStream(destination, "tavus/c1/1.mp4", Readable.from([testBytes(1000)]), {
-            signal: testSignal(),
-          });
+    const runs = {
+      identity: () => destination.checkIdentity(testSignal()),
+      upload: () =>
+        uploadStream(destination, "tavus/c1/1.mp4", Readable.from([testBytes(1000)]), {
+          signal: testSignal(),
+        }),
+      stat: () => destination.stat("tavus/c1/1.mp4", testSignal()),
+      put: () => destination.putSmallObject("tavus/c1/probe", testBytes(10), testSignal()),
+      delete: () => destination.deleteObject("tavus/c1/probe", testSignal()),
+    };
+    const run = runs[attempt]();
     let caught: unknown;
     await run.catch((error: unknown) => {
       caught = error;
@@ -113,6 +118,18 @@ describe("S3 misconfigurations", () => {
     assert.match(error.hint, /eu-west-1/);
     assert.match(error.hint, /us-west-2/);
   });
+
+  for (const region of ["us-west-2", "us-east-1"]) {
+    it(`wrong region (${region}) on every operation delivery and verify use → DESTINATION_REGION_MISMATCH`, async () => {
+      for (const attempt of ["stat", "upload", "put", "delete"] as const) {
+        const error = await failureWith(() => {}, attempt, { bucket_region: region });
+        assert.equal(error.code, "DESTINATION_REGION_MISMATCH", `${attempt}: ${error.message}`);
+        assert.equal(error.transient, false);
+        assert.match(error.hint, /set bucket_region to eu-west-1/, attempt);
+        assert.doesNotMatch(error.message, /Unknown/, attempt);
+      }
+    });
+  }
 
   it("web identity: role trusting another workspace (subject) → DESTINATION_AUTH_FAILED", async () => {
     const error = await failureWith(

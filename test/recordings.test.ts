@@ -389,6 +389,38 @@ for (const kind of databaseKinds) {
       await receiver.waitFor(() => failedFor().length === 2);
     });
 
+    it("reports an S3 bucket in another region as DESTINATION_REGION_MISMATCH, as verify does", async () => {
+      const storage = { ...rig.emulators.destinations.s3, bucket_region: "us-west-2" };
+      const conversationId = await createConversation(storage);
+      const bytes = testMp4(MiB, 10_000, 4);
+      const answer = await relay.call("POST", `/v2/conversations/${conversationId}/recordings`, {
+        operator: true,
+        bytes,
+        headers: { "content-type": "video/mp4" },
+      });
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      const id = answer.body.recording_id as string;
+      const failedFor = () =>
+        receiver.events.filter(
+          (e) =>
+            e.body.event_type === "application.recording_copy_failed" &&
+            e.body.properties.recording_id === id,
+        );
+      await receiver.waitFor(() => failedFor().length === 1);
+      const read = await relay.call("GET", `/v2/recordings/${id}`);
+      const delivery = read.body.delivery;
+      assert.equal(delivery.error_code, "DESTINATION_REGION_MISMATCH", delivery.error_message);
+      assert.match(delivery.error_message, /set bucket_region to eu-west-1/);
+      assert.doesNotMatch(delivery.error_message, /UnknownError|object lock/);
+      const verified = await relay.call("POST", "/v2/recording-storage/verify", {
+        json: storage,
+      });
+      const failed = (verified.body.steps as { status: string; error_code?: string }[]).find(
+        (step) => step.status === "fail",
+      );
+      assert.equal(failed?.error_code, delivery.error_code, JSON.stringify(verified.body));
+    });
+
     it("a recording whose producer went away: the purge aborts its streamed upload, then drops it", async () => {
       const { key, recording_id: id } = await start(conversations.s3);
       assert.equal((await append(id, 0, testBytes(9 * MiB, 11))).status, 204);

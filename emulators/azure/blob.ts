@@ -110,11 +110,15 @@ export async function handleBlob(
       : op.scope === "blob"
         ? { account, container, blob }
         : { account, container };
+  // A container that does not exist is ContainerNotFound (404) for an authenticated caller, before
+  // the role check: a role assignment is scoped to containers that exist, so checking the role
+  // first would call a misspelt container a missing permission (AuthorizationPermissionMismatch).
+  const state = op.name === "CreateContainer" ? undefined : ctx.store.container(account, container);
+  if (op.name !== "CreateContainer" && !state) return fail(r, blobErrors.containerNotFound());
   if (!isAllowed(ctx.directory.roleAssignments(tenant), auth.claims.oid, op.action, target)) {
     return fail(r, blobErrors.permissionMismatch());
   }
   if (op.name === "CreateContainer") return createContainer(r, account, container);
-  const state = ctx.store.container(account, container);
   if (!state) return fail(r, blobErrors.containerNotFound());
 
   switch (op.name) {

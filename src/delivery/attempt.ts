@@ -135,7 +135,8 @@ interface AttemptFailure {
   message: string;
 }
 
-function failureOf(error: unknown): AttemptFailure {
+/** The code, transience and message a failed attempt records (a destination's, or the relay's). */
+export function failureOf(error: unknown): AttemptFailure {
   if (isDestinationError(error)) {
     return { code: error.code, transient: error.transient, message: error.message };
   }

@@ -8,11 +8,17 @@
  * It is an optimisation only: the first failure abandons the live upload, and the delivery then
  * runs like any other, as a fresh upload from staging under the same key.
  */
-import type { Upload } from "../destinations/index.ts";
+import { isDestinationError, type Upload } from "../destinations/index.ts";
 import type { CreateDestination } from "../providers/factory.ts";
 import type { Recording } from "../recordings/store.ts";
 import { setLiveUploadHandle } from "../recordings/store.ts";
-import { type AttemptDeps, type AttemptOutcomeKind, reportAttempt, withLease } from "./attempt.ts";
+import {
+  type AttemptDeps,
+  type AttemptOutcomeKind,
+  failureOf,
+  reportAttempt,
+  withLease,
+} from "./attempt.ts";
 import { recordDelivered } from "./outcome.ts";
 import { type ClaimedDelivery, finishAttempt, notifyWorkers } from "./queue.ts";
 
@@ -229,21 +235,22 @@ export class LiveUploads {
       failure = outcome.failed;
       if (live.upload) await live.upload.abort(AbortSignal.timeout(30_000)).catch(() => {});
     }
-    // Back to the queue, due now: a worker takes it as a fresh upload from staging.
-    const message = failure instanceof Error ? failure.message : String(failure);
-    report(
-      "retry",
-      "DESTINATION_UNAVAILABLE",
-      `streaming while recording did not finish (${message}); uploading from staging instead`,
-    );
+    // Back to the queue, due now: a worker takes it as a fresh upload from staging. What is
+    // recorded meanwhile is the live upload's own classified failure (the customer reads the
+    // same code, cloud words and hint the fresh attempt will most likely meet), or, when the
+    // relay itself gave up streaming (appends through another process, shutdown), what it was.
+    const recorded = failureOf(failure);
+    report("retry", recorded.code, recorded.message);
     await finishAttempt(
       deps.db,
       delivery,
       {
         kind: "retry",
         runAtMs: deps.clock.now(),
-        errorCode: "DESTINATION_UNAVAILABLE",
-        errorMessage: `streaming while recording did not finish (${message}); uploading from staging instead`,
+        errorCode: recorded.code,
+        errorMessage: isDestinationError(failure)
+          ? recorded.message
+          : `The relay stopped streaming the recording while it arrived (${failure instanceof Error ? failure.message : String(failure)}); it uploads it from staging instead.`,
       },
       deps.clock.now(),
     ).catch((error: unknown) =>

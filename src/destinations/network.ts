@@ -42,9 +42,17 @@ export function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether a network code is worth retrying (all but a name that does not resolve). */
-export function isTransientNetworkCode(code: string): boolean {
-  return code !== "ENOTFOUND";
+/**
+ * The hint for a failure below HTTP on one of the operator's endpoints (`service`: "AWS", "Google's
+ * STS", "Entra ID"…). Every such failure is transient, a name that does not resolve included:
+ * these names are the operator's (or the cloud's), not the customer's, and DNS outages pass; the
+ * delivery retries within its transient budget. Only a name that is the customer's resource (an
+ * Azure storage account) means "not found", and its classifier says so before calling this.
+ */
+export function networkFailureHint(code: string, service: string): string {
+  return code === "ENOTFOUND" || code === "EAI_AGAIN"
+    ? `the name of ${service}'s endpoint does not resolve (DNS); the relay retries: the operator should check the relay host's DNS and the endpoint settings`
+    : `the connection to ${service} failed; the relay retries`;
 }
 
 /** The plain message of an unknown thrown value. */

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import type { DestinationErrorCode, DestinationStage } from "../destinations/contract.ts";
 import { classifyAzureFailure } from "./azure-blob/errors.ts";
 import { classifyGcpFailure } from "./gcs/errors.ts";
-import { classifyAwsFailure } from "./s3/errors.ts";
+import { classifyAwsFailure, observeAwsError } from "./s3/errors.ts";
 
 type Row = [DestinationStage, string, number | undefined, DestinationErrorCode, boolean, string?];
 
@@ -40,6 +40,8 @@ const awsRows: Row[] = [
   ["identity", "ECONNRESET", undefined, "DESTINATION_UNAVAILABLE", true],
   // The operator's own AWS credentials are missing: NOT_CONFIGURED, naming the settings.
   ["identity", "CredentialsProviderError", undefined, "NOT_CONFIGURED", true, "AWS_ACCESS_KEY_ID"],
+  ["identity", "ENOTFOUND", undefined, "DESTINATION_UNAVAILABLE", true, "does not resolve"],
+  ["storage", "ENOTFOUND", undefined, "DESTINATION_UNAVAILABLE", true, "does not resolve"],
   ["storage", "AccessDenied", 403, "DESTINATION_AUTH_FAILED", false, "s3:PutObject"],
   ["storage", "NoSuchBucket", 404, "DESTINATION_NOT_FOUND", false, "bucket_name"],
   ["storage", "PermanentRedirect", 301, "DESTINATION_REGION_MISMATCH", false, "eu-west-1"],
@@ -82,6 +84,9 @@ const gcpRows: Row[] = [
   ["identity", "invalid_request", 400, "DESTINATION_AUTH_FAILED", false],
   ["identity", "temporarily_unavailable", 503, "DESTINATION_UNAVAILABLE", true],
   ["identity", "ECONNRESET", undefined, "DESTINATION_UNAVAILABLE", true],
+  ["identity", "ENOTFOUND", undefined, "DESTINATION_UNAVAILABLE", true, "does not resolve"],
+  ["impersonation", "ENOTFOUND", undefined, "DESTINATION_UNAVAILABLE", true, "does not resolve"],
+  ["storage", "ENOTFOUND", undefined, "DESTINATION_UNAVAILABLE", true, "does not resolve"],
   [
     "impersonation",
     "PERMISSION_DENIED",
@@ -124,6 +129,7 @@ const azureRows: Row[] = [
   ["identity", "AADSTS50013", 401, "DESTINATION_AUTH_FAILED", false],
   ["identity", "AADSTS90033", 503, "DESTINATION_UNAVAILABLE", true],
   ["identity", "ECONNREFUSED", undefined, "DESTINATION_UNAVAILABLE", true],
+  ["identity", "ENOTFOUND", undefined, "DESTINATION_UNAVAILABLE", true, "does not resolve"],
   [
     "storage",
     "AuthorizationPermissionMismatch",
@@ -134,7 +140,7 @@ const azureRows: Row[] = [
   ],
   ["storage", "AuthorizationFailure", 403, "DESTINATION_AUTH_FAILED", false],
   ["storage", "ContainerNotFound", 404, "DESTINATION_NOT_FOUND", false, "container"],
-  ["storage", "ENOTFOUND", undefined, "DESTINATION_NOT_FOUND", false, "storage_account"],
+  ["storage", "ENOTFOUND", undefined, "DESTINATION_NOT_FOUND", false, "storage_account: acct"],
   ["storage", "InvalidAuthenticationInfo", 401, "DESTINATION_UNAVAILABLE", true],
   ["storage", "Md5Mismatch", 400, "INTEGRITY_CHECK_FAILED", true],
   ["storage", "ServerBusy", 503, "DESTINATION_UNAVAILABLE", true],
@@ -192,6 +198,50 @@ describe("AWS classifier", () => {
     );
     assert.equal(result.code, "DESTINATION_AUTH_FAILED");
     assert.match(result.hint, /RELAY_AWS_ROLE_SESSION_SECONDS=3600/);
+  });
+});
+
+/** What the AWS SDK throws for a bodiless answer (HEAD): name `Unknown`, message `UnknownError`. */
+function bodilessSdkError(status: number, headers: Record<string, string>) {
+  const error = Object.assign(new Error("UnknownError"), {
+    name: "Unknown",
+    $metadata: { httpStatusCode: status },
+  });
+  Object.defineProperty(error, "$response", {
+    enumerable: false,
+    value: { statusCode: status, headers },
+  });
+  return error;
+}
+
+describe("AWS classifier: a bucket in another region, whatever the operation", () => {
+  for (const [status, label] of [
+    [301, "HEAD through a regional endpoint (301)"],
+    [400, "HEAD signed for us-east-1 (400)"],
+  ] as const) {
+    it(`${label} → DESTINATION_REGION_MISMATCH naming the bucket's region`, () => {
+      const observed = observeAwsError(
+        bodilessSdkError(status, { "x-amz-bucket-region": "eu-west-1" }),
+        "storage",
+      );
+      const result = classifyAwsFailure(observed, awsHints);
+      assert.equal(result.code, "DESTINATION_REGION_MISMATCH");
+      assert.equal(result.transient, false);
+      assert.notEqual(result.cloudCode, "Unknown");
+      assert.doesNotMatch(result.cloudMessage, /UnknownError/);
+      assert.match(result.hint, /set bucket_region to eu-west-1/);
+    });
+  }
+  it("a refusal naming the configured region is not a mismatch", () => {
+    const observed = observeAwsError(
+      bodilessSdkError(403, { "x-amz-bucket-region": "us-west-2" }),
+      "storage",
+    );
+    assert.equal(classifyAwsFailure(observed, awsHints).code, "DESTINATION_AUTH_FAILED");
+  });
+  it("a bodiless 400 without a region stays a rejection", () => {
+    const observed = observeAwsError(bodilessSdkError(400, {}), "storage");
+    assert.equal(classifyAwsFailure(observed, awsHints).code, "DESTINATION_REJECTED");
   });
 });
 

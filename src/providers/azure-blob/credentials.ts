@@ -9,6 +9,7 @@ import { ClientAssertionCredential } from "@azure/identity";
 import { fetch } from "undici";
 import type { IdentityExchangeObserver } from "../../destinations/adapter.ts";
 import { type MintToken, sharedDispatcher, sharedHttpsAgent } from "../../destinations/adapter.ts";
+import { messageOf, networkErrorCode } from "../../destinations/network.ts";
 import type { AzureBlobAdapterSettings } from "./settings.ts";
 import type { AzureBlobStorage } from "./storage.ts";
 import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
@@ -78,13 +79,14 @@ export function blobServiceUrl(settings: AzureBlobAdapterSettings, account: stri
 /**
  * MSAL reports any failure of the tenant's metadata request as `endpoints_resolution_error`,
  * hiding Entra's answer (an unknown tenant is AADSTS90002 there). Fetching the same document tells
- * a wrong tenant_id apart from an outage. Undefined: the metadata is fine (or Entra is down).
+ * a wrong tenant_id apart from an outage, and names a network failure (`ENOTFOUND` for an authority
+ * host that does not resolve). Undefined: the metadata is fine (or Entra is down).
  */
 export async function diagnoseAuthority(
   settings: AzureBlobAdapterSettings,
   tenantId: string,
   signal: AbortSignal,
-): Promise<{ code: string; message: string; httpStatus: number } | undefined> {
+): Promise<{ code: string; message: string; httpStatus: number | undefined } | undefined> {
   const dispatcher = sharedDispatcher(settings.azure.authorityHost, settings.extraCaPem);
   const url = `${settings.azure.authorityHost.replace(/\/$/, "")}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
   try {
@@ -107,8 +109,13 @@ export async function diagnoseAuthority(
       message: (body.error_description ?? "").split(/\s+Trace ID:/)[0]!.trim(),
       httpStatus: response.status,
     };
-  } catch {
-    return undefined;
+  } catch (error) {
+    // The authority's name does not resolve, or the connection failed: say so rather than
+    // "temporarily unavailable" (both are transient; the hint differs).
+    const network = networkErrorCode(error);
+    return network
+      ? { code: network, message: messageOf(error), httpStatus: undefined }
+      : undefined;
   }
 }
 

@@ -8,7 +8,7 @@ import {
   type ObservedFailure,
   verdictOf,
 } from "../../destinations/contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
+import { messageOf, networkErrorCode, networkFailureHint } from "../../destinations/network.ts";
 
 /**
  * What an Azure failure looked like on the wire; `code` is `AADSTS700213`, an OAuth error, a Blob
@@ -41,13 +41,13 @@ export function classifyAzureFailure(
       return result(
         "DESTINATION_NOT_FOUND",
         false,
-        `check storage_account: ${context.storageAccount} does not resolve (no such storage account)`,
+        `check storage_account: ${context.storageAccount} does not exist (its blob endpoint's name does not resolve)`,
       );
     }
     return result(
       "DESTINATION_UNAVAILABLE",
-      isTransientNetworkCode(failure.code),
-      "the connection to Azure failed; the relay retries",
+      true,
+      networkFailureHint(failure.code, failure.stage === "identity" ? "Entra ID" : "Blob Storage"),
     );
   }
   if (failure.stage === "identity") {
@@ -129,7 +129,7 @@ export function classifyAzureFailure(
       return result(
         "DESTINATION_AUTH_FAILED",
         false,
-        `assign "Storage Blob Data Contributor" on ${context.storageAccount}/${context.container} to the App Registration ${context.clientId}'s service principal, with any condition covering the key template's prefix (network rules must admit the relay)`,
+        `assign "Storage Blob Data Contributor" on ${context.storageAccount}/${context.container} to the App Registration ${context.clientId}'s service principal, with any condition covering the key template's prefix (network rules must admit the relay); check that the container ${context.container} exists`,
       );
     case "ContainerNotFound":
       return result(
@@ -170,6 +170,15 @@ export function classifyAzureFailure(
     "Blob Storage refused the blob (immutability policy, legal hold, size or block limits); check the container's settings",
   );
 }
+
+/** Azure's own texts of the codes a bodiless (HEAD) answer names only in `x-ms-error-code`. */
+const blobCodeTexts: Record<string, string> = {
+  ContainerNotFound: "The specified container does not exist.",
+  BlobNotFound: "The specified blob does not exist.",
+  AuthorizationPermissionMismatch:
+    "This request is not authorized to perform this operation using this permission.",
+  AuthorizationFailure: "This request is not authorized to perform this operation.",
+};
 
 /** What an @azure/identity or @azure/storage-blob error says. */
 export function observeAzureError(error: unknown, stage: DestinationStage): AzureObservedFailure {
@@ -213,5 +222,15 @@ export function observeAzureError(error: unknown, stage: DestinationStage): Azur
     record.details?.errorCode ??
     (typeof record.code === "string" ? record.code : undefined) ??
     String(record.statusCode ?? "UnknownError");
-  return { stage, code, message: message.split("\nRequestId:")[0]!, httpStatus: record.statusCode };
+  const text = message.split("\nRequestId:")[0]!.trim();
+  return {
+    stage,
+    code,
+    // A HEAD answer has no body: Azure's code is in x-ms-error-code and there is no text at all.
+    message:
+      text ||
+      (blobCodeTexts[code] ??
+        `HTTP ${record.statusCode ?? "error"} without a body (x-ms-error-code ${code})`),
+    httpStatus: record.statusCode,
+  };
 }

@@ -222,7 +222,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
     const blockIds: string[] = [];
     const whole = createHash("md5");
     let completed: UploadResult | undefined;
-    const summary = `could not upload to ${where(key)}`;
+    const writeSummary = `could not write ${where(key)}`;
 
     const writer = new PartWriter(
       growingPartSizes(
@@ -246,7 +246,7 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
               abortSignal: signal,
               transactionalContentMD5: md5,
             }),
-          summary,
+          writeSummary,
         );
         blockIds.push(blockId);
       },
@@ -271,11 +271,11 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
                 blobContentMD5: md5,
               },
             }),
-          summary,
+          `could not commit ${where(key)}`,
         );
         const properties = await call(
           (c) => c.getBlockBlobClient(key).getProperties({ abortSignal: signal }),
-          summary,
+          `could not read back ${where(key)} after committing it`,
         );
         const storedMd5 = properties.contentMD5
           ? Buffer.from(properties.contentMD5).toString("base64")

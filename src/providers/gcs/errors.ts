@@ -8,7 +8,7 @@ import {
   type ObservedFailure,
   verdictOf,
 } from "../../destinations/contract.ts";
-import { isTransientNetworkCode } from "../../destinations/network.ts";
+import { networkFailureHint } from "../../destinations/network.ts";
 
 /**
  * What a GCP failure looked like on the wire; `code` is the OAuth `error`, Google's `status`
@@ -35,11 +35,13 @@ export function classifyGcpFailure(
     failure.httpStatus === undefined &&
     /^(E[A-Z]+|UND_ERR_\w+|TimeoutError)$/.test(failure.code)
   ) {
-    return result(
-      "DESTINATION_UNAVAILABLE",
-      isTransientNetworkCode(failure.code),
-      "the connection to Google failed; the relay retries",
-    );
+    const service =
+      failure.stage === "identity"
+        ? "Google's STS"
+        : failure.stage === "impersonation"
+          ? "Google's IAM Credentials"
+          : "Cloud Storage";
+    return result("DESTINATION_UNAVAILABLE", true, networkFailureHint(failure.code, service));
   }
   const status = failure.httpStatus ?? 0;
   if (

@@ -77,8 +77,23 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     if (error instanceof DestinationError) return error;
     const observed =
       error instanceof ObservedGcpFailure ? error.observed : observeNetwork(error, stage);
-    return new DestinationError(summary, classifyGcpFailure(observed, hints), { cause: error });
+    // A failure to get the access token is the identity's, whatever the request was for.
+    return new DestinationError(
+      identitySummary(observed.stage) ?? summary,
+      classifyGcpFailure(observed, hints),
+      {
+        cause: error,
+      },
+    );
   };
+
+  /** The summary of a token failure: the exchange or the impersonation, not the object. */
+  const identitySummary = (stage: DestinationStage): string | undefined =>
+    stage === "identity"
+      ? "the Workload Identity Federation token exchange failed"
+      : stage === "impersonation"
+        ? `impersonating ${destination.service_account_email} failed`
+        : undefined;
 
   const token = async (): Promise<string> => {
     try {
@@ -147,11 +162,11 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         await gcsAccessToken(inputs.credential.get());
       } catch (error) {
         const observed = observeGcpAuthError(error, settings);
-        const summary =
-          observed.stage === "identity"
-            ? "the Workload Identity Federation token exchange failed"
-            : `impersonating ${destination.service_account_email} failed`;
-        throw new DestinationError(summary, classifyGcpFailure(observed, hints), { cause: error });
+        throw new DestinationError(
+          identitySummary(observed.stage) ?? "the access token request failed",
+          classifyGcpFailure(observed, hints),
+          { cause: error },
+        );
       }
       return { exchange: "pass", impersonation: "pass" };
     },
@@ -222,11 +237,15 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
 
     async abortLeftover(handle, signal) {
       if (handle.provider !== "gcs") throw new Error(`not a GCS upload: ${handle.provider}`);
-      return await cancelSession((handle as GcsUploadHandle).sessionUri, signal);
+      return await cancelSession((handle as GcsUploadHandle).sessionUri, handle.key, signal);
     },
   };
 
-  async function cancelSession(sessionUri: string, signal: AbortSignal): Promise<LeftoverOutcome> {
+  async function cancelSession(
+    sessionUri: string,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<LeftoverOutcome> {
     try {
       // GCS answers 499 to a cancelled session; 404 (or 410) when it is already gone.
       const response = await fetch(sessionUri, {
@@ -238,7 +257,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
       await response.body?.cancel();
       return response.status === 404 || response.status === 410 ? "already_gone" : "aborted";
     } catch (error) {
-      throw fail(error, "could not cancel the resumable upload");
+      throw fail(error, `could not delete the unfinished upload of gs://${bucket}/${key}`);
     }
   }
 
@@ -255,7 +274,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         body: JSON.stringify({ name: key, contentType }),
       },
       options.signal,
-      `could not start an upload to gs://${bucket}/${key}`,
+      `could not write gs://${bucket}/${key} at the start of a resumable upload`,
     );
     const sessionUri = initiated.headers.get("location");
     await initiated.body?.cancel();
@@ -265,7 +284,8 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
     let crc = 0;
     let persisted = 0; // bytes GCS confirmed
     let completed: UploadResult | undefined;
-    const summary = `could not upload to gs://${bucket}/${key}`;
+    const writeSummary = `could not write gs://${bucket}/${key}`;
+    const commitSummary = `could not commit gs://${bucket}/${key}`;
 
     /** PUTs `chunk` (which starts at `persisted`), resuming from what GCS kept after a failure. */
     const putChunk = async (chunk: Buffer, final: boolean, signal: AbortSignal) => {
@@ -308,7 +328,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
           }
           throw new ObservedGcpFailure(observed);
         } catch (error) {
-          const classified = fail(error, summary);
+          const classified = fail(error, final ? commitSummary : writeSummary);
           signal.throwIfAborted();
           if (
             !classified.transient ||
@@ -388,7 +408,7 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
       async abort(signal) {
         writer.close();
         if (completed) return;
-        await cancelSession(sessionUri, signal).catch(() => {});
+        await cancelSession(sessionUri, key, signal).catch(() => {});
       },
     };
   }

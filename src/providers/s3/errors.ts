@@ -4,14 +4,13 @@
  * whether the role is missing, the principal untrusted or the ExternalId wrong, so the hint names
  * all three.
  */
-import type {
-  DestinationErrorCode,
-  DestinationFailure,
-  DestinationStage,
-  ObservedFailure,
+import {
+  type DestinationFailure,
+  type DestinationStage,
+  type ObservedFailure,
   verdictOf,
 } from "../../destinations/contract.ts";
-import { isTransientNetworkCode, messageOf, networkErrorCode } from "../../destinations/network.ts";
+import { messageOf, networkErrorCode, networkFailureHint } from "../../destinations/network.ts";
 
 /** What an AWS failure looked like on the wire: AWS's error code (`AccessDenied`) or a network code. */
 export interface AwsObservedFailure extends ObservedFailure {
@@ -50,14 +49,7 @@ export function classifyAwsFailure(
   failure: AwsObservedFailure,
   context: AwsHintContext,
 ): DestinationFailure {
-  const result = (code: DestinationErrorCode, transient: boolean, hint: string) => ({
-    code,
-    transient,
-    cloudCode: failure.code,
-    cloudMessage: failure.message,
-    hint,
-    stage: failure.stage,
-  });
+  const result = verdictOf(failure);
   if (isMissingOperatorCredentials(failure)) {
     // The relay has nothing to sign AssumeRole with: the operator's setup, not the customer's
     // trust. Retried like an outage, so deliveries go through once the operator fixes it.
@@ -67,10 +59,20 @@ export function classifyAwsFailure(
       "the relay has no AWS credentials of its own to call sts:AssumeRole: the operator must give them to the AWS SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role) or set RELAY_AWS_AUTH_MODE=web_identity, which needs none. This is not a problem with the customer's role or trust policy",
     );
   }
-  const network = networkFailureHint(failure.code);
-  if (network)
-    return result("DESTINATION_UNAVAILABLE", isTransientNetworkCode(failure.code), network);
+  if (isNetworkCode(failure.code)) {
+    const service = failure.stage === "identity" ? "AWS STS" : "Amazon S3";
+    return result("DESTINATION_UNAVAILABLE", true, networkFailureHint(failure.code, service));
+  }
   if (failure.stage === "identity") return classifySts(failure, context, result);
+  if (isRegionMismatch(failure, context)) {
+    return result(
+      "DESTINATION_REGION_MISMATCH",
+      false,
+      failure.actualRegion && failure.actualRegion !== context.bucketRegion
+        ? `the bucket is in ${failure.actualRegion}, not ${context.bucketRegion}: set bucket_region to ${failure.actualRegion}`
+        : `the bucket is not in ${context.bucketRegion}: set bucket_region to the bucket's region`,
+    );
+  }
   switch (failure.code) {
     case "AccessDenied":
     case "Forbidden":
@@ -87,17 +89,6 @@ export function classifyAwsFailure(
         "DESTINATION_NOT_FOUND",
         false,
         "check bucket_name: the bucket does not exist (or was deleted)",
-      );
-    case "PermanentRedirect":
-    case "AuthorizationHeaderMalformed":
-    case "IllegalLocationConstraintException":
-    case "MovedPermanently":
-      return result(
-        "DESTINATION_REGION_MISMATCH",
-        false,
-        failure.actualRegion
-          ? `the bucket is in ${failure.actualRegion}, not ${context.bucketRegion}: set bucket_region to ${failure.actualRegion}`
-          : `the bucket is not in ${context.bucketRegion}: set bucket_region to the bucket's region`,
       );
   }
   if (integrityCodes.has(failure.code)) {
@@ -200,25 +191,27 @@ function classifySts(
   );
 }
 
+const regionCodes = new Set([
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+  "IllegalLocationConstraintException",
+  "MovedPermanently",
+]);
+
 /**
- * The SDK's default chain found no credentials (`CredentialsProviderError`, "Could not load
- * credentials from any providers"): nothing reached STS.
+ * Whether S3 refused the request because it reached (or was signed for) another region than the
+ * bucket's. S3 says so differently per operation: an error body with `PermanentRedirect` or
+ * `AuthorizationHeaderMalformed` (PUT, POST), or a bodiless 301/400 (HEAD) whose only clue is the
+ * `x-amz-bucket-region` header; a region named by S3 that differs from `bucket_region` settles it.
  */
-export function isMissingOperatorCredentials(
-  failure: Pick<AwsObservedFailure, "code" | "message">,
-) {
-  return (
-    failure.code === "CredentialsProviderError" ||
-    /could not load credentials from any providers/i.test(failure.message)
-  );
+function isRegionMismatch(failure: AwsObservedFailure, context: AwsHintContext): boolean {
+  if (regionCodes.has(failure.code)) return true;
+  if (failure.httpStatus === 301 || failure.httpStatus === 307) return true;
+  return failure.actualRegion !== undefined && failure.actualRegion !== context.bucketRegion;
 }
 
-function networkFailureHint(code: string): string | undefined {
-  if (code === "ENOTFOUND") return "the AWS endpoint's name does not resolve; check the network";
-  if (networkErrorCode({ code }) !== undefined || code === "TimeoutError") {
-    return "the connection to AWS failed; the relay retries";
-  }
-  return undefined;
+function isNetworkCode(code: string): boolean {
+  return networkErrorCode({ code }) !== undefined || code === "TimeoutError";
 }
 
 /** Extracts what matters from an error thrown by the AWS SDK (or by Node under it). */
@@ -235,25 +228,60 @@ export function observeAwsError(error: unknown, stage: DestinationStage): AwsObs
   const httpStatus = record.$metadata?.httpStatusCode ?? record.$response?.statusCode;
   const headerRegion = record.$response?.headers?.["x-amz-bucket-region"];
   let code = record.Code ?? record.name ?? "UnknownError";
-  // HEAD answers have no body: the SDK names the error after the status.
-  if (code === "UnknownError" || code === "Error" || /^\d+$/.test(code)) {
-    if (httpStatus === 301) code = "PermanentRedirect";
+  // HEAD answers have no body: the SDK names the error after the status (`Unknown`, `NotFound`,
+  // `301`…) with the message `UnknownError`, so the status and headers are all there is.
+  const bodiless =
+    code === "Unknown" || code === "UnknownError" || code === "Error" || /^\d+$/.test(code);
+  if (bodiless) {
+    if (httpStatus === 301 || httpStatus === 307) code = "PermanentRedirect";
+    else if (httpStatus === 400 && headerRegion !== undefined)
+      code = "AuthorizationHeaderMalformed";
     else if (httpStatus === 403) code = "AccessDenied";
     else if (httpStatus === 404) code = "NotFound";
+    else if (httpStatus !== undefined) code = `HTTP ${httpStatus}`;
   }
   const region = record.Region ?? headerRegion ?? regionFromMessage(record.message);
   if (network && httpStatus === undefined) {
     return { stage, code: network, message: messageOf(error), httpStatus, actualRegion: undefined };
   }
+  const message =
+    bodiless && (!record.message || record.message === "UnknownError")
+      ? bodilessMessage(code, httpStatus, region)
+      : record.message || code;
   return {
     stage,
     code,
-    message: record.message || code,
+    message,
     httpStatus,
     actualRegion: region,
   };
 }
 
+/** The words S3 did not send with a bodiless answer (HEAD), from its status and headers. */
+function bodilessMessage(
+  code: string,
+  httpStatus: number | undefined,
+  region: string | undefined,
+): string {
+  const status = httpStatus === undefined ? "no status" : `HTTP ${httpStatus}`;
+  return region
+    ? `${status} without a body; the bucket is in ${region}`
+    : `${status} without a body (${code})`;
+}
+
 function regionFromMessage(message: string | undefined): string | undefined {
   return message ? /expecting '([a-z0-9-]+)'/.exec(message)?.[1] : undefined;
+}
+
+/**
+ * The SDK's default chain found no credentials (`CredentialsProviderError`, "Could not load
+ * credentials from any providers"): nothing reached STS.
+ */
+export function isMissingOperatorCredentials(
+  failure: Pick<AwsObservedFailure, "code" | "message">,
+) {
+  return (
+    failure.code === "CredentialsProviderError" ||
+    /could not load credentials from any providers/i.test(failure.message)
+  );
 }

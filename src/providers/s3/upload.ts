@@ -202,7 +202,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
             new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
             { abortSignal: signal },
           ),
-        `could not abort the upload to s3://${bucket}/${key}`,
+        `could not delete the unfinished upload of s3://${bucket}/${key} at AbortMultipartUpload`,
       );
       return "aborted";
     } catch (error) {
@@ -228,7 +228,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
           }),
           { abortSignal: options.signal },
         ),
-      `could not start an upload to s3://${bucket}/${key}`,
+      `could not write s3://${bucket}/${key} at CreateMultipartUpload`,
     );
     const uploadId = created.UploadId;
     if (!uploadId) throw new Error("S3 answered CreateMultipartUpload without an UploadId");
@@ -261,7 +261,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
             }),
             { abortSignal: signal },
           ),
-        `could not upload part ${partNumber} to s3://${bucket}/${key}`,
+        `could not write part ${partNumber} of s3://${bucket}/${key}`,
       );
       if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== checksum) {
         throw integrityError(
@@ -299,7 +299,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
               }),
               { abortSignal: signal },
             ),
-          `could not complete the upload to s3://${bucket}/${key}`,
+          `could not commit s3://${bucket}/${key} at CompleteMultipartUpload`,
         );
         if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== expected) {
           throw integrityError(
