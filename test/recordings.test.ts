@@ -17,9 +17,12 @@ import {
   prepareRig,
   type RigAnswer,
   type RigEnvironment,
+  recordingsSettled,
   startRigServer,
   startWebhookReceiver,
+  storedEvents,
   type WebhookReceiver,
+  waitUntil,
 } from "./helpers/delivery-rig.ts";
 
 const MiB = 1024 * 1024;
@@ -456,6 +459,88 @@ for (const kind of databaseKinds) {
         const staged = await readdir(join(rig.dataDir, "staging")).catch(() => []);
         assert.ok(!staged.some((name) => name.includes(id)), `staged copy of ${id} left`);
       }
+    });
+  });
+
+  describe(`recordings: a setup failure is retried until the customer fixes it (${kind})`, () => {
+    let rig: RigEnvironment;
+    let relay: InProcessRelay;
+    let receiver: WebhookReceiver;
+
+    before(async () => {
+      receiver = await startWebhookReceiver();
+      // The production setup budget (30 min); only the waits are short.
+      rig = await prepareRig(kind, {
+        RELAY_DELIVERY_CONFIG_RETRY_BASE_MS: "100",
+        RELAY_DELIVERY_RETRY_CAP_MS: "300",
+      });
+      relay = await startRigServer(rig);
+      await connectReceiver(relay.call, receiver);
+    });
+    after(async () => {
+      await relay?.close();
+      await receiver?.close();
+      await rig?.stop();
+    });
+
+    it("a missing container (DESTINATION_NOT_FOUND) is retried; created, the recording is delivered, one recording_ready", async () => {
+      const { azure, destinations } = rig.emulators;
+      const { storage_account, container } = destinations.azure_blob;
+      assert.ok(await azure.deleteContainer(storage_account, container));
+      const conversation = await createRecordedConversation(
+        relay.call,
+        receiver,
+        destinations.azure_blob,
+      );
+      const bytes = testBytes(MiB + 3, 21);
+      const answer = await relay.call("POST", `/v2/conversations/${conversation}/recordings`, {
+        operator: true,
+        bytes,
+      });
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      const id = answer.body.recording_id as string;
+      const db = relay.server.db;
+      // Failed twice with the setup code, and queued again each time rather than reported.
+      await waitUntil(
+        async () => {
+          const read = await relay.call("GET", `/v2/recordings/${id}`);
+          assert.notEqual(
+            read.body.state,
+            "failed",
+            `a setup failure was not retried: ${JSON.stringify(read.body.delivery)}`,
+          );
+          const delivery = read.body.delivery;
+          return (
+            delivery?.attempts >= 2 &&
+            delivery.state === "queued" &&
+            delivery.error_code === "DESTINATION_NOT_FOUND"
+          );
+        },
+        "two failed attempts, retried",
+        60_000,
+        50,
+      );
+      assert.equal(await storedEvents(db, id, "application.recording_copy_failed"), 0);
+      // The customer creates the container: the next attempt delivers.
+      assert.ok(azure.createContainer(storage_account, container));
+      await waitUntil(
+        async () => (await relay.call("GET", `/v2/recordings/${id}`)).body.state === "delivered",
+        "the recording delivered",
+        60_000,
+        50,
+      );
+      await waitUntil(() => recordingsSettled(db, [id]), "the outbox to settle");
+      assert.equal(await storedEvents(db, id, "application.recording_ready"), 1);
+      assert.equal(await storedEvents(db, id, "application.recording_copy_failed"), 0);
+      assert.deepEqual(await rig.emulators.storedDigest("azure_blob", answer.body.key), {
+        size: bytes.length,
+        sha256: sha256Hex(bytes),
+      });
+      const told = receiver.events.filter((e) => e.body.properties.recording_id === id);
+      assert.deepEqual(
+        told.map((e) => e.body.event_type),
+        ["application.recording_ready"],
+      );
     });
   });
 }
