@@ -60,6 +60,34 @@ for (const kind of databaseKinds) {
     const complete = (id: string, json: object = {}) =>
       relay.call("POST", `/v2/recordings/${id}/complete`, { operator: true, json });
 
+    /**
+     * Parts of an unfinished upload at `key` the destination holds: S3 multipart parts, GCS
+     * resumable bytes (in 256 KiB units), Azure uncommitted blocks.
+     */
+    const partsAtDestination = (provider: Provider, key: string): number => {
+      const { aws, gcp, azure, destinations } = rig.emulators;
+      switch (provider) {
+        case "s3":
+          return aws
+            .pendingUploads(destinations.s3.bucket_name)
+            .filter((upload) => upload.key === key)
+            .reduce((sum, upload) => sum + upload.parts, 0);
+        case "gcs":
+          return gcp
+            .openUploads(destinations.gcs.bucket_name)
+            .filter((upload) => upload.name === key)
+            .reduce((sum, upload) => sum + Math.floor(upload.committedBytes / 262_144), 0);
+        case "azure_blob":
+          return azure
+            .uncommittedBlocks(
+              destinations.azure_blob.storage_account,
+              destinations.azure_blob.container,
+            )
+            .filter((entry) => entry.blob === key)
+            .reduce((sum, entry) => sum + entry.blocks, 0);
+      }
+    };
+
     const readyFor = (id: string) =>
       receiver.events.filter(
         (e) =>
@@ -103,6 +131,14 @@ for (const kind of databaseKinds) {
             offset += size;
             assert.equal(appended.headers.get("upload-offset"), String(offset));
           }
+          // Live upload: parts are in the customer's bucket before `complete` is even sent.
+          await waitUntil(
+            () => partsAtDestination(provider, recording.key) > 0,
+            `a part of the ${provider} recording at the destination before complete`,
+            30_000,
+            50,
+          );
+          const partsBeforeComplete = partsAtDestination(provider, recording.key);
           const done = await complete(recording.recording_id, {
             size_bytes: bytes.length,
             sha256: sha256Hex(bytes),
@@ -110,13 +146,25 @@ for (const kind of databaseKinds) {
           assert.equal(done.status, 202, JSON.stringify(done.body));
           assert.equal(done.body.sha256, sha256Hex(bytes));
           assert.equal(done.body.duration, 61.5 + index / 1000);
-          return { provider, recording, bytes };
+          return { provider, recording, bytes, partsBeforeComplete };
         }),
       );
-      await receiver.waitFor(() =>
-        recordings.every((r) => readyFor(r.recording.recording_id).length > 0),
-      );
-      for (const { provider, recording, bytes } of recordings) {
+      const ids = recordings.map((r) => r.recording.recording_id);
+      await receiver.waitFor(() => ids.every((id) => readyFor(id).length > 0));
+      // Quiet: no delivery queued or running and no event pending for them, so none can follow.
+      await waitUntil(() => recordingsSettled(relay.server.db, ids), "the outbox to settle");
+      for (const { provider, recording, bytes, partsBeforeComplete } of recordings) {
+        assert.ok(partsBeforeComplete > 0, `${provider}: nothing streamed before complete`);
+        assert.equal(
+          await storedEvents(
+            relay.server.db,
+            recording.recording_id,
+            "application.recording_ready",
+          ),
+          1,
+          `${provider}: one recording_ready stored`,
+        );
+        assert.equal(readyFor(recording.recording_id).length, 1, `${provider}: one received`);
         assert.deepEqual(await stored(provider, recording.key), {
           size: bytes.length,
           sha256: sha256Hex(bytes),
