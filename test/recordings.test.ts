@@ -491,7 +491,9 @@ for (const kind of databaseKinds) {
         rig.emulators.aws.requests().filter((r) => r.operation === "UploadPart").length,
         uploadsBefore,
       );
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Quiet (no delivery in flight, no event pending): a second recording_ready cannot follow.
+      await waitUntil(() => recordingsSettled(relay.server.db, [id]), "the outbox to settle");
+      assert.equal(await storedEvents(relay.server.db, id, "application.recording_ready"), 1);
       assert.equal(readyFor(id).length, 1);
       // Once the grace has passed, the purge removes the staged copy; redelivery is then impossible.
       await relay.server.db.query(
