@@ -120,6 +120,13 @@ describe("two worker processes on one PostgreSQL", () => {
       rig.emulators.azure.stats().operations.PutBlockList ?? 0,
       expected.filter((r) => r.provider === "azure_blob").length,
     );
+    // GCS: a resumable upload ends with the one chunk PUT answered 200/201 (308 means "go on").
+    const gcsUploadPath = `/upload/storage/v1/b/${encodeURIComponent(rig.emulators.destinations.gcs.bucket_name)}/o`;
+    const gcsFinalized = rig.emulators.gcp.requests.filter(
+      (r) =>
+        r.method === "PUT" && r.path === gcsUploadPath && (r.status === 200 || r.status === 201),
+    );
+    assert.equal(gcsFinalized.length, expected.filter((r) => r.provider === "gcs").length);
     // And each recording told exactly once.
     await receiver.waitFor((events) => events.length === RECORDINGS);
     const told = new Set(receiver.events.map((e) => e.body.properties.recording_id));

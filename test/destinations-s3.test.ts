@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { type AwsEmulatorConfigInput, DEMO, type RoleConfig } from "../emulators/aws/index.ts";
+import {
+  type AwsEmulatorConfigInput,
+  DEMO,
+  type RequestLogEntry,
+  type RoleConfig,
+} from "../emulators/aws/index.ts";
 import { type DestinationError, uploadStream } from "../src/destinations/index.ts";
 import type { S3Storage } from "../src/providers/index.ts";
 import { sha256Hex, testBytes, testSignal } from "./helpers/bytes.ts";
@@ -27,6 +32,9 @@ after(async () => await issuer?.stop());
 
 const roleOf = (config: AwsEmulatorConfigInput) =>
   (config.roles as RoleConfig[]).find((r) => r.arn === DEMO.roleArn) as RoleConfig;
+
+/** What the emulator of the last {@link failureWith} saw, and the workspace it ran for. */
+let lastRun: { workspaceId: string; requests: readonly RequestLogEntry[] } | undefined;
 
 /** Runs `attempt` against an emulator set up wrongly by `tweak`, returning the DestinationError. */
 async function failureWith(
@@ -59,6 +67,7 @@ async function failureWith(
     assert.equal((caught as Error).name, "DestinationError", String(caught));
     return caught as DestinationError;
   } finally {
+    lastRun = { workspaceId, requests: [...rig.aws.requests()] };
     await rig.stop();
   }
 }
@@ -74,7 +83,17 @@ describe("S3 misconfigurations", () => {
     assert.equal(error.cloudCode, "AccessDenied");
     assert.equal(error.transient, false);
     assert.match(error.message, /unable to assume role with given parameters/);
-    assert.match(error.hint, /sts:ExternalId = "[0-9a-f-]{36}"/);
+    // What STS saw: the relay sent the Workspace ID as ExternalId (workspace mode), and STS
+    // refused it with AccessDenied; a relay sending none (or another) fails here, whatever the hint.
+    const { workspaceId, requests } = lastRun!;
+    const assumed = requests.filter((r) => r.operation === "AssumeRole");
+    assert.ok(assumed.length >= 1);
+    for (const request of assumed) {
+      assert.equal(request.externalId, workspaceId, "the ExternalId STS received");
+      assert.equal(request.status, 403);
+      assert.equal(request.code, "AccessDenied");
+    }
+    assert.ok(error.hint.includes(`sts:ExternalId = "${workspaceId}"`), error.hint);
   });
 
   it("role with a 1-hour maximum session → DESTINATION_AUTH_FAILED asking for 12 h", async () => {

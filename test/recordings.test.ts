@@ -17,9 +17,12 @@ import {
   prepareRig,
   type RigAnswer,
   type RigEnvironment,
+  recordingsSettled,
   startRigServer,
   startWebhookReceiver,
+  storedEvents,
   type WebhookReceiver,
+  waitUntil,
 } from "./helpers/delivery-rig.ts";
 
 const MiB = 1024 * 1024;
@@ -56,6 +59,34 @@ for (const kind of databaseKinds) {
 
     const complete = (id: string, json: object = {}) =>
       relay.call("POST", `/v2/recordings/${id}/complete`, { operator: true, json });
+
+    /**
+     * Parts of an unfinished upload at `key` the destination holds: S3 multipart parts, GCS
+     * resumable bytes (in 256 KiB units), Azure uncommitted blocks.
+     */
+    const partsAtDestination = (provider: Provider, key: string): number => {
+      const { aws, gcp, azure, destinations } = rig.emulators;
+      switch (provider) {
+        case "s3":
+          return aws
+            .pendingUploads(destinations.s3.bucket_name)
+            .filter((upload) => upload.key === key)
+            .reduce((sum, upload) => sum + upload.parts, 0);
+        case "gcs":
+          return gcp
+            .openUploads(destinations.gcs.bucket_name)
+            .filter((upload) => upload.name === key)
+            .reduce((sum, upload) => sum + Math.floor(upload.committedBytes / 262_144), 0);
+        case "azure_blob":
+          return azure
+            .uncommittedBlocks(
+              destinations.azure_blob.storage_account,
+              destinations.azure_blob.container,
+            )
+            .filter((entry) => entry.blob === key)
+            .reduce((sum, entry) => sum + entry.blocks, 0);
+      }
+    };
 
     const readyFor = (id: string) =>
       receiver.events.filter(
@@ -100,6 +131,14 @@ for (const kind of databaseKinds) {
             offset += size;
             assert.equal(appended.headers.get("upload-offset"), String(offset));
           }
+          // Live upload: parts are in the customer's bucket before `complete` is even sent.
+          await waitUntil(
+            () => partsAtDestination(provider, recording.key) > 0,
+            `a part of the ${provider} recording at the destination before complete`,
+            30_000,
+            50,
+          );
+          const partsBeforeComplete = partsAtDestination(provider, recording.key);
           const done = await complete(recording.recording_id, {
             size_bytes: bytes.length,
             sha256: sha256Hex(bytes),
@@ -107,13 +146,25 @@ for (const kind of databaseKinds) {
           assert.equal(done.status, 202, JSON.stringify(done.body));
           assert.equal(done.body.sha256, sha256Hex(bytes));
           assert.equal(done.body.duration, 61.5 + index / 1000);
-          return { provider, recording, bytes };
+          return { provider, recording, bytes, partsBeforeComplete };
         }),
       );
-      await receiver.waitFor(() =>
-        recordings.every((r) => readyFor(r.recording.recording_id).length > 0),
-      );
-      for (const { provider, recording, bytes } of recordings) {
+      const ids = recordings.map((r) => r.recording.recording_id);
+      await receiver.waitFor(() => ids.every((id) => readyFor(id).length > 0));
+      // Quiet: no delivery queued or running and no event pending for them, so none can follow.
+      await waitUntil(() => recordingsSettled(relay.server.db, ids), "the outbox to settle");
+      for (const { provider, recording, bytes, partsBeforeComplete } of recordings) {
+        assert.ok(partsBeforeComplete > 0, `${provider}: nothing streamed before complete`);
+        assert.equal(
+          await storedEvents(
+            relay.server.db,
+            recording.recording_id,
+            "application.recording_ready",
+          ),
+          1,
+          `${provider}: one recording_ready stored`,
+        );
+        assert.equal(readyFor(recording.recording_id).length, 1, `${provider}: one received`);
         assert.deepEqual(await stored(provider, recording.key), {
           size: bytes.length,
           sha256: sha256Hex(bytes),
@@ -472,7 +523,9 @@ for (const kind of databaseKinds) {
         rig.emulators.aws.requests().filter((r) => r.operation === "UploadPart").length,
         uploadsBefore,
       );
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Quiet (no delivery in flight, no event pending): a second recording_ready cannot follow.
+      await waitUntil(() => recordingsSettled(relay.server.db, [id]), "the outbox to settle");
+      assert.equal(await storedEvents(relay.server.db, id, "application.recording_ready"), 1);
       assert.equal(readyFor(id).length, 1);
       // Once the grace has passed, the purge removes the staged copy; redelivery is then impossible.
       await relay.server.db.query(
@@ -488,6 +541,88 @@ for (const kind of databaseKinds) {
         const staged = await readdir(join(rig.dataDir, "staging")).catch(() => []);
         assert.ok(!staged.some((name) => name.includes(id)), `staged copy of ${id} left`);
       }
+    });
+  });
+
+  describe(`recordings: a setup failure is retried until the customer fixes it (${kind})`, () => {
+    let rig: RigEnvironment;
+    let relay: InProcessRelay;
+    let receiver: WebhookReceiver;
+
+    before(async () => {
+      receiver = await startWebhookReceiver();
+      // The production setup budget (30 min); only the waits are short.
+      rig = await prepareRig(kind, {
+        RELAY_DELIVERY_CONFIG_RETRY_BASE_MS: "100",
+        RELAY_DELIVERY_RETRY_CAP_MS: "300",
+      });
+      relay = await startRigServer(rig);
+      await connectReceiver(relay.call, receiver);
+    });
+    after(async () => {
+      await relay?.close();
+      await receiver?.close();
+      await rig?.stop();
+    });
+
+    it("a missing container (DESTINATION_NOT_FOUND) is retried; created, the recording is delivered, one recording_ready", async () => {
+      const { azure, destinations } = rig.emulators;
+      const { storage_account, container } = destinations.azure_blob;
+      assert.ok(await azure.deleteContainer(storage_account, container));
+      const conversation = await createRecordedConversation(
+        relay.call,
+        receiver,
+        destinations.azure_blob,
+      );
+      const bytes = testBytes(MiB + 3, 21);
+      const answer = await relay.call("POST", `/v2/conversations/${conversation}/recordings`, {
+        operator: true,
+        bytes,
+      });
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      const id = answer.body.recording_id as string;
+      const db = relay.server.db;
+      // Failed twice with the setup code, and queued again each time rather than reported.
+      await waitUntil(
+        async () => {
+          const read = await relay.call("GET", `/v2/recordings/${id}`);
+          assert.notEqual(
+            read.body.state,
+            "failed",
+            `a setup failure was not retried: ${JSON.stringify(read.body.delivery)}`,
+          );
+          const delivery = read.body.delivery;
+          return (
+            delivery?.attempts >= 2 &&
+            delivery.state === "queued" &&
+            delivery.error_code === "DESTINATION_NOT_FOUND"
+          );
+        },
+        "two failed attempts, retried",
+        60_000,
+        50,
+      );
+      assert.equal(await storedEvents(db, id, "application.recording_copy_failed"), 0);
+      // The customer creates the container: the next attempt delivers.
+      assert.ok(azure.createContainer(storage_account, container));
+      await waitUntil(
+        async () => (await relay.call("GET", `/v2/recordings/${id}`)).body.state === "delivered",
+        "the recording delivered",
+        60_000,
+        50,
+      );
+      await waitUntil(() => recordingsSettled(db, [id]), "the outbox to settle");
+      assert.equal(await storedEvents(db, id, "application.recording_ready"), 1);
+      assert.equal(await storedEvents(db, id, "application.recording_copy_failed"), 0);
+      assert.deepEqual(await rig.emulators.storedDigest("azure_blob", answer.body.key), {
+        size: bytes.length,
+        sha256: sha256Hex(bytes),
+      });
+      const told = receiver.events.filter((e) => e.body.properties.recording_id === id);
+      assert.deepEqual(
+        told.map((e) => e.body.event_type),
+        ["application.recording_ready"],
+      );
     });
   });
 }

@@ -36,6 +36,8 @@ export interface RequestLogEntry {
   payload?: string;
   /** Fault injected, if any. */
   fault?: "error" | "reset" | "error-in-200";
+  /** STS AssumeRole: the `ExternalId` the caller sent, `null` when it sent none. */
+  externalId?: string | null;
 }
 
 /** Shared state of a running emulator. */
@@ -172,6 +174,7 @@ async function handleSts(
   const params = new URLSearchParams(p.method === "POST" ? body.toString("utf8") : "");
   for (const [name, value] of p.queryPairs) if (!params.has(name)) params.set(name, value);
   entry.operation = params.get("Action") ?? "";
+  if (entry.operation === "AssumeRole") entry.externalId = params.get("ExternalId");
   const plan = state.faults.plan({ service: "sts", operation: entry.operation });
   await applyFaultStart(plan, entry, true);
   if (plan.resetAfterBytes !== undefined) {

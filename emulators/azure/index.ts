@@ -62,6 +62,14 @@ export interface AzureEmulator {
   ): Promise<StoredBlobDigest | undefined>;
   /** Names of committed blobs in a container, sorted. */
   blobNames(account: string, container: string): string[];
+  /**
+   * Blobs of a container with staged, uncommitted blocks (what an unfinished upload leaves; Azure
+   * drops them after 7 days, or when the blob is next committed), by name.
+   */
+  uncommittedBlocks(
+    account: string,
+    container: string,
+  ): { blob: string; blocks: number; bytes: number }[];
   /** Creates a container (true) or reports it existed (false). */
   createContainer(account: string, container: string): boolean;
   /** Deletes a container and its blobs. */
@@ -209,6 +217,15 @@ export async function startAzureEmulator(input: AzureEmulatorConfig): Promise<Az
     blobDigest: (account, container, name) => store.digest(account, container, name),
     blobNames: (account, container) =>
       [...(store.container(account, container)?.blobs.keys() ?? [])].sort(),
+    uncommittedBlocks: (account, container) =>
+      [...(store.container(account, container)?.uncommitted.entries() ?? [])]
+        .filter(([, blocks]) => blocks.size > 0)
+        .map(([blob, blocks]) => ({
+          blob,
+          blocks: blocks.size,
+          bytes: [...blocks.values()].reduce((sum, block) => sum + block.size, 0),
+        }))
+        .sort((a, b) => a.blob.localeCompare(b.blob)),
     createContainer: (account, container) => {
       if (!directory.accountTenant(account)) throw new Error(`no storage account ${account}`);
       return store.createContainer(account, container, config.now());

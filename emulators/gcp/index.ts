@@ -82,6 +82,11 @@ export interface GcpEmulator {
   readObject(bucket: string, name: string): Readable;
   /** Every request served so far (most recent last, capped at 10 000). */
   readonly requests: readonly RequestLogEntry[];
+  /**
+   * Resumable upload sessions of a bucket still open (not finalized, cancelled or expired), with
+   * the bytes persisted so far: what an abandoned upload leaves until GCS expires it (one week).
+   */
+  openUploads(bucket: string): { name: string; committedBytes: number; createdAtMs: number }[];
   /** Stops listening, closes connections and removes the temporary data directory. */
   stop(): Promise<void>;
 }
@@ -119,6 +124,7 @@ export async function startGcpEmulator(options: GcpEmulatorOptions): Promise<Gcp
     fetchTimeoutMs: options.jwksFetchTimeoutMs ?? 5_000,
   });
   const sessions = new ResumableSessions();
+  const sessionTtlMs = options.resumableSessionTtlMs ?? 7 * 24 * 3_600_000;
   const requests: RequestLogEntry[] = [];
   const { server, endpoint } = await startServer(
     {
@@ -130,7 +136,7 @@ export async function startGcpEmulator(options: GcpEmulatorOptions): Promise<Gcp
       faults,
       now,
       allowHttpIssuer,
-      sessionTtlMs: options.resumableSessionTtlMs ?? 7 * 24 * 3_600_000,
+      sessionTtlMs,
       onRequest: (entry) => {
         requests.push(entry);
         if (requests.length > 10_000) requests.shift();
@@ -161,6 +167,11 @@ export async function startGcpEmulator(options: GcpEmulatorOptions): Promise<Gcp
       return createReadStream(object.filePath);
     },
     requests,
+    openUploads: (bucket) =>
+      sessions
+        .open(now(), sessionTtlMs)
+        .filter((session) => session.bucket === bucket)
+        .map(({ name, committedBytes, createdAtMs }) => ({ name, committedBytes, createdAtMs })),
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -111,6 +111,13 @@ export class ResumableSessions {
     return session;
   }
 
+  /** Sessions still open (neither finalized, cancelled nor failed) and not expired. */
+  open(now: number, ttlMs: number): ResumableSession[] {
+    return [...this.#sessions.values()].filter(
+      (session) => session.state.kind === "open" && now - session.createdAtMs <= ttlMs,
+    );
+  }
+
   /** Cancels a session (`DELETE` on the session URI → 499). */
   async cancel(session: ResumableSession): Promise<void> {
     if (session.state.kind === "open") session.state = { kind: "cancelled" };

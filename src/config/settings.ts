@@ -455,7 +455,7 @@ export const settings = {
     schema: integer(0, 525_600),
     default: "1440",
     description:
-      "How long transient failures are retried, in minutes from the recording's completion, before it fails with DESTINATION_UNAVAILABLE.",
+      "How long transient failures are retried, in minutes from the delivery's creation (complete, or the redelivery), before it fails with DESTINATION_UNAVAILABLE.",
   }),
   deliveryConfigRetryBaseMs: setting({
     env: "RELAY_DELIVERY_CONFIG_RETRY_BASE_MS",
@@ -471,7 +471,7 @@ export const settings = {
     schema: integer(0, 525_600),
     default: "30",
     description:
-      "How long setup failures (see RELAY_DELIVERY_CONFIG_RETRY_BASE_MS) are retried, in minutes from the recording's completion, before the recording fails with that code.",
+      "How long setup failures (see RELAY_DELIVERY_CONFIG_RETRY_BASE_MS) are retried, in minutes from the delivery's creation (complete, or the redelivery), before the recording fails with that code.",
   }),
   retentionDays: setting({
     env: "RELAY_RETENTION_DAYS",

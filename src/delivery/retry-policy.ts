@@ -76,7 +76,8 @@ export function afterFailedAttempt(
     if (elapsedMs + delayMs > settings.configBudgetMs) return { kind: "give_up", code };
     return { kind: "retry", delayMs };
   }
-  // DESTINATION_REJECTED (object lock, KMS, quota) and INTEGRITY_CHECK_FAILED are not going to
-  // change by waiting; a redelivery retries them on demand.
+  // DESTINATION_REJECTED (object lock, KMS, quota) is not going to change by waiting; a
+  // redelivery retries it on demand. (The adapters mark INTEGRITY_CHECK_FAILED transient: it is
+  // retried above and, if it persists, reported as DESTINATION_UNAVAILABLE.)
   return { kind: "give_up", code };
 }

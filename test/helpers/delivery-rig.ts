@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type RunningEmulators, startEmulators } from "../../emulators/main.ts";
 import type { WebhookReceiver } from "../../emulators/shared/webhook-receiver.ts";
 import { loadConfig } from "../../src/config/index.ts";
-import { migrate, openDatabase } from "../../src/db/index.ts";
+import { migrate, openDatabase, type Queryable } from "../../src/db/index.ts";
 import { type RunningServer, startServer } from "../../src/runtime/server.ts";
 import { createApiKey, createWorkspace } from "../../src/workspaces/index.ts";
 import { testOperatorToken } from "./app-deps.ts";
@@ -206,4 +206,56 @@ export async function startRigServer(
     call: relayClient(server.url, rig.workspace.apiKey),
     close: () => server.close(),
   };
+}
+
+/** Polls `check` until it holds; fails with `what` (and the last detail `check` gave) after `timeoutMs`. */
+export async function waitUntil(
+  check: () => Promise<boolean | string> | boolean | string,
+  what: string,
+  timeoutMs = 60_000,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await check();
+    if (result === true) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}${typeof result === "string" ? `: ${result}` : ""}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/**
+ * Whether the recordings are quiet: no delivery of theirs queued or running, and no event of
+ * theirs still pending in the outbox. Once true, no further event about them can come without a
+ * new request (a redelivery or a resend), so "no second event" can be asserted without a sleep.
+ */
+export async function recordingsSettled(
+  db: Queryable,
+  recordingIds: readonly string[],
+): Promise<boolean> {
+  const { rows } = await db.query<{ busy: number }>(
+    `SELECT (SELECT count(*) FROM deliveries
+               WHERE recording_id = ANY($1::uuid[]) AND state IN ('queued', 'running'))::int
+          + (SELECT count(*) FROM events
+               WHERE recording_id = ANY($1::uuid[]) AND state = 'pending')::int AS busy`,
+    [recordingIds],
+  );
+  return rows[0]!.busy === 0;
+}
+
+/** Events of a type stored for a recording (the outbox, whatever their sending state). */
+export async function storedEvents(
+  db: Queryable,
+  recordingId: string,
+  type: "application.recording_ready" | "application.recording_copy_failed",
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM events WHERE recording_id = $1 AND event_type = $2",
+    [recordingId, type],
+  );
+  return rows[0]!.n;
 }
