@@ -226,6 +226,29 @@ describe("GCS faults", () => {
     }
   });
 
+  it("a cancel GCS does not confirm fails (and is retried) instead of counting as aborted", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await gcpRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const upload = await destination.openUpload("tavus/cancel/1", { signal: testSignal() });
+      await upload.write(testBytes(2 * MiB, 5), testSignal());
+      const handle = upload.handle;
+      assert.ok(handle, "the session exists once bytes were sent");
+      rig.gcp.setFaults({ errorRate: 1, errorStatuses: [503], apis: ["gcs"] });
+      await assert.rejects(destination.abortLeftover(handle, testSignal()), {
+        code: "DESTINATION_UNAVAILABLE",
+        transient: true,
+      });
+      rig.gcp.setFaults({ errorRate: 0 });
+      assert.equal(await destination.abortLeftover(handle, testSignal()), "aborted");
+    } finally {
+      await rig.stop();
+    }
+  });
+
   it("STS failing past the retry budget → transient DESTINATION_UNAVAILABLE", async () => {
     const workspaceId = newWorkspaceId();
     const rig = await gcpRig(issuer.url, workspaceId);

@@ -127,6 +127,8 @@ export interface UploadResult {
 export interface UploadHandle {
   readonly provider: string;
   readonly key: string;
+  /** The provider's own fields (S3 `uploadId`, GCS `sessionUri`, Azure `blockIdPrefix`). */
+  readonly [field: string]: unknown;
 }
 
 /** One upload in progress at a fixed key. */

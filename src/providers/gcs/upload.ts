@@ -254,8 +254,17 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
         signal: timed(signal),
         ...(dispatcher ? { dispatcher } : {}),
       });
+      if (response.status === 404 || response.status === 410) {
+        await response.body?.cancel();
+        return "already_gone";
+      }
+      // 499 is how GCS confirms the cancellation; anything else but a 2xx left the session (and
+      // its bytes) in place, so it must fail (and be retried) rather than be taken as aborted.
+      if (response.status !== 499 && !response.ok) {
+        throw new ObservedGcpFailure(await observeResponse(response, "storage"));
+      }
       await response.body?.cancel();
-      return response.status === 404 || response.status === 410 ? "already_gone" : "aborted";
+      return "aborted";
     } catch (error) {
       throw fail(error, `could not delete the unfinished upload of gs://${bucket}/${key}`);
     }
