@@ -9,8 +9,21 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { DEMO as AWS_DEMO, type RoleConfig } from "../emulators/aws/index.ts";
+import { verifyDestination } from "../src/destinations/index.ts";
+import { generateSetup } from "../src/providers/setup-guides.ts";
 import { validGcs, validS3 } from "./fixtures/recording-storage-corpus.ts";
 import { testAwsAccountId, testTrust } from "./helpers/app-deps.ts";
+import { testSignal } from "./helpers/bytes.ts";
+import {
+  awsRig,
+  destinationTrust,
+  emulatorSettings,
+  factoryFor,
+  newWorkspaceId,
+  type RelayIssuer,
+  startRelayIssuer,
+} from "./helpers/destinations.ts";
 import { startTestRelay, type TestRelay } from "./helpers/relay-api.ts";
 
 const terraform = spawnSync("terraform", ["version"], { encoding: "utf8" }).status === 0;
@@ -24,7 +37,7 @@ before(async () => {
   await writeFile(
     join(dir, "aws"),
     stub(
-      `case "$*" in *get-caller-identity*) echo "arn:aws:iam::999988887777:user/admin";; *get-role*) echo "arn:aws:iam::999988887777:role/recording-relay-writer";; esac`,
+      `case "$*" in *get-caller-identity*) echo "arn:aws:iam::\${STUB_ACCOUNT:-999988887777}:user/admin";; *get-role*) echo "arn:aws:iam::\${STUB_ACCOUNT:-999988887777}:role/recording-relay-writer";; *get-open-id-connect-provider*) [ -n "\${STUB_OIDC_EXISTS:-}" ] || { echo "NoSuchEntity" >&2; exit 254; };; esac`,
     ),
   );
   await writeFile(
@@ -42,14 +55,14 @@ before(async () => {
 after(async () => await rm(dir, { recursive: true, force: true }));
 
 /** Runs a generated script with the stubs; returns its exit code, output, the calls and files. */
-async function runScript(name: string, script: string) {
+async function runScript(name: string, script: string, env: Record<string, string> = {}) {
   const work = await mkdtemp(join(dir, `${name}-`));
   const log = join(work, "calls.log");
   await writeFile(log, "");
   const result = spawnSync("bash", ["-c", script], {
     cwd: work,
     encoding: "utf8",
-    env: { PATH: `${dir}:${process.env.PATH}`, STUB_LOG: log },
+    env: { PATH: `${dir}:${process.env.PATH}`, STUB_LOG: log, ...env },
   });
   const calls = (await readFile(log, "utf8")).split("\n").filter(Boolean);
   const file = (file: string) => readFile(join(work, file), "utf8");
@@ -211,6 +224,87 @@ describe("setup guides through the HTTP API", () => {
     }
   });
 
+  it("s3 in web_identity mode: needs no AWS account; an IAM OIDC provider for the issuer and a role trusting it for this workspace's sub and the STS audience", async () => {
+    const webIdentity = await startTestRelay("postgres", {
+      trust: testTrust({
+        awsAuthMode: "web_identity",
+        awsAccountId: undefined,
+        issuerUrl: "https://relay.example.com/oidc",
+      }),
+    });
+    try {
+      const { id, apiKey } = await webIdentity.workspace();
+      const answer = await webIdentity.call("GET", "/v2/recording-storage/setup/s3", { apiKey });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const guide = answer.body;
+      assert.deepEqual(guide.relay_identity, {
+        auth_mode: "web_identity",
+        issuer: "https://relay.example.com/oidc",
+        subject: id,
+        audience: "sts.amazonaws.com",
+        role_session_seconds: 43_200,
+        required_max_session_duration: 43_200,
+      });
+      assert.doesNotMatch(guide.cli, /ExternalId|:root|"sts:AssumeRole"/);
+      const run = await runScript(
+        "s3-web-identity",
+        fill(guide.cli, { BUCKET: "acme-recs", BUCKET_REGION: "eu-west-1" }),
+      );
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(
+        run.calls.includes(
+          "aws iam create-open-id-connect-provider --url https://relay.example.com/oidc --client-id-list sts.amazonaws.com",
+        ),
+        run.calls.join("\n"),
+      );
+      const trust = JSON.parse(await run.file("recording-relay-trust.json"));
+      assert.deepEqual(trust.Statement, [
+        {
+          Sid: "RecordingRelayWebIdentity",
+          Effect: "Allow",
+          Principal: {
+            Federated: "arn:aws:iam::999988887777:oidc-provider/relay.example.com/oidc",
+          },
+          Action: "sts:AssumeRoleWithWebIdentity",
+          Condition: {
+            StringEquals: {
+              "relay.example.com/oidc:aud": "sts.amazonaws.com",
+              "relay.example.com/oidc:sub": id,
+            },
+          },
+        },
+      ]);
+      // An account that already has the provider (another workspace of this relay) adds the
+      // audience to it instead of failing on a second create.
+      const again = await runScript(
+        "s3-web-identity-again",
+        fill(guide.cli, { BUCKET: "acme-recs", BUCKET_REGION: "eu-west-1" }),
+        { STUB_OIDC_EXISTS: "1" },
+      );
+      assert.equal(again.status, 0, again.stderr);
+      assert.ok(!again.calls.some((call) => call.includes("create-open-id-connect-provider")));
+      assert.ok(
+        again.calls.includes(
+          "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn arn:aws:iam::999988887777:oidc-provider/relay.example.com/oidc --client-id sts.amazonaws.com",
+        ),
+        again.calls.join("\n"),
+      );
+      assert.match(guide.terraform, /resource "aws_iam_openid_connect_provider" "recording_relay"/);
+      assert.match(guide.terraform, /Action += "sts:AssumeRoleWithWebIdentity"/);
+      assert.match(guide.terraform, /"\$\{local.issuer_host_path\}:sub" = local.workspace_id/);
+      assert.doesNotMatch(guide.terraform, /:root|ExternalId/);
+      if (terraform) await fmtCheck("s3-web-identity", guide.terraform);
+      // Nor does saving an S3 default need the operator's account in this mode.
+      const saved = await webIdentity.call("PUT", "/v2/recording-storage", {
+        apiKey,
+        body: validS3,
+      });
+      assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    } finally {
+      await webIdentity.close();
+    }
+  });
+
   it("gcs: pool and provider trusting the issuer for this workspace only, impersonation by its principalSet, prefix-scoped object permissions", async () => {
     const guide = (await setup("gcs")).body;
     assert.equal(guide.relay_identity.issuer, "https://relay.example.com");
@@ -339,5 +433,98 @@ describe("setup guides through the HTTP API", () => {
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error.field, "path.provider");
     assert.match(answer.body.error.message, /must be one of s3, gcs, azure_blob/);
+  });
+});
+
+describe("the S3 web identity guide against the AWS emulator", () => {
+  let issuer: RelayIssuer;
+  before(async () => {
+    issuer = await startRelayIssuer();
+  });
+  after(async () => await issuer?.stop());
+
+  /** Runs the guide of `authMode` as the emulated customer; returns its trust and OIDC provider. */
+  async function customerRuns(authMode: "assume_role" | "web_identity", workspaceId: string) {
+    const guide = generateSetup("s3", {
+      workspaceId,
+      trust: destinationTrust(issuer.url, { awsAuthMode: authMode }),
+      keyTemplate: "tavus/{conversation_id}/{epoch_ms}",
+      known: undefined,
+    });
+    const run = await runScript(
+      `s3-emulated-${authMode}`,
+      fill(guide.cli, { BUCKET: AWS_DEMO.bucket, BUCKET_REGION: AWS_DEMO.region }),
+      { STUB_ACCOUNT: AWS_DEMO.customerAccountId },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const created = run.calls
+      .find((call) => call.startsWith("aws iam create-open-id-connect-provider "))
+      ?.match(/--url (\S+) --client-id-list (\S+)$/);
+    return {
+      trustPolicy: JSON.parse(
+        await run.file("recording-relay-trust.json"),
+      ) as RoleConfig["trustPolicy"],
+      provider: created && { url: created[1]!, clientIds: [created[2]!] },
+    };
+  }
+
+  /** Verifies the emulated customer's destination from a relay in web_identity mode. */
+  async function verifyWith(
+    workspaceId: string,
+    customer: Awaited<ReturnType<typeof customerRuns>>,
+  ) {
+    const rig = await awsRig(
+      issuer.url,
+      workspaceId,
+      (config) => {
+        config.oidcProviders = customer.provider
+          ? [{ accountId: AWS_DEMO.customerAccountId, ...customer.provider }]
+          : [];
+        const role = config.roles?.find((r) => r.arn === AWS_DEMO.webIdentityRoleArn) as RoleConfig;
+        role.trustPolicy = customer.trustPolicy;
+      },
+      { assume_role_arn: AWS_DEMO.webIdentityRoleArn },
+    );
+    try {
+      const settings = emulatorSettings({ aws: rig.aws.endpoint, awsAuthMode: "web_identity" });
+      const destination = factoryFor({
+        issuer,
+        settings,
+        trust: { awsAuthMode: "web_identity", awsAccountId: undefined },
+      })(rig.storage, { workspaceId });
+      return await verifyDestination(
+        destination,
+        "tavus/{conversation_id}/{epoch_ms}",
+        testSignal(),
+      );
+    } finally {
+      await rig.stop();
+    }
+  }
+
+  it("a relay in web_identity mode verifies the destination the guide set up", async () => {
+    const workspaceId = newWorkspaceId();
+    const customer = await customerRuns("web_identity", workspaceId);
+    assert.ok(customer.provider, "the guide creates the IAM OIDC provider");
+    const report = await verifyWith(workspaceId, customer);
+    assert.equal(report.ok, true, JSON.stringify(report.steps));
+    assert.deepEqual(
+      report.steps.map((step) => step.status),
+      ["pass", "skip", "pass", "pass"],
+    );
+  });
+
+  it("the AssumeRole trust (the operator's account root) does not let web identity in", async () => {
+    const workspaceId = newWorkspaceId();
+    const webCustomer = await customerRuns("web_identity", workspaceId);
+    const oldCustomer = await customerRuns("assume_role", workspaceId);
+    const report = await verifyWith(workspaceId, {
+      trustPolicy: oldCustomer.trustPolicy,
+      provider: webCustomer.provider,
+    });
+    assert.equal(report.ok, false);
+    assert.equal(report.steps[0]?.step, "identity_exchange");
+    assert.equal(report.steps[0]?.error_code, "DESTINATION_AUTH_FAILED");
+    assert.equal(report.steps[0]?.cloud_code, "AccessDenied");
   });
 });

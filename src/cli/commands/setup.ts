@@ -30,6 +30,7 @@ export function setupCommand(io: CliIo): Command {
   withSettings(command, [
     ...databaseSettings,
     "issuerUrl",
+    "awsAuthMode",
     "awsAccountId",
     "awsExternalIdMode",
     "awsExternalId",

@@ -52,7 +52,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
       async (request) => {
         const result = validateRecordingStorage(request.body, "", deps);
         if (!result.ok) throw validationError(result.issue);
-        if (result.value.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        if (result.value.provider === "s3") requireAwsAccount(deps.trust);
         if (!(await setDefaultRecordingStorage(deps.db, request.workspaceId, result.value))) {
           throw new AppError("UNAUTHENTICATED", "the API key's workspace no longer exists");
         }
@@ -143,7 +143,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
           if (!result.ok) throw validationError(result.issue);
           destination = result.value;
         }
-        if (destination.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        if (destination.provider === "s3") requireAwsAccount(deps.trust);
         if (!deps.verifyDestination) {
           throw new AppError(
             "NOT_CONFIGURED",
