@@ -42,15 +42,21 @@ before(async () => {
   );
   await writeFile(
     join(dir, "gcloud"),
-    stub(`case "$*" in "projects describe"*) echo "555566667777";; esac`),
+    stub(
+      // STUB_BINDING_FAILURES: how many service-account bindings fail first (a new service
+      // account not yet visible to IAM), counted in $STUB_LOG.binding.
+      `case "$*" in "projects describe"*) echo "555566667777";; "iam service-accounts add-iam-policy-binding"*) n=$(cat "$STUB_LOG.binding" 2>/dev/null || echo 0); echo $((n + 1)) > "$STUB_LOG.binding"; if [ "$n" -lt "\${STUB_BINDING_FAILURES:-0}" ]; then echo "ERROR: (gcloud.iam.service-accounts.add-iam-policy-binding) NOT_FOUND: Service account does not exist" >&2; exit 1; fi;; esac`,
+    ),
   );
+  // Waits are recorded, not slept.
+  await writeFile(join(dir, "sleep"), stub(""));
   await writeFile(
     join(dir, "az"),
     stub(
       `case "$*" in "ad app create"*) echo "0f3a1c2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b";; "ad sp create"*) echo "11111111-2222-4333-8444-555555555555";; "account show"*) echo "72f988bf-86f1-41af-91ab-2d7cd011db47";; esac`,
     ),
   );
-  for (const name of ["aws", "gcloud", "az"]) await chmod(join(dir, name), 0o755);
+  for (const name of ["aws", "gcloud", "az", "sleep"]) await chmod(join(dir, name), 0o755);
 });
 after(async () => await rm(dir, { recursive: true, force: true }));
 
@@ -352,6 +358,63 @@ describe("setup guides through the HTTP API", () => {
       /attribute_condition = "assertion.customer_id == \\"\$\{local.workspace_id\}\\""/,
     );
     assert.match(guide.terraform, /"attribute.customer_id" = "assertion.customer_id"/);
+  });
+
+  it("gcs: waits for the new service account to propagate (bounded), turns on uniform bucket-level access, and Terraform orders on the enabled APIs", async () => {
+    const guide = (await setup("gcs")).body;
+    const filled = fill(guide.cli, { PROJECT_ID: "acme-prod", BUCKET: "acme-recs" });
+    const saBinding = /^gcloud iam service-accounts add-iam-policy-binding /;
+
+    // Not visible for two tries: the script waits and tries again, then goes on.
+    const late = await runScript("gcs-propagation", filled, { STUB_BINDING_FAILURES: "2" });
+    assert.equal(late.status, 0, late.stderr);
+    assert.equal(late.calls.filter((call) => saBinding.test(call)).length, 3);
+    assert.equal(late.calls.filter((call) => /^sleep /.test(call)).length, 2);
+    assert.match(late.stderr, /not visible yet/);
+    const uniform = late.calls.indexOf(
+      "gcloud storage buckets update gs://acme-recs --uniform-bucket-level-access",
+    );
+    assert.ok(uniform > 0, late.calls.join("\n"));
+    assert.ok(
+      uniform <
+        late.calls.findIndex((call) =>
+          call.startsWith("gcloud storage buckets add-iam-policy-binding"),
+        ),
+      "uniform bucket-level access before the conditional bindings",
+    );
+
+    // Never visible: the script gives up after a bounded wait (about two minutes), failing.
+    const never = await runScript("gcs-never", filled, { STUB_BINDING_FAILURES: "1000" });
+    assert.notEqual(never.status, 0);
+    const tries = never.calls.filter((call) => saBinding.test(call)).length;
+    assert.ok(tries > 3 && tries <= 30, `${tries} tries`);
+    assert.match(never.stderr, /gave up/);
+    assert.ok(!never.calls.some((call) => call.startsWith("gcloud storage buckets add-iam")));
+
+    const block = (type: string, name: string) =>
+      new RegExp(`^resource "${type}" "${name}" \\{\\n[\\s\\S]*?\\n\\}$`, "m").exec(
+        guide.terraform,
+      )?.[0] ?? "";
+    for (const [type, name] of [
+      ["google_service_account", "recording_relay"],
+      ["google_project_iam_custom_role", "recording_relay_writer"],
+      ["google_project_iam_custom_role", "recording_relay_probe_cleanup"],
+      ["google_iam_workload_identity_pool", "recording_relay"],
+    ]) {
+      assert.match(
+        block(type, name!),
+        /depends_on += \[google_project_service\.recording_relay\]/,
+        `${type}.${name}`,
+      );
+    }
+    // The bucket is the customer's: looked up, and the conditional binding refuses to apply
+    // without uniform bucket-level access.
+    assert.match(guide.terraform, /^data "google_storage_bucket" "recordings" \{$/m);
+    assert.match(
+      block("google_storage_bucket_iam_member", "recording_relay_writer"),
+      /precondition \{\n\s+condition\s+= data\.google_storage_bucket\.recordings\.uniform_bucket_level_access/,
+    );
+    if (terraform) await fmtCheck("gcs", guide.terraform);
   });
 
   it("gcs: a flat key template needs delete on the prefix (GCS overwrites need it); a saved default fills every name", async () => {
