@@ -491,6 +491,49 @@ describe("setup guides through the HTTP API", () => {
     assert.ok(execFileSync("terraform", ["version"], { encoding: "utf8" }).startsWith("Terraform"));
   });
 
+  it("an http:// issuer: every guide that trusts it warns at the top of the script and the Terraform, and in a note", async () => {
+    const plain = await startTestRelay("postgres", {
+      trust: testTrust({ issuerUrl: "http://relay.example.com", awsAuthMode: "web_identity" }),
+    });
+    try {
+      const { apiKey } = await plain.workspace();
+      for (const provider of ["s3", "gcs", "azure_blob"]) {
+        const guide = (
+          await plain.call("GET", `/v2/recording-storage/setup/${provider}`, { apiKey })
+        ).body;
+        const head = (text: string) => text.split("\n").slice(0, 12).join("\n");
+        assert.match(
+          head(guide.cli),
+          /^# WARNING: the relay's issuer http:\/\/relay\.example\.com is not https/m,
+          provider,
+        );
+        assert.match(
+          head(guide.terraform),
+          /^# WARNING: the relay's issuer http:\/\/relay\.example\.com is not https/m,
+          provider,
+        );
+        assert.ok(
+          guide.notes.some((note: string) => /not https.*(Google|AWS|Entra)/.test(note)),
+          `${provider}: ${guide.notes.join("\n")}`,
+        );
+        // The script also says it when run, before it changes anything.
+        const run = await runScript(`http-${provider}`, guide.cli);
+        assert.match(run.stderr, /WARNING: the relay's issuer .* is not https/, provider);
+        if (terraform) await fmtCheck(`http-${provider}`, guide.terraform);
+      }
+    } finally {
+      await plain.close();
+    }
+    // An https issuer gets no warning.
+    for (const provider of ["gcs", "azure_blob"]) {
+      const guide = (await setup(provider)).body;
+      assert.doesNotMatch(
+        `${guide.cli}${guide.terraform}${guide.notes.join("")}`,
+        /WARNING|not https/,
+      );
+    }
+  });
+
   it("answers 400 for an unknown provider", async () => {
     const answer = await setup("dropbox");
     assert.equal(answer.status, 400);

@@ -15,12 +15,14 @@ import {
   fillInMarker,
   hclString,
   hclVariable,
+  insecureIssuerWarning,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
   scriptHeader,
   shellQuote,
+  warningComment,
 } from "../../setup/guide.ts";
 import type { GcsStorage } from "./storage.ts";
 import { gcpAudience } from "./trust.ts";
@@ -42,6 +44,7 @@ const probeWhy =
 /** The GCS setup guide. */
 export function gcpSetup(input: SetupInput<GcsStorage>): SetupGuide {
   const { workspaceId, trust, keyTemplate } = input;
+  const issuerWarning = insecureIssuerWarning(trust.issuerUrl);
   const { known } = input;
   const prefix = keyTemplatePermissionPrefix(keyTemplate);
   const probePrefix = verifyProbePrefix(keyTemplate);
@@ -69,10 +72,15 @@ export function gcpSetup(input: SetupInput<GcsStorage>): SetupGuide {
     `principalSet://iam.googleapis.com/projects/${projectNumber}/locations/global/workloadIdentityPools/${poolId}/attribute.customer_id/${workspaceId}`;
 
   const cli = [
-    ...scriptHeader("GCS", workspaceId, [
-      "Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
-      "recordings under the key prefix of one bucket. Fill in the values marked FILL IN.",
-    ]),
+    ...scriptHeader(
+      "GCS",
+      workspaceId,
+      [
+        "Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
+        "recordings under the key prefix of one bucket. Fill in the values marked FILL IN.",
+      ],
+      issuerWarning,
+    ),
     `PROJECT_ID=${shellQuote(projectId)}${fill("PROJECT_ID")}`,
     `BUCKET=${shellQuote(bucket)}${fill("BUCKET")}`,
     `POOL_ID=${shellQuote(poolId)}`,
@@ -164,6 +172,7 @@ export function gcpSetup(input: SetupInput<GcsStorage>): SetupGuide {
     "# Trusts the relay's OIDC issuer for this workspace only, and lets that identity write",
     "# recordings under the key prefix of one bucket. Variables without a default are yours to fill",
     "# in (terraform asks for them); the locals come from the relay.",
+    ...warningComment(issuerWarning),
     "",
     "terraform {",
     "  # 1.2 or later: the bucket binding checks uniform bucket-level access in a precondition.",
@@ -352,6 +361,7 @@ export function gcpSetup(input: SetupInput<GcsStorage>): SetupGuide {
       key_template: keyTemplate,
     },
     notes: [
+      ...(issuerWarning ? [`WARNING: ${issuerWarning}`] : []),
       `The provider trusts the issuer ${trust.issuerUrl} and admits only tokens with customer_id ${workspaceId}; the issuer is shared by every customer of the relay, so the condition is what keeps other workspaces out.`,
       "Only principalSet …/attribute.customer_id/<your workspace> holds roles/iam.workloadIdentityUser, and only on this one service account, which has no project-level role.",
       ...writerPermissions.map(([permission, why]) => `${permission}: ${why}.`),

@@ -12,12 +12,14 @@ import {
   fillInMarker,
   hclString,
   hclVariable,
+  insecureIssuerWarning,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
   scriptHeader,
   shellQuote,
+  warningComment,
 } from "../../setup/guide.ts";
 import { AWS_WEB_IDENTITY_AUDIENCE } from "./credentials.ts";
 import { partitionOfRegion } from "./field-rules.ts";
@@ -248,6 +250,7 @@ function commonParts(input: SetupInput<S3Storage>) {
  */
 function webIdentitySetup(input: SetupInput<S3Storage>): SetupGuide {
   const { workspaceId, trust } = input;
+  const issuerWarning = insecureIssuerWarning(trust.issuerUrl);
   const parts = commonParts(input);
   const issuer = trust.issuerUrl;
   // IAM names the provider, and its condition keys, by the issuer without its scheme.
@@ -255,11 +258,16 @@ function webIdentitySetup(input: SetupInput<S3Storage>): SetupGuide {
   const audience = AWS_WEB_IDENTITY_AUDIENCE;
 
   const cli = [
-    ...scriptHeader("S3 (web identity)", workspaceId, [
-      "Trusts the relay's OIDC issuer in your account (an IAM OIDC provider), and creates one IAM",
-      "role that the relay's tokens for this workspace may assume to write recordings into your",
-      "bucket, and nothing else. Fill in the values marked FILL IN; the rest comes from the relay.",
-    ]),
+    ...scriptHeader(
+      "S3 (web identity)",
+      workspaceId,
+      [
+        "Trusts the relay's OIDC issuer in your account (an IAM OIDC provider), and creates one IAM",
+        "role that the relay's tokens for this workspace may assume to write recordings into your",
+        "bucket, and nothing else. Fill in the values marked FILL IN; the rest comes from the relay.",
+      ],
+      issuerWarning,
+    ),
     ...parts.cliVariables,
     `ISSUER=${shellQuote(issuer)}  # the exact iss of the relay's tokens`,
     `ISSUER_HOST_PATH=${shellQuote(hostPath)}  # the issuer without https://: IAM's name for the provider and its condition keys`,
@@ -312,6 +320,7 @@ function webIdentitySetup(input: SetupInput<S3Storage>): SetupGuide {
     "# An IAM OIDC provider for the relay's issuer and one IAM role the relay's tokens for this",
     "# workspace may assume to write recordings, and nothing else. Variables without a default are",
     "# yours to fill in (terraform asks for them); the locals come from the relay.",
+    ...warningComment(issuerWarning),
     "",
     "terraform {",
     "  required_providers {",
@@ -407,6 +416,7 @@ function webIdentitySetup(input: SetupInput<S3Storage>): SetupGuide {
     terraform,
     recording_storage: parts.recordingStorage,
     notes: [
+      ...(issuerWarning ? [`WARNING: ${issuerWarning}`] : []),
       `The relay assumes the role with sts:AssumeRoleWithWebIdentity and its own token (iss ${issuer}, aud ${audience}, sub ${workspaceId}); it holds no AWS credentials of its own. The role trusts the IAM OIDC provider ${hostPath} only for sub ${workspaceId}: tokens the relay mints for any other workspace are refused.`,
       `One IAM OIDC provider per issuer and account: if another workspace of this relay already created it, the script adds the audience ${audience} to it (Terraform: set create_oidc_provider = false).`,
       ...parts.permissionNotes,
