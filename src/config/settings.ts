@@ -161,7 +161,7 @@ export const settings = {
     flag: "--aws-account-id",
     schema: z.string().regex(/^\d{12}$/, "must be a 12-digit AWS account id"),
     description:
-      "The operator's AWS account, which customers' role trust policies name as the trusted principal. Required for S3 destinations and their setup instructions.",
+      "The operator's AWS account, which customers' role trust policies name as the trusted principal. Required for S3 destinations and their setup instructions in `assume_role` mode; `web_identity` needs none (the setup guide then has customers trust the issuer through an IAM OIDC provider).",
   }),
   awsExternalIdMode: setting({
     env: "RELAY_AWS_EXTERNAL_ID_MODE",

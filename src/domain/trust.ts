@@ -9,7 +9,12 @@
 export interface RelayTrust {
   /** The exact `iss` of every token (no trailing slash). */
   issuerUrl: string;
-  /** The operator's AWS account; S3 destinations are unavailable without it. */
+  /**
+   * How the relay gets into a customer's S3 role: `assume_role` (the operator's AWS credentials,
+   * the ExternalId) or `web_identity` (the relay's own token; the customer trusts the issuer).
+   */
+  awsAuthMode: "assume_role" | "web_identity";
+  /** The operator's AWS account; S3 destinations in `assume_role` mode are unavailable without it. */
   awsAccountId: string | undefined;
   /** `workspace`: the ExternalId is the Workspace ID; `fixed`: `awsExternalId` for everyone. */
   awsExternalIdMode: "workspace" | "fixed";

@@ -14,6 +14,7 @@ import { issuerUrlOf } from "./issuer-url.ts";
 export function trustFrom(config: Config): RelayTrust {
   return {
     issuerUrl: issuerUrlOf(config).url,
+    awsAuthMode: config.awsAuthMode,
     awsAccountId: config.awsAccountId,
     awsExternalIdMode: config.awsExternalIdMode,
     awsExternalId: config.awsExternalId,

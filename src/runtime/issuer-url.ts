@@ -45,9 +45,29 @@ export async function withConcretePort<T extends Pick<Config, "issuerUrl" | "hos
   return { ...config, port };
 }
 
-/** The line `serve` prints about its issuer. */
+/** Whether `url` names this machine (localhost, 127.0.0.0/8, ::1). */
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return (
+    host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\./.test(host)
+  );
+}
+
+/**
+ * What `serve` prints about its issuer: the URL, whether it was derived, and a warning when it is
+ * plain http on an address beyond this machine (Google, AWS and Entra accept https issuers only).
+ */
 export function describeIssuer(issuer: IssuerUrl): string {
-  return issuer.derived
-    ? `OIDC issuer: ${issuer.url} (derived from the listen address: fine on this machine, but clouds need RELAY_ISSUER_URL set to a public https URL that reaches this relay)`
-    : `OIDC issuer: ${issuer.url}`;
+  const lines = [
+    issuer.derived
+      ? `OIDC issuer: ${issuer.url} (derived from the listen address: fine on this machine, but clouds need RELAY_ISSUER_URL set to a public https URL that reaches this relay)`
+      : `OIDC issuer: ${issuer.url}`,
+  ];
+  const url = new URL(issuer.url);
+  if (url.protocol === "http:" && !isLoopback(url)) {
+    lines.push(
+      'WARNING: the OIDC issuer is http, not https: Google Workload Identity Federation, AWS IAM OIDC providers and Microsoft Entra federated credentials refuse it, so GCS, Azure and S3 web identity deliveries cannot work. Put a reverse proxy with TLS in front of the relay and set RELAY_ISSUER_URL to its https URL (docs/operations.md, "Exposing the issuer").',
+    );
+  }
+  return lines.join("\n");
 }

@@ -59,15 +59,50 @@ export function hclString(value: string): string {
 /** `<your-thing>`, the marker of a value the customer must fill in. */
 export const fillIn = (what: string) => `<your-${what}>`;
 
-/** The first lines of a setup script: shebang, what it sets up and does, strict mode. */
-export function scriptHeader(title: string, workspaceId: string, about: string[]): string[] {
+/**
+ * The first lines of a setup script: shebang, what it sets up and does, a warning (commented, and
+ * said again on stderr when the script runs), strict mode.
+ */
+export function scriptHeader(
+  title: string,
+  workspaceId: string,
+  about: string[],
+  warning?: string,
+): string[] {
   return [
     "#!/usr/bin/env bash",
     `# recording-relay: ${title} setup for workspace ${workspaceId}`,
     ...about.map((line) => `# ${line}`),
+    ...warningComment(warning),
     "set -euo pipefail",
+    ...(warning ? [`echo ${shellQuote(`WARNING: ${warning}`)} >&2`] : []),
     "",
   ];
+}
+
+/**
+ * Why a guide cannot work as printed when the relay's issuer is not https (undefined when it is):
+ * Google, AWS and Entra all refuse plain-http issuers.
+ */
+export function insecureIssuerWarning(issuerUrl: string): string | undefined {
+  if (issuerUrl.startsWith("https://")) return undefined;
+  return `the relay's issuer ${issuerUrl} is not https. Google (a Workload Identity provider's issuer "must be an HTTPS endpoint"), AWS (IAM OIDC providers) and Microsoft Entra (federated credentials) accept only https issuers, so this trust cannot be created as printed. Ask the relay's operator to serve the issuer over https (RELAY_ISSUER_URL, behind a reverse proxy with TLS) and for a new guide.`;
+}
+
+/** `# WARNING: …` comment lines (shell and Terraform), wrapped; none without a warning. */
+export function warningComment(warning: string | undefined): string[] {
+  if (!warning) return [];
+  const lines: string[] = [];
+  let line = "# WARNING:";
+  for (const word of warning.split(" ")) {
+    if (line.length + word.length + 1 > 98) {
+      lines.push(line);
+      line = "#         ";
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines;
 }
 
 /** `  # FILL IN` after a shell variable the customer must supply (one of `placeholders`). */

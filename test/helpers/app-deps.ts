@@ -14,6 +14,7 @@ export const testOperatorToken = "test-operator-token-0123456789abcdef";
 export function testTrust(overrides: Partial<RelayTrust> = {}): RelayTrust {
   return {
     issuerUrl: "https://relay.example.com",
+    awsAuthMode: "assume_role",
     awsAccountId: testAwsAccountId,
     awsExternalIdMode: "workspace",
     awsExternalId: undefined,

@@ -96,6 +96,7 @@ export function destinationTrust(
 ): RelayTrust {
   return {
     issuerUrl,
+    awsAuthMode: "assume_role",
     awsAccountId: AWS_DEMO.operatorAccountId,
     awsExternalIdMode: "workspace",
     awsExternalId: undefined,

@@ -32,6 +32,7 @@ export function setupCommand(io: CliIo): Command {
   withSettings(command, [
     ...adminSettings,
     "issuerUrl",
+    "awsAuthMode",
     "awsAccountId",
     "awsExternalIdMode",
     "awsExternalId",

@@ -119,7 +119,7 @@ export function conversationRoutes(deps: DestinationDeps) {
         if (!parsed.ok) throw validationError(parsed.issue);
         const { properties, destination } = parsed.value;
         const warnings = [...parsed.warnings];
-        if (destination?.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        if (destination?.provider === "s3") requireAwsAccount(deps.trust);
 
         let effective = destination;
         let source: "conversation" | "workspace_default" = "conversation";
@@ -127,7 +127,7 @@ export function conversationRoutes(deps: DestinationDeps) {
           source = "workspace_default";
           effective = await getDefaultRecordingStorage(deps.db, request.workspaceId);
           if (effective) {
-            if (effective.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+            if (effective.provider === "s3") requireAwsAccount(deps.trust);
             const template = effective.key_template ?? deps.defaultKeyTemplate;
             if (keyTemplateOverwrites(template)) {
               warnings.push({

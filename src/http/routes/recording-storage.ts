@@ -73,7 +73,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
       async (request, reply) => {
         const result = validateRecordingStorage(request.body, "", deps);
         if (!result.ok) throw validationError(result.issue);
-        if (result.value.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+        if (result.value.provider === "s3") requireAwsAccount(deps.trust);
         // The same live check a conversation's own destination gets, so a default that cannot
         // work is refused now rather than failing every later conversation.
         if (deps.checkDestination) {
@@ -197,7 +197,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
             if (!result.ok) throw validationError(result.issue);
             destination = result.value;
           }
-          if (destination.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+          if (destination.provider === "s3") requireAwsAccount(deps.trust);
           if (!deps.verifyDestination) {
             throw new AppError(
               "NOT_CONFIGURED",

@@ -10,12 +10,14 @@ import {
   fillInMarker,
   hclString,
   hclVariable,
+  insecureIssuerWarning,
   type Placeholder,
   placeholderGuard,
   type SetupGuide,
   type SetupInput,
   scriptHeader,
   shellQuote,
+  warningComment,
 } from "../../setup/guide.ts";
 import type { AzureBlobStorage } from "./storage.ts";
 import { AZURE_TOKEN_AUDIENCE } from "./trust.ts";
@@ -28,6 +30,7 @@ const azureRoleWhy =
 /** The Azure Blob setup guide. */
 export function azureSetup(input: SetupInput<AzureBlobStorage>): SetupGuide {
   const { workspaceId, trust, keyTemplate } = input;
+  const issuerWarning = insecureIssuerWarning(trust.issuerUrl);
   const { known } = input;
   const prefix = keyTemplatePermissionPrefix(keyTemplate);
   const storageAccount = known?.storage_account ?? fillIn("storage-account");
@@ -60,11 +63,16 @@ export function azureSetup(input: SetupInput<AzureBlobStorage>): SetupGuide {
   );
 
   const cli = [
-    ...scriptHeader("Azure Blob", workspaceId, [
-      "Creates an App Registration without any secret whose only credential is a federated one",
-      "trusting the relay's issuer for this workspace, and lets it write blobs in one container.",
-      "Fill in the values marked FILL IN; sign in first with az login (to the storage account's tenant).",
-    ]),
+    ...scriptHeader(
+      "Azure Blob",
+      workspaceId,
+      [
+        "Creates an App Registration without any secret whose only credential is a federated one",
+        "trusting the relay's issuer for this workspace, and lets it write blobs in one container.",
+        "Fill in the values marked FILL IN; sign in first with az login (to the storage account's tenant).",
+      ],
+      issuerWarning,
+    ),
     `SUBSCRIPTION=${shellQuote(fillIn("subscription-uuid"))}${fill("SUBSCRIPTION")}`,
     `RESOURCE_GROUP=${shellQuote(fillIn("resource-group"))}${fill("RESOURCE_GROUP")}`,
     `STORAGE_ACCOUNT=${shellQuote(storageAccount)}${fill("STORAGE_ACCOUNT")}`,
@@ -108,6 +116,7 @@ export function azureSetup(input: SetupInput<AzureBlobStorage>): SetupGuide {
     "# An App Registration without any secret whose only credential is a federated one trusting the",
     "# relay's issuer for this workspace, allowed to write blobs in one container. Variables without",
     "# a default are yours to fill in (terraform asks for them); the locals come from the relay.",
+    ...warningComment(issuerWarning),
     "",
     "terraform {",
     "  required_providers {",
@@ -222,6 +231,7 @@ export function azureSetup(input: SetupInput<AzureBlobStorage>): SetupGuide {
       key_template: keyTemplate,
     },
     notes: [
+      ...(issuerWarning ? [`WARNING: ${issuerWarning}`] : []),
       `The federated credential matches issuer ${trust.issuerUrl}, subject ${workspaceId} and audience ${AZURE_TOKEN_AUDIENCE} exactly (Entra compares them as strings, case-sensitively, no trailing slash); tokens for any other workspace do not match.`,
       "The App Registration has no password or certificate: nothing secret exists to leak.",
       `${azureRole} on the container only: ${azureRoleWhy}.`,
