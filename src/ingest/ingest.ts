@@ -103,6 +103,7 @@ export class Ingest {
         epochMs,
         key,
         storageUri: storageUri(storage, key),
+        storage,
       });
       if (id) return { recording: await this.#mustFind(id), created: true };
       if (requestedEpochMs !== undefined) {
@@ -259,9 +260,15 @@ export class Ingest {
           nowMs,
           leaseMs: deps.leaseMs,
           uploadHandle: live.handleOf(id),
+          destination: recording.storage,
         });
       }
-      await enqueueDelivery(tx, { recordingId: id, workspaceId: recording.workspaceId, nowMs });
+      await enqueueDelivery(tx, {
+        recordingId: id,
+        workspaceId: recording.workspaceId,
+        destination: recording.storage,
+        nowMs,
+      });
       await notifyWorkers(tx);
       return undefined;
     });

@@ -7,8 +7,14 @@ import {
   type DestinationCheck,
   findConversation,
   listConversations,
+  updateConversation,
 } from "../../conversations/index.ts";
-import { parseCreateConversation } from "../../conversations/properties.ts";
+import {
+  type ConversationProperties,
+  legacyS3Fields,
+  parseConversationPatch,
+  parseCreateConversation,
+} from "../../conversations/properties.ts";
 import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
 import { isUuid } from "../../domain/ids.ts";
@@ -87,7 +93,29 @@ const showConversation = (conversation: Conversation, recordings: RecordingSumma
 
 const securityApiKey = [{ apiKey: [] }];
 
-/** `POST/GET /v2/conversations` and `GET /v2/conversations/{id}` (docs/api.md, Conversations). */
+/** The stored properties with a PATCH's changes applied (a new destination replaces both forms). */
+function mergedProperties(
+  current: ConversationProperties,
+  sent: ConversationProperties,
+  changes: { callbackUrl?: string | null; destination?: RecordingStorage },
+): ConversationProperties {
+  const merged: ConversationProperties = { ...current };
+  if (changes.callbackUrl === null) delete merged.callback_url;
+  else if (changes.callbackUrl !== undefined) merged.callback_url = changes.callbackUrl;
+  if (changes.destination) {
+    delete merged.recording_storage;
+    for (const name of Object.keys(legacyS3Fields) as (keyof typeof legacyS3Fields)[]) {
+      delete merged[name];
+      if (sent[name] !== undefined) merged[name] = sent[name];
+    }
+    if (sent.recording_storage) merged.recording_storage = sent.recording_storage;
+  }
+  return merged;
+}
+
+/**
+ * `POST/GET/PATCH /v2/conversations` and `GET /v2/conversations/{id}` (docs/api.md, Conversations).
+ */
 export function conversationRoutes(deps: DestinationDeps) {
   return async function conversationRoutes(parent: FastifyInstance): Promise<void> {
     const app = parent.withTypeProvider<ZodTypeProvider>();
@@ -206,6 +234,59 @@ export function conversationRoutes(deps: DestinationDeps) {
         return {
           data: page.items.map((c) => showConversation(c, recordings.get(c.id) ?? [])),
           next_cursor: page.hasMore ? encodeCursor(page.items.at(-1)!) : null,
+        };
+      },
+    );
+
+    app.patch(
+      "/v2/conversations/:conversation_id",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["conversations"],
+          summary: "Change a conversation's callback_url and recording destination",
+          description:
+            "`properties` may hold `callback_url` (a URL, or null to stop events) and a destination (`recording_storage`, or the legacy flat S3 fields), each validated exactly as on creation; an S3 role is checked live with AssumeRole. Recordings started later use the new destination; a failed recording is delivered there by POST /v2/recordings/{id}/redeliver. `enable_recording` cannot be changed.",
+          security: securityApiKey,
+          params: z.object({ conversation_id: z.uuid("must be a conversation id (a UUID)") }),
+          body: z.unknown(),
+          response: {
+            200: conversationSchema.extend({ warnings: z.array(warningSchema) }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { conversation_id } = request.params;
+        const parsed = parseConversationPatch(request.body, deps);
+        if (!parsed.ok) throw validationError(parsed.issue);
+        const current = await findConversation(deps.db, request.workspaceId, conversation_id);
+        if (!current) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
+        const { destination, callbackUrl, properties: sent } = parsed.value;
+        const captured = destination
+          ? withKeyTemplate(destination, deps.defaultKeyTemplate)
+          : undefined;
+        if (captured) {
+          if (captured.provider === "s3") requireAwsAccount(deps.trust.awsAccountId);
+          if (deps.checkDestination) {
+            await deps.checkDestination(captured, {
+              workspaceId: request.workspaceId,
+              signal: signalOf(request, reply),
+            });
+          }
+        }
+        const updated = await updateConversation(deps.db, request.workspaceId, conversation_id, {
+          properties: mergedProperties(current.properties, sent, {
+            ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+            ...(destination ? { destination } : {}),
+          }),
+          ...(captured ? { recordingStorage: captured } : {}),
+          ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+        });
+        if (!updated) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
+        const recordings = await recordingsOf(deps.db, request.workspaceId, [updated.id]);
+        return {
+          ...showConversation(updated, recordings.get(updated.id) ?? []),
+          warnings: parsed.warnings,
         };
       },
     );
