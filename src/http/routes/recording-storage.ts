@@ -11,8 +11,8 @@ import { recordingStorageSchema, warningSchema } from "../schemas/recording-stor
 import { type DestinationDeps, signalOf, validationError } from "./conversations.ts";
 
 const verifyStepSchema = z.object({
-  step: z.enum(["identity_exchange", "impersonation", "probe_write", "probe_delete"]),
-  status: z.enum(["pass", "fail", "skip"]),
+  step: z.enum(["identity_exchange", "impersonation", "probe_write", "probe_delete", "safety"]),
+  status: z.enum(["pass", "fail", "skip", "warn"]),
   error_code: z.string().optional(),
   cloud_code: z.string().optional(),
   cloud_message: z.string().optional(),
@@ -115,7 +115,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
           tags: ["recording-storage"],
           summary: "Check a destination live, step by step",
           description:
-            "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). 200 whatever the outcome; `ok` tells.",
+            "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). A last `safety` step is the confused-deputy self-check: `pass` when the trust refuses the relay acting for another workspace (S3: AssumeRole without the ExternalId; GCS and Azure: a token for another Workspace ID), `warn` with a hint when it does not. 200 whatever the outcome; `ok` tells (a `warn` does not clear it).",
           security: securityApiKey,
           body: z.unknown(),
           response: {

@@ -2,6 +2,7 @@
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createAzureCredential } from "./credentials.ts";
+import { checkAzureSafety } from "./safety.ts";
 import {
   type AzureBlobAdapterSettings,
   type AzureBlobSettings,
@@ -31,7 +32,7 @@ export const azureBlobProvider: Provider<
   createDestination(storage, { workspaceId }, { trust, settings, mintToken, cache }) {
     const key = credentialKey(workspaceId, ["azure_blob", storage.tenant_id, storage.client_id]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
-    return createAzureBlobDestination({
+    const destination = createAzureBlobDestination({
       destination: storage,
       credential: cachedCredential(cache, key, () => createAzureCredential(inputs)),
       settings,
@@ -44,5 +45,6 @@ export const azureBlobProvider: Provider<
         workspaceId,
       },
     });
+    return { ...destination, checkSafety: (signal) => checkAzureSafety(inputs, signal) };
   },
 };
