@@ -25,6 +25,7 @@ import {
   type RelayTrust,
 } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { type DestinationHealth, healthOf } from "../../health/index.ts";
 import type { RecordingStorage } from "../../providers/index.ts";
 import { type ValidationIssue, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { requireAwsAccount } from "../../providers/setup-guides.ts";
@@ -81,12 +82,27 @@ const showRecording = (recording: RecordingSummary) => ({
   created_at: recording.createdAt.toISOString(),
 });
 
-const showConversation = (conversation: Conversation, recordings: RecordingSummary[]) => ({
+/** A destination's health as answered. */
+export const showHealth = (health: DestinationHealth) => ({
+  status: health.status,
+  checked_at: health.checkedAt?.toISOString() ?? null,
+  error_code: health.errorCode,
+  message: health.message,
+  hint: health.hint,
+  safety: health.safety,
+});
+
+const showConversation = (
+  conversation: Conversation,
+  recordings: RecordingSummary[],
+  health: DestinationHealth | null,
+) => ({
   conversation_id: conversation.id,
   status: conversation.status,
   properties: conversation.properties as Record<string, unknown>,
   recording_storage: conversation.recordingStorage,
   recording_storage_source: conversation.recordingStorageSource,
+  recording_storage_health: health ? showHealth(health) : null,
   created_at: conversation.createdAt.toISOString(),
   recordings: recordings.map(showRecording),
 });
@@ -179,7 +195,12 @@ export function conversationRoutes(deps: DestinationDeps) {
           recordingStorage: captured,
           callbackUrl: properties.callback_url ?? null,
         });
-        return reply.status(201).send({ ...showConversation(conversation, []), warnings });
+        const [health] = await healthOf(deps.db, request.workspaceId, [
+          conversation.recordingStorage,
+        ]);
+        return reply
+          .status(201)
+          .send({ ...showConversation(conversation, [], health ?? null), warnings });
       },
     );
 
@@ -231,8 +252,15 @@ export function conversationRoutes(deps: DestinationDeps) {
           request.workspaceId,
           page.items.map((conversation) => conversation.id),
         );
+        const health = await healthOf(
+          deps.db,
+          request.workspaceId,
+          page.items.map((c) => c.recordingStorage),
+        );
         return {
-          data: page.items.map((c) => showConversation(c, recordings.get(c.id) ?? [])),
+          data: page.items.map((c, index) =>
+            showConversation(c, recordings.get(c.id) ?? [], health[index] ?? null),
+          ),
           next_cursor: page.hasMore ? encodeCursor(page.items.at(-1)!) : null,
         };
       },
@@ -284,8 +312,9 @@ export function conversationRoutes(deps: DestinationDeps) {
         });
         if (!updated) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
         const recordings = await recordingsOf(deps.db, request.workspaceId, [updated.id]);
+        const [health] = await healthOf(deps.db, request.workspaceId, [updated.recordingStorage]);
         return {
-          ...showConversation(updated, recordings.get(updated.id) ?? []),
+          ...showConversation(updated, recordings.get(updated.id) ?? [], health ?? null),
           warnings: parsed.warnings,
         };
       },
@@ -309,7 +338,14 @@ export function conversationRoutes(deps: DestinationDeps) {
         // Another workspace's conversation is indistinguishable from a missing one.
         if (!conversation) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
         const recordings = await recordingsOf(deps.db, request.workspaceId, [conversation.id]);
-        return showConversation(conversation, recordings.get(conversation.id) ?? []);
+        const [health] = await healthOf(deps.db, request.workspaceId, [
+          conversation.recordingStorage,
+        ]);
+        return showConversation(
+          conversation,
+          recordings.get(conversation.id) ?? [],
+          health ?? null,
+        );
       },
     );
   };

@@ -2,13 +2,18 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "../../errors/index.ts";
+import { healthOf } from "../../health/index.ts";
 import { storageProviders } from "../../providers/index.ts";
 import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { generateSetup, requireAwsAccount } from "../../providers/setup-guides.ts";
 import { getDefaultRecordingStorage, setDefaultRecordingStorage } from "../../workspaces/index.ts";
 import { requireWorkspace } from "../auth.ts";
-import { recordingStorageSchema, warningSchema } from "../schemas/recording-storage.ts";
-import { type DestinationDeps, signalOf, validationError } from "./conversations.ts";
+import {
+  healthSchema,
+  recordingStorageSchema,
+  warningSchema,
+} from "../schemas/recording-storage.ts";
+import { type DestinationDeps, showHealth, signalOf, validationError } from "./conversations.ts";
 
 const verifyStepSchema = z.object({
   step: z.enum(["identity_exchange", "impersonation", "probe_write", "probe_delete", "safety"]),
@@ -70,9 +75,11 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
         preHandler: workspaceOnly,
         schema: {
           tags: ["recording-storage"],
-          summary: "The workspace's default destination (404 when none is set)",
+          summary: "The workspace's default destination and its health (404 when none is set)",
+          description:
+            "`health` is the last scheduled check of the destination (docs/api.md, Destination health): `unknown` until a worker checked it, then `healthy` or `unhealthy` with `error_code`, `message` and `hint`, and the confused-deputy self-check as `safety`.",
           security: securityApiKey,
-          response: { 200: defaultAnswer },
+          response: { 200: defaultAnswer.extend({ health: healthSchema }) },
         },
       },
       async (request) => {
@@ -83,9 +90,11 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
             "this workspace has no default recording_storage; set one with PUT /v2/recording-storage",
           );
         }
+        const [health] = await healthOf(deps.db, request.workspaceId, [destination]);
         return {
           recording_storage: destination,
           effective_key_template: destination.key_template ?? deps.defaultKeyTemplate,
+          health: showHealth(health!),
         };
       },
     );
