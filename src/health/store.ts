@@ -28,6 +28,9 @@ export interface DestinationHealth {
   safety: HealthSafety | null;
 }
 
+/** How long a destination out of scope keeps its record. */
+const FORGET_AFTER_MS = 30 * 86_400_000;
+
 /** A destination nobody checked yet. */
 export const uncheckedHealth: DestinationHealth = {
   status: "unknown",
@@ -70,6 +73,10 @@ export async function registerDestinations(
        DO UPDATE SET seen_at = EXCLUDED.seen_at, destination = EXCLUDED.destination`,
     [new Date(options.nowMs), options.defaultKeyTemplate, options.usedSince],
   );
+  // Out of scope for a retention period: forgotten (its health would be checked afresh).
+  await db.query("DELETE FROM destination_health WHERE seen_at < $1", [
+    new Date(options.nowMs - FORGET_AFTER_MS),
+  ]);
 }
 
 /** A destination claimed for one check. */
