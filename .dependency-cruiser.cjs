@@ -20,7 +20,7 @@ const layers = [
   ["oidc"],
   ["providers"],
   ["recordings", "webhooks", "workspaces", "conversations"],
-  ["delivery"],
+  ["delivery", "health"],
   ["ingest"],
   ["http"],
   ["runtime"],

@@ -94,6 +94,15 @@ for (const kind of databaseKinds) {
       assert.deepEqual(got.body, {
         recording_storage: validAzure,
         effective_key_template: "tavus/{conversation_id}/{epoch_ms}",
+        // Not checked yet (no worker ran the destination health check).
+        health: {
+          status: "unknown",
+          checked_at: null,
+          error_code: null,
+          message: null,
+          hint: null,
+          safety: null,
+        },
       });
 
       const first = await relay.call("POST", "/v2/conversations", {

@@ -164,6 +164,7 @@ describe("destinations behind the HTTP API", () => {
         ["impersonation", "pass"],
         ["probe_write", "pass"],
         ["probe_delete", "pass"],
+        ["safety", "pass"],
       ],
     );
     assert.match(answer.body.probe_key, /^tavus\/\.recording-relay-verify\/probe-/);
@@ -183,7 +184,7 @@ describe("destinations behind the HTTP API", () => {
     assert.equal(answer.body.ok, true);
     assert.deepEqual(
       answer.body.steps.map((s: { status: string }) => s.status),
-      ["pass", "skip", "pass", "pass"],
+      ["pass", "skip", "pass", "pass", "pass"],
     );
   });
 

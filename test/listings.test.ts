@@ -35,6 +35,14 @@ for (const kind of databaseKinds) {
       return created.body.conversation_id;
     }
 
+    const listedStorage = {
+      provider: "s3" as const,
+      bucket_name: "b",
+      bucket_region: "us-east-1",
+      assume_role_arn: "arn:aws:iam::123456789012:role/relay",
+      key_template: "k/{epoch_ms}",
+    };
+
     async function recording(
       workspaceId: string,
       conversationId: string,
@@ -46,6 +54,7 @@ for (const kind of databaseKinds) {
         epochMs: values.epochMs,
         key: `k/${values.epochMs}`,
         storageUri: `s3://b/k/${values.epochMs}`,
+        storage: listedStorage,
       });
       assert.ok(id);
       await relay.db.query("UPDATE recordings SET state = $2, created_at = $3 WHERE id = $1", [
@@ -54,7 +63,12 @@ for (const kind of databaseKinds) {
         values.createdAt,
       ]);
       if (values.errorCode) {
-        await enqueueDelivery(relay.db, { recordingId: id, workspaceId, nowMs: Date.now() });
+        await enqueueDelivery(relay.db, {
+          recordingId: id,
+          workspaceId,
+          destination: listedStorage,
+          nowMs: Date.now(),
+        });
         await relay.db.query(
           "UPDATE deliveries SET state = 'failed', last_error_code = $2 WHERE recording_id = $1",
           [id, values.errorCode],

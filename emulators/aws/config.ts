@@ -302,6 +302,11 @@ export const DEMO = {
   operatorSecretAccessKey: "emulator/operator/secret/not-a-real-key/0000",
   customerAccountId: "222222222222",
   roleArn: "arn:aws:iam::222222222222:role/RecordingWriter",
+  /**
+   * An unsafe role: it trusts the operator's account without the ExternalId condition, so any
+   * workspace of the relay could assume it (what the confused-deputy self-check warns about).
+   */
+  unsafeRoleArn: "arn:aws:iam::222222222222:role/RecordingWriterWithoutExternalId",
   /** The role the relay assumes with its own OIDC token (AssumeRoleWithWebIdentity). */
   webIdentityRoleArn: "arn:aws:iam::222222222222:role/RecordingWriterWebIdentity",
   /** The audience AWS documents for tokens presented to STS. */
@@ -326,7 +331,8 @@ export interface DemoAwsOptions {
 /**
  * A ready customer setup: the operator's long-term key; one customer role that trusts the
  * operator's account with an ExternalId (the demo's, or the one given, e.g. a Workspace ID) and
- * allows 12 h sessions; optionally an OIDC provider for the relay's issuer and a web-identity
+ * allows 12 h sessions, and an unsafe one trusting the account without it ({@link DEMO}
+ * `unsafeRoleArn`); optionally an OIDC provider for the relay's issuer and a web-identity
  * role trusting it for one workspace; one bucket in eu-west-1.
  */
 export function demoAwsConfig(options: DemoAwsOptions = {}): AwsEmulatorConfigInput {
@@ -365,6 +371,21 @@ export function demoAwsConfig(options: DemoAwsOptions = {}): AwsEmulatorConfigIn
               Condition: {
                 StringEquals: { "sts:ExternalId": options.externalId ?? DEMO.externalId },
               },
+            },
+          ],
+        },
+        permissions,
+      },
+      {
+        arn: DEMO.unsafeRoleArn,
+        maxSessionDurationSeconds: 43_200,
+        trustPolicy: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { AWS: `arn:aws:iam::${DEMO.operatorAccountId}:root` },
+              Action: "sts:AssumeRole",
             },
           ],
         },

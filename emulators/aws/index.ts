@@ -9,6 +9,8 @@ import {
   type FaultConfig,
   type FaultConfigInput,
   parseAwsEmulatorConfig,
+  type RoleConfig,
+  roleSchema,
 } from "./config.ts";
 import { type CredentialRecord, CredentialStore } from "./credentials.ts";
 import { FaultInjector } from "./faults.ts";
@@ -77,6 +79,15 @@ export interface AwsEmulator {
   clearIssuerKeyCache(): void;
   /** The multipart uploads in progress in a bucket, with how many parts each holds. */
   pendingUploads(bucket: string): { key: string; uploadId: string; parts: number }[];
+  /**
+   * Creates or replaces a role (trust policy, maximum session, permissions), effective at once:
+   * how a test breaks a customer's trust and repairs it (IAM's UpdateAssumeRolePolicy).
+   */
+  putRole(role: Parameters<typeof roleSchema.parse>[0]): void;
+  /** The role as configured now; undefined when there is none. */
+  role(arn: string): RoleConfig | undefined;
+  /** Deletes a role (sessions already issued keep working until they expire); whether it existed. */
+  deleteRole(arn: string): boolean;
 }
 
 /** Starts the AWS emulator (STS + path-style S3 on one loopback port). */
@@ -98,10 +109,11 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
     now,
   });
   let endpoint = "";
+  const roles = new Map(config.roles.map((r) => [r.arn, r]));
   const state: EmulatorState = {
     config,
     credentials,
-    roles: new Map(config.roles.map((r) => [r.arn, r])),
+    roles,
     buckets: new Map(config.buckets.map((b) => [b.name, b])),
     store,
     uploads: new UploadRegistry(),
@@ -162,6 +174,12 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
       credentials.expire(now(), (r) => accessKeyId === undefined || r.accessKeyId === accessKeyId),
     requests: () => state.log,
     clearIssuerKeyCache: () => oidcKeys.clear(),
+    putRole(input) {
+      const role = roleSchema.parse(input);
+      roles.set(role.arn, role);
+    },
+    role: (arn) => roles.get(arn),
+    deleteRole: (arn) => roles.delete(arn),
     pendingUploads: (bucket) =>
       state.uploads
         .list(bucket)

@@ -35,14 +35,50 @@ const containerName = z
     "container names are 3-63 lowercase letters, digits and single dashes, alphanumeric at both ends",
   );
 
-const federatedCredentialSchema = z.strictObject({
-  name: z.string().min(3).max(120),
-  // Entra stores issuer and subject verbatim and compares them exactly; whitespace is kept.
-  issuer: z.string().min(1).max(600),
-  subject: z.string().min(1).max(600),
-  audiences: z.array(z.string()).length(1).default([tokenExchangeAudience]),
-  description: z.string().optional(),
-});
+const federatedCredentialSchema = z
+  .strictObject({
+    name: z.string().min(3).max(120),
+    // Entra stores issuer and subject verbatim and compares them exactly; whitespace is kept.
+    issuer: z.string().min(1).max(600),
+    subject: z.string().min(1).max(600).optional(),
+    /**
+     * A flexible federated identity credential (Entra preview): instead of an exact `subject`, an
+     * expression over the assertion's claims, here only `claims['sub'] matches '<pattern>'` with
+     * `*` wildcards. Entra offers it for a few issuers; the emulator admits it for any, so tests
+     * can build the unsafe "any subject" trust the relay's confused-deputy self-check warns about.
+     */
+    claimsMatchingExpression: z
+      .strictObject({
+        value: z
+          .string()
+          .regex(
+            /^claims\['sub'\] matches '[^']+'$/,
+            "only claims['sub'] matches '<pattern>' is emulated",
+          ),
+        languageVersion: z.literal(1).default(1),
+      })
+      .optional(),
+    audiences: z.array(z.string()).length(1).default([tokenExchangeAudience]),
+    description: z.string().optional(),
+  })
+  .refine(
+    (c) => (c.subject === undefined) !== (c.claimsMatchingExpression === undefined),
+    "a federated credential has either a subject or a claimsMatchingExpression",
+  );
+
+/** Whether a federated credential admits an assertion's `sub`. */
+export function credentialAdmitsSubject(credential: FederatedCredential, sub: string): boolean {
+  if (credential.subject !== undefined) return credential.subject === sub;
+  const pattern = /'([^']+)'$/.exec(credential.claimsMatchingExpression?.value ?? "")?.[1];
+  if (pattern === undefined) return false;
+  const regex = new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
+  return regex.test(sub);
+}
 
 const appSchema = z.strictObject({
   displayName: z.string().min(1),
@@ -181,7 +217,10 @@ function checkFederatedCredential(
     );
   }
   const sameTrust = app.federatedCredentials.filter(
-    (c) => c.issuer === credential.issuer && c.subject === credential.subject,
+    (c) =>
+      c.issuer === credential.issuer &&
+      c.subject === credential.subject &&
+      c.claimsMatchingExpression?.value === credential.claimsMatchingExpression?.value,
   );
   if (sameTrust.length > 1 || (sameTrust.length === 1 && sameTrust[0] !== credential)) {
     throw new Error(`app ${app.clientId}: issuer and subject must be unique per app`);

@@ -10,7 +10,7 @@ import { decodeJwt, type JWTPayload } from "jose";
 import { readSmallBody, sendJson } from "../shared/http.ts";
 import type { OidcKeyCache, SignatureFailure } from "../shared/oidc-keys.ts";
 import type { AccessTokenSigner } from "./access-tokens.ts";
-import { storageResource, type Tenant } from "./config.ts";
+import { credentialAdmitsSubject, storageResource, type Tenant } from "./config.ts";
 import type { Directory } from "./directory.ts";
 import { type EntraError, entraErrorBody, entraErrors } from "./entra-errors.ts";
 
@@ -149,7 +149,7 @@ async function exchange(
   }
 
   // Subjects are compared case-sensitively since Entra's 2025 change (AADSTS7002138 era).
-  const bySubject = byIssuer.filter((c) => c.credential.subject === sub);
+  const bySubject = byIssuer.filter((c) => credentialAdmitsSubject(c.credential, sub));
   if (bySubject.length === 0) return { error: entraErrors.noMatchingSubject(sub) };
   const matching = bySubject.filter((c) =>
     c.credential.audiences.some((a) => audiences.includes(a)),

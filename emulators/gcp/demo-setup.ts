@@ -37,6 +37,9 @@ export interface DemoGcpSetup {
   audience: string;
 }
 
+/** A second provider of the demo pool, trusting the relay's issuer without an attribute condition. */
+export const UNSAFE_PROVIDER_ID = "recording-relay-unpinned";
+
 /** Builds the demo customer setup for `workspaceId` trusting `issuerUrl`. */
 export function demoGcpSetup(options: DemoGcpSetupOptions): DemoGcpSetup {
   const projectNumber = options.projectNumber ?? "123456789012";
@@ -63,6 +66,16 @@ export function demoGcpSetup(options: DemoGcpSetupOptions): DemoGcpSetup {
                   "attribute.customer_id": "assertion.customer_id",
                 },
                 attributeCondition: `assertion.customer_id == ${JSON.stringify(options.workspaceId)}`,
+              },
+              {
+                // Unsafe: no attribute condition, so STS exchanges a relay token for any
+                // Workspace ID (what the confused-deputy self-check warns about).
+                providerId: UNSAFE_PROVIDER_ID,
+                issuerUri: options.issuerUrl,
+                attributeMapping: {
+                  "google.subject": "assertion.sub",
+                  "attribute.customer_id": "assertion.customer_id",
+                },
               },
             ],
           },

@@ -22,7 +22,7 @@ import { SUBJECT_TOKEN_ALGORITHMS } from "./sts.ts";
 import { TokenRegistry } from "./tokens.ts";
 
 export type { CustomerModel, CustomerModelInput } from "./config.ts";
-export { demoGcpSetup } from "./demo-setup.ts";
+export { demoGcpSetup, UNSAFE_PROVIDER_ID } from "./demo-setup.ts";
 export type { GcpFaults } from "./faults.ts";
 export type { RequestLogEntry } from "./server.ts";
 export type { StoredObject } from "./store.ts";

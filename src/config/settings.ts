@@ -497,6 +497,30 @@ export const settings = {
     description:
       "How often a worker purges staged copies past their `retained_until`, in milliseconds.",
   }),
+  healthCheck: setting({
+    env: "RELAY_HEALTH_CHECK",
+    flag: "--health-check",
+    schema: z.enum(["true", "false"]).transform((value) => value === "true"),
+    default: "true",
+    description:
+      "`true` lets worker processes check every workspace's default destination and every destination used in the last 7 days on a schedule (the identity exchange, impersonation and the confused-deputy self-check), reporting `health` on `GET /v2/recording-storage` and conversations and sending `application.recording_storage_unhealthy` / `_recovered` events on a change; `false` turns the checks off.",
+  }),
+  healthCheckIntervalMinutes: setting({
+    env: "RELAY_HEALTH_CHECK_INTERVAL_MINUTES",
+    flag: "--health-check-interval-minutes",
+    schema: integer(1, 10_080),
+    default: "360",
+    description:
+      "How often each destination is checked, in minutes (default 6 h), jittered by up to ±10 %. Each destination is checked at most once per interval whatever the number of worker processes (claimed in the database).",
+  }),
+  healthCheckProbeWrite: setting({
+    env: "RELAY_HEALTH_CHECK_PROBE_WRITE",
+    flag: "--health-check-probe-write",
+    schema: z.enum(["true", "false"]).transform((value) => value === "true"),
+    default: "false",
+    description:
+      "`true` also writes and deletes a small probe object (as `verify` does) in each health check, catching lost write permission as well as broken trust.",
+  }),
   logLevel: setting({
     env: "RELAY_LOG_LEVEL",
     flag: "--log-level",

@@ -126,3 +126,40 @@ export async function listConversations(
   const hasMore = rows.length > options.limit;
   return { items: rows.slice(0, options.limit).map(toConversation), hasMore };
 }
+
+/** What `PATCH /v2/conversations/{id}` changes. */
+export interface ConversationChanges {
+  properties: ConversationProperties;
+  /** Replaces the destination in force (key template resolved) when given. */
+  recordingStorage?: RecordingStorage & { key_template: string };
+  /** Replaces the callback URL when given; `null` removes it. */
+  callbackUrl?: string | null;
+}
+
+/**
+ * Changes a workspace's conversation; `undefined` when there is none (or another workspace's).
+ * Recordings already started keep the destination their key was made for until redelivered.
+ */
+export async function updateConversation(
+  db: Queryable,
+  workspaceId: string,
+  id: string,
+  changes: ConversationChanges,
+): Promise<Conversation | undefined> {
+  const { rows } = await db.query<ConversationRow>(
+    `UPDATE conversations SET properties = $3,
+       recording_storage = CASE WHEN $4::boolean THEN $5::jsonb ELSE recording_storage END,
+       callback_url = CASE WHEN $6::boolean THEN $7 ELSE callback_url END
+     WHERE workspace_id = $1 AND id = $2 RETURNING ${columns}`,
+    [
+      workspaceId,
+      id,
+      JSON.stringify(changes.properties),
+      changes.recordingStorage !== undefined,
+      changes.recordingStorage === undefined ? null : JSON.stringify(changes.recordingStorage),
+      changes.callbackUrl !== undefined,
+      changes.callbackUrl ?? null,
+    ],
+  );
+  return rows[0] ? toConversation(rows[0]) : undefined;
+}

@@ -3,5 +3,6 @@ export {
   createConversation,
   findConversation,
   listConversations,
+  updateConversation,
 } from "./conversations.ts";
 export type { DestinationCheck } from "./destination-check.ts";

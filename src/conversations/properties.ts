@@ -206,3 +206,63 @@ export function parseCreateConversation(
   }
   return parseConversationProperties((body as { properties?: unknown }).properties, options);
 }
+
+/** Validated changes of `PATCH /v2/conversations/{id}`. */
+export interface ParsedPatch {
+  /** A new callback URL; `null` stops events; absent: unchanged. */
+  callbackUrl?: string | null;
+  /** A new destination (from `recording_storage` or the legacy S3 fields); absent: unchanged. */
+  destination?: RecordingStorage;
+  /** The properties as sent (shown back merged into the conversation's). */
+  properties: ConversationProperties;
+}
+
+const patchable = ["callback_url", "recording_storage", ...legacyNames] as const;
+
+/**
+ * Validates the body of `PATCH /v2/conversations/{id}`: `{properties}` with `callback_url`
+ * (or `null`) and a destination, each checked exactly as on creation. `enable_recording` cannot be
+ * changed.
+ */
+export function parseConversationPatch(
+  body: unknown,
+  options: PropertiesValidationOptions,
+): Validated<ParsedPatch> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    return fail("", "the body must be a JSON object");
+  }
+  const byName = findSecret(body, "", { values: false });
+  if (byName) return fail(byName.field, secretMessage(byName));
+  for (const name of Object.keys(body)) {
+    if (name !== "properties") return fail(name, "unknown field");
+  }
+  const raw = (body as { properties?: unknown }).properties;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return fail("properties", "must be an object with callback_url and/or recording_storage");
+  }
+  const given = raw as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (name === "enable_recording") {
+      return fail(
+        "properties.enable_recording",
+        "cannot be changed: create a new conversation to record or stop recording",
+      );
+    }
+    if (!(patchable as readonly string[]).includes(name)) {
+      return fail(`properties.${name}`, "unknown field");
+    }
+  }
+  if (Object.keys(given).length === 0) {
+    return fail("properties", "must change callback_url and/or recording_storage");
+  }
+  const { callback_url: callbackUrl, ...rest } = given;
+  const parsed = parseConversationProperties(callbackUrl === null ? rest : given, options);
+  if (!parsed.ok) return parsed;
+  const value: ParsedPatch = { properties: parsed.value.properties };
+  if (callbackUrl === null) value.callbackUrl = null;
+  else if (parsed.value.properties.callback_url !== undefined) {
+    value.callbackUrl = parsed.value.properties.callback_url;
+  }
+  if (parsed.value.destination) value.destination = parsed.value.destination;
+  return { ok: true, value, warnings: parsed.warnings };
+}

@@ -54,6 +54,7 @@ for (const kind of ["embedded", "postgres"] as const) {
         epochMs: t0,
         key: `r/${conversation.id}/${t0}`,
         storageUri: `s3://acme/r/${conversation.id}/${t0}`,
+        storage,
       });
       assert.ok(id);
       await db.query("UPDATE recordings SET bytes_received = 10 WHERE id = $1", [id]);
@@ -65,7 +66,7 @@ for (const kind of ["embedded", "postgres"] as const) {
           nowMs: t0,
         }),
       );
-      return { id, workspaceId: workspace.id };
+      return { id, workspaceId: workspace.id, destination: storage };
     }
 
     const row = async (id: string) =>

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/index.ts";
 import type { UploadHandle } from "../destinations/index.ts";
+import type { RecordingStorage } from "../providers/index.ts";
 
 /** The channel workers LISTEN on; a NOTIFY on it means "a delivery may be due now". */
 export const DELIVERY_CHANNEL = "relay_deliveries";
@@ -46,15 +47,30 @@ export async function notifyWorkers(tx: Queryable): Promise<void> {
  */
 export async function enqueueDelivery(
   tx: Queryable,
-  input: { recordingId: string; workspaceId: string; nowMs: number; runAtMs?: number },
+  input: {
+    recordingId: string;
+    workspaceId: string;
+    /** The destination this delivery writes to (recorded on the row). */
+    destination: RecordingStorage;
+    nowMs: number;
+    runAtMs?: number;
+  },
 ): Promise<string | undefined> {
   const id = randomUUID();
   const now = new Date(input.nowMs);
   const { rowCount } = await tx.query(
-    `INSERT INTO deliveries (id, recording_id, workspace_id, state, run_at, created_at, updated_at)
-     VALUES ($1, $2, $3, 'queued', $4, $5, $5)
+    `INSERT INTO deliveries (id, recording_id, workspace_id, state, run_at, created_at, updated_at,
+       destination)
+     VALUES ($1, $2, $3, 'queued', $4, $5, $5, $6)
      ON CONFLICT (recording_id) WHERE state IN ('queued', 'running') DO NOTHING`,
-    [id, input.recordingId, input.workspaceId, new Date(input.runAtMs ?? input.nowMs), now],
+    [
+      id,
+      input.recordingId,
+      input.workspaceId,
+      new Date(input.runAtMs ?? input.nowMs),
+      now,
+      JSON.stringify(input.destination),
+    ],
   );
   return rowCount === 1 ? id : undefined;
 }
@@ -73,6 +89,7 @@ export async function insertClaimedDelivery(
     nowMs: number;
     leaseMs: number;
     uploadHandle: UploadHandle | null;
+    destination: RecordingStorage;
   },
 ): Promise<ClaimedDelivery | undefined> {
   const id = randomUUID();
@@ -80,8 +97,8 @@ export async function insertClaimedDelivery(
   const now = new Date(input.nowMs);
   const { rowCount } = await tx.query(
     `INSERT INTO deliveries (id, recording_id, workspace_id, state, attempts, run_at, locked_by,
-       lease_token, lease_expires_at, upload_handle, created_at, updated_at)
-     VALUES ($1, $2, $3, 'running', 1, $4, $5, $6, $7, $8, $4, $4)
+       lease_token, lease_expires_at, upload_handle, created_at, updated_at, destination)
+     VALUES ($1, $2, $3, 'running', 1, $4, $5, $6, $7, $8, $4, $4, $9)
      ON CONFLICT (recording_id) WHERE state IN ('queued', 'running') DO NOTHING`,
     [
       id,
@@ -92,6 +109,7 @@ export async function insertClaimedDelivery(
       leaseToken,
       new Date(input.nowMs + input.leaseMs),
       input.uploadHandle === null ? null : JSON.stringify(input.uploadHandle),
+      JSON.stringify(input.destination),
     ],
   );
   if (rowCount !== 1) return undefined;
@@ -233,6 +251,8 @@ export interface DeliverySummary {
   nextAttemptAt: Date | null;
   lastErrorCode: string | null;
   lastErrorMessage: string | null;
+  /** The destination the latest delivery wrote to; `null` on deliveries older than this record. */
+  destination: RecordingStorage | null;
 }
 
 /** Sums up a recording's deliveries; `undefined` when it has none yet. */
@@ -245,9 +265,10 @@ export async function deliverySummary(
     run_at: Date;
     last_error_code: string | null;
     last_error_message: string | null;
+    destination: RecordingStorage | null;
     total_attempts: number;
   }>(
-    `SELECT state, run_at, last_error_code, last_error_message,
+    `SELECT state, run_at, last_error_code, last_error_message, destination,
        (SELECT sum(attempts) FROM deliveries WHERE recording_id = $1)::int AS total_attempts
      FROM deliveries WHERE recording_id = $1 ORDER BY created_at DESC, id LIMIT 1`,
     [recordingId],
@@ -260,6 +281,7 @@ export async function deliverySummary(
     nextAttemptAt: row.state === "queued" ? row.run_at : null,
     lastErrorCode: row.last_error_code,
     lastErrorMessage: row.last_error_message,
+    destination: row.destination,
   };
 }
 

@@ -170,12 +170,33 @@ export interface IdentityCheck {
   impersonation: "pass" | "skip";
 }
 
+/**
+ * The confused-deputy self-check (docs/security.md, "Confused-deputy self-check"): the relay
+ * presents its identity *without* what pins it to this workspace (S3: no ExternalId; GCS and
+ * Azure: a token for another Workspace ID) and expects the customer's cloud to refuse. `warn`: it
+ * did not, so another customer of the relay could point a destination at this trust. `skip`: the
+ * check could not run (the cloud did not answer); it says nothing either way.
+ */
+export interface SafetyCheck {
+  status: "pass" | "warn" | "skip";
+  message: string;
+  /** What to change on the customer's side (with `warn`). */
+  hint?: string;
+  /** The cloud's answer to the unpinned request (its error code, or `accepted`). */
+  cloud_code?: string;
+}
+
 /** A destination bound to one workspace: the relay writes only with that workspace's identity. */
 export interface Destination {
   /** The provider's name (`s3`, `gcs`, `azure_blob`). */
   readonly provider: string;
-  /** Runs the identity exchange (and impersonation) now, or throws the classified failure. */
+  /**
+   * Runs the identity exchange (and impersonation) now, with a fresh credential that replaces the
+   * workspace's cached one, or throws the classified failure.
+   */
   checkIdentity(signal: AbortSignal): Promise<IdentityCheck>;
+  /** The confused-deputy self-check: see {@link SafetyCheck}. */
+  checkSafety(signal: AbortSignal): Promise<SafetyCheck>;
   /** Opens an upload at `key` that takes parts as they arrive. */
   openUpload(key: string, options: OpenUploadOptions): Promise<Upload>;
   /** Whether `key` exists, with size and checksums (for idempotent redelivery). */

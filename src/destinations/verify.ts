@@ -2,7 +2,9 @@
  * The live diagnostic of a destination (docs/api.md, `POST /v2/recording-storage/verify`):
  * identity exchange, impersonation where the cloud has one, a probe write under the key
  * template's prefix and its deletion. Each step passes, fails (with the docs/errors.md code, the
- * cloud's words and a hint) or is skipped; after a failure, the later steps are skipped.
+ * cloud's words and a hint) or is skipped; after a failure, the later steps are skipped. Then the
+ * confused-deputy self-check (`safety`, docs/security.md): `pass`, or `warn` with a hint when the
+ * customer's trust would also admit the relay acting for another workspace.
  */
 import { randomBytes } from "node:crypto";
 import { verifyProbePrefix } from "../domain/key-template.ts";
@@ -14,12 +16,14 @@ export const verifySteps = [
   "impersonation",
   "probe_write",
   "probe_delete",
+  "safety",
 ] as const;
 
 /** One step's outcome. */
 export interface VerifyStep {
   step: (typeof verifySteps)[number];
-  status: "pass" | "fail" | "skip";
+  /** `warn` only for `safety`: the destination works, but its trust is too broad. */
+  status: "pass" | "fail" | "skip" | "warn";
   /** The docs/errors.md code of a failure. */
   error_code?: string;
   /** The cloud's own code and text. */
@@ -89,6 +93,19 @@ export async function verifyDestination(
     await destination.deleteObject(probeKey, signal);
     return "pass";
   });
+  // The safety check needs a working identity exchange to mean anything.
+  if (identityError) {
+    steps.push({ step: "safety", status: "skip" });
+  } else {
+    const safety = await destination.checkSafety(signal);
+    steps.push({
+      step: "safety",
+      status: safety.status,
+      message: safety.message,
+      ...(safety.hint ? { hint: safety.hint } : {}),
+      ...(safety.cloud_code ? { cloud_code: safety.cloud_code } : {}),
+    });
+  }
   // An impersonation the cloud does not have is skipped even on success.
   if (impersonation === "skip" && !identityError) {
     const step = steps.find((s) => s.step === "impersonation");

@@ -29,6 +29,8 @@ export const errorCodes = {
     "Too many requests of this kind in a short time (webhook secret rotations); `Retry-After` says when to try again.",
   RECORDING_PURGED:
     "The recording's staged copy was purged after its retention period, so it cannot be delivered again.",
+  RANGE_NOT_SATISFIABLE:
+    "A download's `Range` starts at or past the end of the recording; `Content-Range` gives its size.",
   NOT_READY: "A dependency (database, staging) is not reachable; the process is not ready.",
   // Staging store failures: never HTTP answers (ingest and delivery report them in their own codes).
   STAGING_FAILED:

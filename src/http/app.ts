@@ -60,7 +60,7 @@ export interface AppDeps {
   /** Time source of secrets and resends; the system clock by default. */
   clock?: Clock;
   /** Checked by `/readyz` when present. */
-  staging?: Pick<StagingStore, "check" | "description">;
+  staging?: Pick<StagingStore, "check" | "description" | "read">;
   /** Recording ingest (staging, live uploads); absent: the recording routes are not served. */
   ingest?: Ingest;
   /** Tells the webhook sender an event just became due (a resend). */
@@ -148,8 +148,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.ingest) {
     await app.register(
       recordingRoutes({
-        db: deps.db,
-        operatorToken: deps.operatorToken,
+        ...deps,
         ingest: deps.ingest,
         clock,
       }),

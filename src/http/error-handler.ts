@@ -23,6 +23,7 @@ const statusOf = {
   RECORDING_EMPTY: 400,
   RECORDING_CONTENT_MISMATCH: 409,
   RECORDING_PURGED: 410,
+  RANGE_NOT_SATISFIABLE: 416,
   RATE_LIMITED: 429,
   NOT_READY: 503,
   // Staging codes never leave as HTTP answers (ingest maps them); 500 if one ever did.

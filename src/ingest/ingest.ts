@@ -106,6 +106,7 @@ export class Ingest {
         epochMs,
         key,
         storageUri: storageUri(storage, key),
+        storage,
       });
       if (id) return { recording: await this.#mustFind(id), created: true };
       if (requestedEpochMs !== undefined) {
@@ -265,9 +266,15 @@ export class Ingest {
           nowMs,
           leaseMs: deps.leaseMs,
           uploadHandle: live.handleOf(id),
+          destination: recording.storage,
         });
       }
-      await enqueueDelivery(tx, { recordingId: id, workspaceId: recording.workspaceId, nowMs });
+      await enqueueDelivery(tx, {
+        recordingId: id,
+        workspaceId: recording.workspaceId,
+        destination: recording.storage,
+        nowMs,
+      });
       await notifyWorkers(tx);
       return undefined;
     });

@@ -36,8 +36,13 @@ export interface Recording {
   /** An append holds the recording until then (another append is refused meanwhile). */
   appendLeaseExpiresAt: Date | null;
   liveUploadHandle: UploadHandle | null;
-  /** The conversation's destination (captured at its creation), key template resolved. */
+  /**
+   * The destination the key and `storage_uri` were made for, key template resolved: the
+   * conversation's at the start, or the one a redelivery moved the recording to.
+   */
   storage: RecordingStorage & { key_template: string };
+  /** The conversation's destination now (a PATCH may have changed it since the start). */
+  conversationStorage: (RecordingStorage & { key_template: string }) | null;
 }
 
 interface RecordingRow {
@@ -58,11 +63,14 @@ interface RecordingRow {
   append_lease_expires_at: Date | null;
   live_upload_handle: UploadHandle | null;
   recording_storage: RecordingStorage & { key_template: string };
+  conversation_storage: (RecordingStorage & { key_template: string }) | null;
 }
 
 const columns = `r.id, r.conversation_id, r.workspace_id, r.epoch_ms, r.key, r.storage_uri, r.state,
   r.bytes_received, r.sha256, r.duration_seconds, r.created_at, r.completed_at, r.delivered_at,
-  r.retained_until, r.append_lease_expires_at, r.live_upload_handle, c.recording_storage`;
+  r.retained_until, r.append_lease_expires_at, r.live_upload_handle,
+  coalesce(r.recording_storage, c.recording_storage) AS recording_storage,
+  c.recording_storage AS conversation_storage`;
 
 const toRecording = (row: RecordingRow): Recording => ({
   id: row.id,
@@ -82,6 +90,7 @@ const toRecording = (row: RecordingRow): Recording => ({
   appendLeaseExpiresAt: row.append_lease_expires_at,
   liveUploadHandle: row.live_upload_handle,
   storage: row.recording_storage,
+  conversationStorage: row.conversation_storage,
 });
 
 /**
@@ -167,6 +176,8 @@ export interface NewRecording {
   epochMs: number;
   key: string;
   storageUri: string;
+  /** The destination `key` and `storageUri` were made for (the conversation's now). */
+  storage: RecordingStorage & { key_template: string };
 }
 
 /** Inserts a recording; `undefined` when the conversation already has one at `epochMs`. */
@@ -176,10 +187,19 @@ export async function insertRecording(
 ): Promise<string | undefined> {
   const id = randomUUID();
   const { rowCount } = await db.query(
-    `INSERT INTO recordings (id, conversation_id, workspace_id, epoch_ms, key, storage_uri, state)
-     VALUES ($1, $2, $3, $4, $5, $6, 'receiving')
+    `INSERT INTO recordings (id, conversation_id, workspace_id, epoch_ms, key, storage_uri, state,
+       recording_storage)
+     VALUES ($1, $2, $3, $4, $5, $6, 'receiving', $7)
      ON CONFLICT (conversation_id, epoch_ms) DO NOTHING`,
-    [id, input.conversationId, input.workspaceId, input.epochMs, input.key, input.storageUri],
+    [
+      id,
+      input.conversationId,
+      input.workspaceId,
+      input.epochMs,
+      input.key,
+      input.storageUri,
+      JSON.stringify(input.storage),
+    ],
   );
   return rowCount === 1 ? id : undefined;
 }
@@ -333,6 +353,67 @@ export async function reopenForRedelivery(
     [id, fromState, new Date(nowMs)],
   );
   return rowCount === 1;
+}
+
+/**
+ * Points a recording reopened for redelivery at another destination: its key and `storage_uri`
+ * follow the destination the delivery will use. Only while it is `complete` (reopened in the same
+ * transaction, so no delivery of it is running).
+ */
+export async function retargetRecording(
+  tx: Queryable,
+  id: string,
+  target: { storage: RecordingStorage & { key_template: string }; key: string; storageUri: string },
+): Promise<void> {
+  await tx.query(
+    `UPDATE recordings SET recording_storage = $2, key = $3, storage_uri = $4
+     WHERE id = $1 AND state = 'complete'`,
+    [id, JSON.stringify(target.storage), target.key, target.storageUri],
+  );
+}
+
+/** Which failed recordings a bulk redelivery takes (docs/api.md, Recovering a failed recording). */
+export interface FailedRecordingFilter {
+  /** The latest delivery's error code. */
+  errorCode?: string;
+  conversationId?: string;
+  /** Recordings created at or after this instant. */
+  createdFrom?: Date;
+  /** Recordings created before this instant. */
+  createdBefore?: Date;
+}
+
+/**
+ * Up to `limit` of a workspace's failed recordings still within their retention that match
+ * `filter`, oldest first.
+ */
+export async function failedRecordingIds(
+  db: Queryable,
+  workspaceId: string,
+  filter: FailedRecordingFilter,
+  options: { nowMs: number; limit: number },
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT r.id FROM recordings r
+     WHERE r.workspace_id = $1 AND r.state = 'failed' AND r.retained_until > $2
+       AND ($3::uuid IS NULL OR r.conversation_id = $3)
+       AND ($4::timestamptz IS NULL OR r.created_at >= $4)
+       AND ($5::timestamptz IS NULL OR r.created_at < $5)
+       AND ($6::text IS NULL OR $6 = (
+         SELECT d.last_error_code FROM deliveries d WHERE d.recording_id = r.id
+         ORDER BY d.created_at DESC, d.id LIMIT 1))
+     ORDER BY r.created_at, r.id LIMIT $7`,
+    [
+      workspaceId,
+      new Date(options.nowMs),
+      filter.conversationId ?? null,
+      filter.createdFrom ?? null,
+      filter.createdBefore ?? null,
+      filter.errorCode ?? null,
+      options.limit,
+    ],
+  );
+  return rows.map((row) => row.id);
 }
 
 /**

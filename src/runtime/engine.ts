@@ -15,6 +15,7 @@ import type { AttemptDeps, DeliveryLog } from "../delivery/attempt.ts";
 import { LiveUploads } from "../delivery/live-uploads.ts";
 import { purgeExpired } from "../delivery/retention.ts";
 import { createDeliveryWorker, type DeliveryWorker } from "../delivery/worker.ts";
+import { createHealthChecker, type HealthChecker } from "../health/index.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import type { CreateDestination } from "../providers/factory.ts";
@@ -93,6 +94,11 @@ export interface Engine {
   worker: DeliveryWorker | undefined;
   /** Purges now (also runs on its interval in worker processes). */
   purge(): ReturnType<typeof purgeExpired>;
+  /**
+   * The destination health check: `runOnce` checks what is due now; its loop runs in worker
+   * processes unless `RELAY_HEALTH_CHECK=false`.
+   */
+  health: HealthChecker;
   /** Starts the loops. */
   start(): Promise<void>;
   /** Stops the loops; deliveries in flight are handed back to the queue. */
@@ -175,6 +181,16 @@ export function createEngine(inputs: EngineInputs): Engine {
     });
   let purgeTimer: NodeJS.Timeout | undefined;
   let purging: Promise<unknown> = Promise.resolve();
+  const health = createHealthChecker({
+    db,
+    createDestination: inputs.createDestination,
+    clock,
+    log,
+    intervalMs: config.healthCheckIntervalMinutes * 60_000,
+    probeWrite: config.healthCheckProbeWrite,
+    defaultKeyTemplate: config.defaultKeyTemplate,
+    onEvent: () => webhooks.wake(),
+  });
 
   return {
     staging,
@@ -182,10 +198,12 @@ export function createEngine(inputs: EngineInputs): Engine {
     webhooks,
     worker,
     purge,
+    health,
     async start() {
       webhooks.start();
       if (!worker) return;
       await worker.start();
+      if (config.healthCheck) health.start();
       purgeTimer = setInterval(() => {
         purging = purge().catch((error: unknown) =>
           log.error({ err: error }, "purging staged recordings failed; retrying next interval"),
@@ -195,7 +213,7 @@ export function createEngine(inputs: EngineInputs): Engine {
     },
     async stop() {
       clearInterval(purgeTimer);
-      await Promise.allSettled([worker?.stop(), liveUploads?.stop(), purging]);
+      await Promise.allSettled([worker?.stop(), liveUploads?.stop(), purging, health.stop()]);
       await webhooks.stop();
     },
   };

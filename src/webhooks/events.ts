@@ -1,5 +1,6 @@
 /**
- * The two events (docs/api.md, Events) in the seed platform's callback envelope. Builders take
+ * The events (docs/api.md, Events) in the seed platform's callback envelope: a recording's
+ * outcome, and a destination's health changing (docs/api.md, Destination health). Builders take
  * what the delivery engine knows about a recording and return the exact JSON the receiver gets;
  * the body is fixed when the event is enqueued, so every retry sends (and signs) the same bytes.
  */
@@ -11,7 +12,14 @@ import { storageUri } from "../providers/index.ts";
 export const eventTypes = [
   "application.recording_ready",
   "application.recording_copy_failed",
+  "application.recording_storage_unhealthy",
+  "application.recording_storage_recovered",
 ] as const;
+
+/** The destination health events. */
+export type HealthEventType =
+  | "application.recording_storage_unhealthy"
+  | "application.recording_storage_recovered";
 
 /** One of {@link eventTypes}. */
 export type EventType = (typeof eventTypes)[number];
@@ -48,13 +56,32 @@ export interface RecordingCopyFailedProperties {
   retained_until: string;
 }
 
+/** Properties of the destination health events. */
+export interface RecordingStorageHealthProperties {
+  storage_provider: StorageProvider;
+  /** The destination checked (names only, never a secret). */
+  recording_storage: RecordingStorage;
+  /** `unhealthy` or `healthy` (recovered). */
+  status: "healthy" | "unhealthy";
+  /** The status before this check. */
+  previous_status: "unknown" | "healthy" | "unhealthy";
+  /** ISO-8601 UTC: when the check ran. */
+  checked_at: string;
+  /** The docs/errors.md code of the failure; null when healthy. */
+  error_code: string | null;
+  message: string | null;
+  hint: string | null;
+}
+
+/** The properties of each event type. */
+type PropertiesOf<T extends EventType> = T extends "application.recording_ready"
+  ? RecordingReadyProperties
+  : T extends "application.recording_copy_failed"
+    ? RecordingCopyFailedProperties
+    : RecordingStorageHealthProperties;
+
 /** The seed platform's callback envelope. */
-export interface EventEnvelope<
-  T extends EventType = EventType,
-  P = T extends "application.recording_ready"
-    ? RecordingReadyProperties
-    : RecordingCopyFailedProperties,
-> {
+export interface EventEnvelope<T extends EventType = EventType, P = PropertiesOf<T>> {
   event_type: T;
   message_type: "application";
   conversation_id: string;

@@ -7,6 +7,7 @@ export {
   type AttemptRecord,
   attemptsOf,
   enqueueEvent,
+  enqueueHealthEvent,
   findEvent,
   type LoggedEvent,
   listEvents,

@@ -10,8 +10,10 @@ import {
   type EventEnvelope,
   type EventType,
   envelope,
+  type HealthEventType,
   type RecordingCopyFailedProperties,
   type RecordingReadyProperties,
+  type RecordingStorageHealthProperties,
 } from "./events.ts";
 
 /**
@@ -83,12 +85,12 @@ export async function enqueueEvent(
   if (webhookUrl === null) return { kind: "no_callback_url" };
   const eventId = eventIdOf(input);
   const at = new Date(input.nowMs);
-  const payload = envelope(input.type, {
+  const payload = envelope<EventType>(input.type, {
     conversationId: input.conversationId,
     webhookUrl,
     at,
     properties: input.properties,
-  } as Parameters<typeof envelope>[1]);
+  });
   // DO NOTHING without a target also covers the one-recording_ready-per-recording index.
   const inserted = await tx.query(
     `INSERT INTO events (id, workspace_id, conversation_id, recording_id, event_type, payload,
@@ -106,6 +108,64 @@ export async function enqueueEvent(
     ],
   );
   return { kind: inserted.rowCount === 1 ? "enqueued" : "duplicate", eventId };
+}
+
+/** A destination health event to enqueue (docs/api.md, Destination health). */
+export interface EnqueueHealthEventInput {
+  type: HealthEventType;
+  workspaceId: string;
+  /** The destination's key in `destination_health` (md5 of it without its key template). */
+  destinationKey: string;
+  /** The transition's number: one event per transition and callback URL, ever. */
+  transition: number;
+  nowMs: number;
+  properties: RecordingStorageHealthProperties;
+}
+
+/**
+ * Enqueues a destination health event inside the caller's transaction, once for each callback URL
+ * the workspace's conversations using this destination have (named after the most recent such
+ * conversation). A workspace with no such conversation has nobody to tell: nothing is stored.
+ * Idempotent per transition and URL.
+ */
+export async function enqueueHealthEvent(
+  tx: Queryable,
+  input: EnqueueHealthEventInput,
+): Promise<string[]> {
+  const { rows } = await tx.query<{ id: string; callback_url: string }>(
+    `SELECT DISTINCT ON (callback_url) id, callback_url FROM conversations
+     WHERE workspace_id = $1 AND callback_url IS NOT NULL AND recording_storage IS NOT NULL
+       AND md5((recording_storage - 'key_template')::text) = $2
+     ORDER BY callback_url, created_at DESC, id DESC`,
+    [input.workspaceId, input.destinationKey],
+  );
+  const at = new Date(input.nowMs);
+  const ids: string[] = [];
+  for (const row of rows) {
+    const identity = [
+      input.type,
+      input.workspaceId,
+      input.destinationKey,
+      String(input.transition),
+      row.callback_url,
+    ].join("\n");
+    const eventId = `msg_${createHash("sha256").update(identity).digest("hex").slice(0, 32)}`;
+    const payload = envelope(input.type, {
+      conversationId: row.id,
+      webhookUrl: row.callback_url,
+      at,
+      properties: input.properties,
+    });
+    await tx.query(
+      `INSERT INTO events (id, workspace_id, conversation_id, recording_id, event_type, payload,
+         state, next_attempt_at, created_at)
+       VALUES ($1, $2, $3, NULL, $4, $5, 'pending', $6, $6)
+       ON CONFLICT DO NOTHING`,
+      [eventId, input.workspaceId, row.id, input.type, JSON.stringify(payload), at],
+    );
+    ids.push(eventId);
+  }
+  return ids;
 }
 
 /** An event claimed for one attempt. */

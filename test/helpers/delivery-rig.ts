@@ -84,6 +84,8 @@ export async function prepareRig(
       RELAY_DELIVERY_RETRY_BASE_MS: "50",
       RELAY_DELIVERY_RETRY_CAP_MS: "500",
       RELAY_DESTINATION_MAX_ATTEMPTS: "3",
+      // Tests drive the destination health check with engine.health.runOnce, never its loop.
+      RELAY_HEALTH_CHECK: "false",
       ...databaseEnv,
       ...emulators.relayEnv(),
       ...env,

@@ -7,8 +7,14 @@ import {
   type DestinationCheck,
   findConversation,
   listConversations,
+  updateConversation,
 } from "../../conversations/index.ts";
-import { parseCreateConversation } from "../../conversations/properties.ts";
+import {
+  type ConversationProperties,
+  legacyS3Fields,
+  parseConversationPatch,
+  parseCreateConversation,
+} from "../../conversations/properties.ts";
 import type { Db } from "../../db/index.ts";
 import type { VerifyReport } from "../../destinations/verify.ts";
 import { isUuid } from "../../domain/ids.ts";
@@ -20,6 +26,7 @@ import {
   type RelayTrust,
 } from "../../domain/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { type DestinationHealth, healthOf } from "../../health/index.ts";
 import type { RecordingStorage } from "../../providers/index.ts";
 import { type ValidationIssue, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { requireAwsAccount } from "../../providers/setup-guides.ts";
@@ -80,19 +87,56 @@ const showRecording = (recording: RecordingSummary) => ({
   created_at: recording.createdAt.toISOString(),
 });
 
-const showConversation = (conversation: Conversation, recordings: RecordingSummary[]) => ({
+/** A destination's health as answered. */
+export const showHealth = (health: DestinationHealth) => ({
+  status: health.status,
+  checked_at: health.checkedAt?.toISOString() ?? null,
+  error_code: health.errorCode,
+  message: health.message,
+  hint: health.hint,
+  safety: health.safety,
+});
+
+const showConversation = (
+  conversation: Conversation,
+  recordings: RecordingSummary[],
+  health: DestinationHealth | null,
+) => ({
   conversation_id: conversation.id,
   status: conversation.status,
   properties: conversation.properties as Record<string, unknown>,
   recording_storage: conversation.recordingStorage,
   recording_storage_source: conversation.recordingStorageSource,
+  recording_storage_health: health ? showHealth(health) : null,
   created_at: conversation.createdAt.toISOString(),
   recordings: recordings.map(showRecording),
 });
 
 const securityApiKey = [{ apiKey: [] }];
 
-/** `POST/GET /v2/conversations` and `GET /v2/conversations/{id}` (docs/api.md, Conversations). */
+/** The stored properties with a PATCH's changes applied (a new destination replaces both forms). */
+function mergedProperties(
+  current: ConversationProperties,
+  sent: ConversationProperties,
+  changes: { callbackUrl?: string | null; destination?: RecordingStorage },
+): ConversationProperties {
+  const merged: ConversationProperties = { ...current };
+  if (changes.callbackUrl === null) delete merged.callback_url;
+  else if (changes.callbackUrl !== undefined) merged.callback_url = changes.callbackUrl;
+  if (changes.destination) {
+    delete merged.recording_storage;
+    for (const name of Object.keys(legacyS3Fields) as (keyof typeof legacyS3Fields)[]) {
+      delete merged[name];
+      if (sent[name] !== undefined) merged[name] = sent[name];
+    }
+    if (sent.recording_storage) merged.recording_storage = sent.recording_storage;
+  }
+  return merged;
+}
+
+/**
+ * `POST/GET/PATCH /v2/conversations` and `GET /v2/conversations/{id}` (docs/api.md, Conversations).
+ */
 export function conversationRoutes(deps: DestinationDeps) {
   return async function conversationRoutes(parent: FastifyInstance): Promise<void> {
     const app = parent.withTypeProvider<ZodTypeProvider>();
@@ -159,7 +203,12 @@ export function conversationRoutes(deps: DestinationDeps) {
           recordingStorage: captured,
           callbackUrl: properties.callback_url ?? null,
         });
-        return reply.status(201).send({ ...showConversation(conversation, []), warnings });
+        const [health] = await healthOf(deps.db, request.workspaceId, [
+          conversation.recordingStorage,
+        ]);
+        return reply
+          .status(201)
+          .send({ ...showConversation(conversation, [], health ?? null), warnings });
       },
     );
 
@@ -211,9 +260,70 @@ export function conversationRoutes(deps: DestinationDeps) {
           request.workspaceId,
           page.items.map((conversation) => conversation.id),
         );
+        const health = await healthOf(
+          deps.db,
+          request.workspaceId,
+          page.items.map((c) => c.recordingStorage),
+        );
         return {
-          data: page.items.map((c) => showConversation(c, recordings.get(c.id) ?? [])),
+          data: page.items.map((c, index) =>
+            showConversation(c, recordings.get(c.id) ?? [], health[index] ?? null),
+          ),
           next_cursor: page.hasMore ? encodeCursor(page.items.at(-1)!) : null,
+        };
+      },
+    );
+
+    app.patch(
+      "/v2/conversations/:conversation_id",
+      {
+        preHandler: workspaceOnly,
+        schema: {
+          tags: ["conversations"],
+          summary: "Change a conversation's callback_url and recording destination",
+          description:
+            "`properties` may hold `callback_url` (a URL, or null to stop events) and a destination (`recording_storage`, or the legacy flat S3 fields), each validated exactly as on creation; an S3 role is checked live with AssumeRole. Recordings started later use the new destination; a failed recording is delivered there by POST /v2/recordings/{id}/redeliver. `enable_recording` cannot be changed.",
+          security: securityApiKey,
+          params: z.object({ conversation_id: z.uuid("must be a conversation id (a UUID)") }),
+          body: z.unknown(),
+          response: {
+            200: conversationSchema.extend({ warnings: z.array(warningSchema) }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { conversation_id } = request.params;
+        const parsed = parseConversationPatch(request.body, deps);
+        if (!parsed.ok) throw validationError(parsed.issue);
+        const current = await findConversation(deps.db, request.workspaceId, conversation_id);
+        if (!current) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
+        const { destination, callbackUrl, properties: sent } = parsed.value;
+        const captured = destination
+          ? withKeyTemplate(destination, deps.defaultKeyTemplate)
+          : undefined;
+        if (captured) {
+          if (captured.provider === "s3") requireAwsAccount(deps.trust);
+          if (deps.checkDestination) {
+            await deps.checkDestination(captured, {
+              workspaceId: request.workspaceId,
+              signal: signalOf(request, reply),
+            });
+          }
+        }
+        const updated = await updateConversation(deps.db, request.workspaceId, conversation_id, {
+          properties: mergedProperties(current.properties, sent, {
+            ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+            ...(destination ? { destination } : {}),
+          }),
+          ...(captured ? { recordingStorage: captured } : {}),
+          ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+        });
+        if (!updated) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
+        const recordings = await recordingsOf(deps.db, request.workspaceId, [updated.id]);
+        const [health] = await healthOf(deps.db, request.workspaceId, [updated.recordingStorage]);
+        return {
+          ...showConversation(updated, recordings.get(updated.id) ?? [], health ?? null),
+          warnings: parsed.warnings,
         };
       },
     );
@@ -236,7 +346,14 @@ export function conversationRoutes(deps: DestinationDeps) {
         // Another workspace's conversation is indistinguishable from a missing one.
         if (!conversation) throw new AppError("NOT_FOUND", `no conversation ${conversation_id}`);
         const recordings = await recordingsOf(deps.db, request.workspaceId, [conversation.id]);
-        return showConversation(conversation, recordings.get(conversation.id) ?? []);
+        const [health] = await healthOf(deps.db, request.workspaceId, [
+          conversation.recordingStorage,
+        ]);
+        return showConversation(
+          conversation,
+          recordings.get(conversation.id) ?? [],
+          health ?? null,
+        );
       },
     );
   };

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Db } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
+import { healthOf } from "../../health/index.ts";
 import { storageProviders } from "../../providers/index.ts";
 import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
 import { generateSetup, requireAwsAccount } from "../../providers/setup-guides.ts";
@@ -12,12 +13,16 @@ import {
   setDefaultRecordingStorage,
 } from "../../workspaces/index.ts";
 import { requireOperator, requireWorkspace } from "../auth.ts";
-import { recordingStorageSchema, warningSchema } from "../schemas/recording-storage.ts";
-import { type DestinationDeps, signalOf, validationError } from "./conversations.ts";
+import {
+  healthSchema,
+  recordingStorageSchema,
+  warningSchema,
+} from "../schemas/recording-storage.ts";
+import { type DestinationDeps, showHealth, signalOf, validationError } from "./conversations.ts";
 
 const verifyStepSchema = z.object({
-  step: z.enum(["identity_exchange", "impersonation", "probe_write", "probe_delete"]),
-  status: z.enum(["pass", "fail", "skip"]),
+  step: z.enum(["identity_exchange", "impersonation", "probe_write", "probe_delete", "safety"]),
+  status: z.enum(["pass", "fail", "skip", "warn"]),
   error_code: z.string().optional(),
   cloud_code: z.string().optional(),
   cloud_message: z.string().optional(),
@@ -100,9 +105,11 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
         preHandler: workspaceOnly,
         schema: {
           tags: ["recording-storage"],
-          summary: "The workspace's default destination (404 when none is set)",
+          summary: "The workspace's default destination and its health (404 when none is set)",
+          description:
+            "`health` is the last scheduled check of the destination (docs/api.md, Destination health): `unknown` until a worker checked it, then `healthy` or `unhealthy` with `error_code`, `message` and `hint`, and the confused-deputy self-check as `safety`.",
           security: securityApiKey,
-          response: { 200: defaultAnswer },
+          response: { 200: defaultAnswer.extend({ health: healthSchema }) },
         },
       },
       async (request) => {
@@ -113,9 +120,11 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
             "this workspace has no default recording_storage; set one with PUT /v2/recording-storage",
           );
         }
+        const [health] = await healthOf(deps.db, request.workspaceId, [destination]);
         return {
           recording_storage: destination,
           effective_key_template: destination.key_template ?? deps.defaultKeyTemplate,
+          health: showHealth(health!),
         };
       },
     );
@@ -168,7 +177,7 @@ export function recordingStorageRoutes(deps: DestinationDeps) {
             tags: ["recording-storage"],
             summary: `Check a destination live, step by step${variant.summarySuffix}`,
             description:
-              "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). 200 whatever the outcome; `ok` tells.",
+              "The body is a `recording_storage` object, or empty to check the workspace default. Runs the identity exchange, the impersonation (GCS; skipped for S3 and Azure), a probe write under the key template's prefix (`<prefix>.recording-relay-verify/`) and its deletion. Each step is `pass`, `fail` (with the error code, the cloud's message and a hint) or `skip` (after a failure). A last `safety` step is the confused-deputy self-check: `pass` when the trust refuses the relay acting for another workspace (S3: AssumeRole without the ExternalId; GCS and Azure: a token for another Workspace ID), `warn` with a hint when it does not. 200 whatever the outcome; `ok` tells (a `warn` does not clear it).",
             security: variant.security,
             params: variant.params,
             body: z.unknown(),

@@ -3,13 +3,17 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Db } from "../../db/index.ts";
 import { deliverySummary } from "../../delivery/queue.ts";
-import { redeliver } from "../../delivery/redeliver.ts";
+import { redeliver, redeliverFailed } from "../../delivery/redeliver.ts";
 import { isUuid } from "../../domain/ids.ts";
 import { AppError } from "../../errors/index.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import type { Clock } from "../../lib/clock.ts";
+import type { RecordingStorage } from "../../providers/index.ts";
+import { validateRecordingStorage, withKeyTemplate } from "../../providers/recording-storage.ts";
+import { requireAwsAccount } from "../../providers/setup-guides.ts";
 import { findRecording, listRecordings, type Recording } from "../../recordings/store.ts";
-import { requireOperator, requireWorkspaceOrOperator } from "../auth.ts";
+import type { StagingStore } from "../../staging/index.ts";
+import { requireOperator, requireWorkspace, requireWorkspaceOrOperator } from "../auth.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import {
   cursorParam,
@@ -18,14 +22,17 @@ import {
   listingScope,
   workspaceIdParam,
 } from "../schemas/listing.ts";
-import { signalOf } from "./conversations.ts";
+import { recordingStorageSchema } from "../schemas/recording-storage.ts";
+import { type DestinationDeps, signalOf, validationError } from "./conversations.ts";
+import { sendRecordingContent } from "./recording-content.ts";
 
 /** What the recording routes need. */
-export interface RecordingDeps {
-  db: Db;
+export interface RecordingDeps extends DestinationDeps {
   operatorToken: string;
   ingest: Ingest;
   clock: Clock;
+  /** Where the retained copies are read from (`GET /v2/recordings/{id}/content`). */
+  staging?: Pick<StagingStore, "read">;
 }
 
 /** Content types of recording bytes (`offset+octet-stream` is what tus clients send). */
@@ -52,6 +59,9 @@ const recordingSchema = z.object({
       next_attempt_at: z.string().nullable(),
       error_code: z.string().nullable(),
       error_message: z.string().nullable(),
+      destination: recordingStorageSchema
+        .nullable()
+        .meta({ description: "Where the latest delivery writes (null on older deliveries)" }),
     })
     .nullable(),
   created_at: z.string(),
@@ -81,6 +91,7 @@ async function showRecording(db: Db, recording: Recording) {
           next_attempt_at: delivery.nextAttemptAt?.toISOString() ?? null,
           error_code: delivery.lastErrorCode,
           error_message: delivery.lastErrorMessage,
+          destination: delivery.destination,
         }
       : null,
     created_at: recording.createdAt.toISOString(),
@@ -126,6 +137,35 @@ const completeBody = z
       .optional(),
   })
   .optional();
+
+const redeliverBody = z
+  .strictObject({
+    recording_storage: z.unknown().optional().meta({
+      description:
+        "Where to deliver (a recording_storage object, validated as on conversation creation); absent: the conversation's destination",
+    }),
+  })
+  .nullish();
+
+const isoTime = (what: string) =>
+  z.iso
+    .datetime({ offset: true, message: "must be an ISO-8601 time, e.g. 2026-01-31T12:00:00Z" })
+    .optional()
+    .meta({ description: what });
+
+const bulkRedeliverBody = z.strictObject({
+  error_code: z
+    .string()
+    .regex(/^[A-Z_]{3,64}$/, "must be an error code such as DESTINATION_AUTH_FAILED")
+    .optional()
+    .meta({ description: "Only recordings whose last delivery failed with this code" }),
+  conversation_id: z.uuid("must be a conversation id (a UUID)").optional(),
+  created_from: isoTime("Only recordings created at or after this time"),
+  created_before: isoTime("Only recordings created before this time"),
+  recording_storage: z.unknown().optional().meta({
+    description: "Where to deliver them all; absent: each conversation's destination",
+  }),
+});
 
 const securityOperator: Record<string, string[]>[] = [{ operatorToken: [] }];
 const securityEither: Record<string, string[]>[] = [{ apiKey: [] }, { operatorToken: [] }];
@@ -271,24 +311,123 @@ export function recordingRoutes(deps: RecordingDeps) {
       },
     );
 
+    /** A destination given with a redelivery, validated and checked as on creation. */
+    const destinationOf = async (
+      input: unknown,
+      workspaceId: string,
+      signal: AbortSignal,
+    ): Promise<(RecordingStorage & { key_template: string }) | undefined> => {
+      if (input === undefined) return undefined;
+      const result = validateRecordingStorage(input, "recording_storage", deps);
+      if (!result.ok) throw validationError(result.issue);
+      if (result.value.provider === "s3") requireAwsAccount(deps.trust);
+      const destination = withKeyTemplate(result.value, deps.defaultKeyTemplate);
+      await deps.checkDestination?.(destination, { workspaceId, signal });
+      return destination;
+    };
+
     app.post(
       "/v2/recordings/:recording_id/redeliver",
       {
         preHandler: either,
         schema: {
           tags: ["recordings"],
-          summary: "Deliver again from the retained staged copy",
+          summary: "Deliver again from the retained staged copy, optionally to another destination",
+          description:
+            "Without a body: to the conversation's destination (which PATCH /v2/conversations/{id} may have changed). With `recording_storage`: to that destination, validated as on conversation creation (an S3 role is checked live). When the destination differs from the one the key was made for, the key and storage_uri are rendered again for it. Each delivery records its destination (`delivery.destination`).",
           security: securityEither,
           params: recordingId,
+          body: redeliverBody,
           response: { 202: recordingSchema },
         },
       },
       async (request, reply) => {
-        const recording = await redeliver(deps.db, request.params.recording_id, {
+        const id = request.params.recording_id;
+        // The recording is looked up first, so another workspace's id answers 404, not a 400.
+        const found = await findRecording(deps.db, id, request.workspaceId || undefined);
+        if (!found) throw new AppError("NOT_FOUND", `no recording ${id}`);
+        const destination = await destinationOf(
+          request.body?.recording_storage,
+          found.workspaceId,
+          signalOf(request, reply),
+        );
+        const recording = await redeliver(deps.db, id, {
           ...(request.workspaceId ? { workspaceId: request.workspaceId } : {}),
           nowMs: deps.clock.now(),
+          ...(destination ? { destination } : {}),
         });
         return reply.status(202).send(await showRecording(deps.db, recording));
+      },
+    );
+
+    app.post(
+      "/v2/recordings/redeliver",
+      {
+        preHandler: requireWorkspace(deps.db),
+        schema: {
+          tags: ["recordings"],
+          summary: "Redeliver the workspace's failed recordings that match a filter",
+          description:
+            "Queues a redelivery of each failed recording of the workspace still within its retention that matches every filter given (`error_code` of its last delivery, `conversation_id`, creation time range), to `recording_storage` when given, else to each conversation's destination. Answers how many were queued (at most 1000 per request; repeat it for more).",
+          security: [{ apiKey: [] }],
+          body: bulkRedeliverBody,
+          response: {
+            202: z.object({
+              queued: z.number(),
+              recording_ids: z.array(z.string()),
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const destination = await destinationOf(
+          body.recording_storage,
+          request.workspaceId,
+          signalOf(request, reply),
+        );
+        const result = await redeliverFailed(
+          deps.db,
+          request.workspaceId,
+          {
+            ...(body.error_code ? { errorCode: body.error_code } : {}),
+            ...(body.conversation_id ? { conversationId: body.conversation_id } : {}),
+            ...(body.created_from ? { createdFrom: new Date(body.created_from) } : {}),
+            ...(body.created_before ? { createdBefore: new Date(body.created_before) } : {}),
+          },
+          { nowMs: deps.clock.now(), ...(destination ? { destination } : {}) },
+        );
+        return reply
+          .status(202)
+          .send({ queued: result.queued, recording_ids: result.recordingIds });
+      },
+    );
+
+    app.get(
+      "/v2/recordings/:recording_id/content",
+      {
+        preHandler: either,
+        schema: {
+          tags: ["recordings"],
+          summary: "Download the retained staged copy (video/mp4; Range supported)",
+          description:
+            "While the recording is retained (delivered within its grace, or failed within the retention): 200 with the whole copy, or 206 for a `Range: bytes=…` request (one range), 416 when the range cannot be satisfied. `ETag` is the SHA-256 in quotes. After retention: 410 with the purge date. Only complete recordings (delivered, failed, or being delivered) can be downloaded.",
+          security: securityEither,
+          params: recordingId,
+        },
+      },
+      async (request, reply) => {
+        const id = request.params.recording_id;
+        const recording = await findRecording(deps.db, id, request.workspaceId || undefined);
+        if (!recording) throw new AppError("NOT_FOUND", `no recording ${id}`);
+        if (!deps.staging) {
+          throw new AppError("NOT_CONFIGURED", "this process does not read the staging store");
+        }
+        return await sendRecordingContent(request, reply, {
+          recording,
+          staging: deps.staging,
+          nowMs: deps.clock.now(),
+        });
       },
     );
   };

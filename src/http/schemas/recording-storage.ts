@@ -61,6 +61,29 @@ export const recordingSummarySchema = z.object({
   created_at: z.string(),
 });
 
+/** A destination's health (docs/api.md, Destination health). */
+export const healthSchema = z
+  .object({
+    status: z.enum(["unknown", "healthy", "unhealthy"]),
+    checked_at: z.string().nullable(),
+    error_code: z.string().nullable(),
+    message: z.string().nullable(),
+    hint: z.string().nullable(),
+    safety: z
+      .object({
+        status: z.enum(["pass", "warn", "skip"]),
+        message: z.string(),
+        hint: z.string().optional(),
+      })
+      .nullable()
+      .meta({ description: "The confused-deputy self-check of the last check" }),
+  })
+  .meta({
+    id: "DestinationHealth",
+    description:
+      "The last scheduled check of the destination: unknown until checked, then healthy or unhealthy with the error code, message and hint",
+  });
+
 /** A conversation as answered. */
 export const conversationSchema = z.object({
   conversation_id: z.uuid(),
@@ -70,6 +93,9 @@ export const conversationSchema = z.object({
     .nullable()
     .meta({ description: "The destination in force, key_template resolved; null when none" }),
   recording_storage_source: z.enum(["conversation", "workspace_default"]).nullable(),
+  recording_storage_health: healthSchema
+    .nullable()
+    .meta({ description: "The destination's health; null when there is no destination" }),
   created_at: z.string(),
   recordings: z.array(recordingSummarySchema),
 });

@@ -2,6 +2,7 @@
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createAzureCredential, observedAzure } from "./credentials.ts";
+import { checkAzureSafety } from "./safety.ts";
 import {
   type AzureBlobAdapterSettings,
   type AzureBlobSettings,
@@ -32,7 +33,7 @@ export const azureBlobProvider: Provider<
     const { trust, settings, mintToken, cache, onIdentityExchange } = deps;
     const key = credentialKey(workspaceId, ["azure_blob", storage.tenant_id, storage.client_id]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
-    return createAzureBlobDestination({
+    const destination = createAzureBlobDestination({
       destination: storage,
       credential: cachedCredential(cache, key, () =>
         observedAzure(createAzureCredential(inputs), onIdentityExchange),
@@ -47,5 +48,6 @@ export const azureBlobProvider: Provider<
         workspaceId,
       },
     });
+    return { ...destination, checkSafety: (signal) => checkAzureSafety(inputs, signal) };
   },
 };

@@ -48,7 +48,9 @@ export type AzureDestinationInputs = AdapterInputs<
 const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed"]);
 
 /** Builds the Azure Blob destination. */
-export function createAzureBlobDestination(inputs: AzureDestinationInputs): Destination {
+export function createAzureBlobDestination(
+  inputs: AzureDestinationInputs,
+): Omit<Destination, "checkSafety"> {
   const { destination, settings, hints } = inputs;
   const containerUrl = `${blobServiceUrl(settings, destination.storage_account)}/${destination.container}`;
   // `agent` is passed through to the core pipeline like every option storage-blob does not know.
@@ -128,6 +130,9 @@ export function createAzureBlobDestination(inputs: AzureDestinationInputs): Dest
     provider: "azure_blob",
 
     async checkIdentity(signal) {
+      // A live check: a fresh exchange, whose credential replaces the workspace's cached one.
+      inputs.credential.reset();
+      container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
       try {
         await inputs.credential.get().getToken(STORAGE_SCOPE, { abortSignal: signal });
       } catch (error) {

@@ -2,6 +2,7 @@
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createGcpAuthClient, observedGcp } from "./credentials.ts";
+import { checkGcsSafety } from "./safety.ts";
 import {
   defaultGcsSettings,
   type GcsAdapterSettings,
@@ -29,7 +30,7 @@ export const gcsProvider: Provider<GcsStorage, GcsSettings, GcsAdapterSettings> 
     const audience = audienceOf(storage);
     const key = credentialKey(workspaceId, ["gcs", audience, storage.service_account_email]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
-    return createGcsDestination({
+    const destination = createGcsDestination({
       destination: storage,
       credential: cachedCredential(cache, key, () =>
         observedGcp(createGcpAuthClient(inputs), onIdentityExchange),
@@ -43,5 +44,6 @@ export const gcsProvider: Provider<GcsStorage, GcsSettings, GcsAdapterSettings> 
         workspaceId,
       },
     });
+    return { ...destination, checkSafety: (signal) => checkGcsSafety(inputs, signal) };
   },
 };

@@ -66,7 +66,9 @@ class ObservedGcpFailure extends Error {
 }
 
 /** Builds the GCS destination. */
-export function createGcsDestination(inputs: GcsDestinationInputs): Destination {
+export function createGcsDestination(
+  inputs: GcsDestinationInputs,
+): Omit<Destination, "checkSafety"> {
   const { destination, settings, hints } = inputs;
   const bucket = destination.bucket_name;
   const base = settings.gcp.storageUrl.replace(/\/$/, "");
@@ -158,6 +160,8 @@ export function createGcsDestination(inputs: GcsDestinationInputs): Destination 
 
     async checkIdentity(signal) {
       signal.throwIfAborted();
+      // A live check: a fresh exchange, whose client replaces the workspace's cached one.
+      inputs.credential.reset();
       try {
         await gcsAccessToken(inputs.credential.get());
       } catch (error) {

@@ -59,14 +59,20 @@ export function roleCredentials(inputs: S3ClientInputs): AwsCredentialIdentityPr
   };
 }
 
-function exchangeProvider(inputs: S3ClientInputs): AwsCredentialIdentityProvider {
+/** The configuration of the STS client behind a role's credential provider. */
+export function stsClientConfig(inputs: Pick<S3ClientInputs, "destination" | "settings">) {
   const { destination, settings } = inputs;
-  const clientConfig = {
+  return {
     region: destination.bucket_region,
     maxAttempts: settings.maxAttempts,
     ...(settings.aws.endpointUrl ? { endpoint: settings.aws.endpointUrl } : {}),
     ...requestHandlerOptions(settings),
   };
+}
+
+function exchangeProvider(inputs: S3ClientInputs): AwsCredentialIdentityProvider {
+  const { destination, settings } = inputs;
+  const clientConfig = stsClientConfig(inputs);
   if (settings.aws.authMode === "web_identity") {
     // fromWebToken takes a fixed token: build it per call so every exchange presents a fresh one.
     return async (identityProperties) => {

@@ -3,6 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { credentialKey } from "../../destinations/credential-cache.ts";
 import type { Provider } from "../provider.ts";
 import { createS3Client } from "./credentials.ts";
+import { checkS3Safety } from "./safety.ts";
 import {
   defaultS3Settings,
   type S3AdapterSettings,
@@ -37,20 +38,23 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
       externalId ?? "",
       String(trust.awsRoleSessionSeconds),
     ]);
+    const inputs = {
+      destination: storage,
+      workspaceId,
+      externalId,
+      durationSeconds: trust.awsRoleSessionSeconds,
+      settings,
+      mintToken,
+    };
     const client = cache.getOrCreate<S3Client>(key, () =>
       createS3Client({
-        destination: storage,
-        workspaceId,
-        externalId,
-        durationSeconds: trust.awsRoleSessionSeconds,
-        settings,
-        mintToken,
+        ...inputs,
         ...(onIdentityExchange
           ? { onExchange: (outcome) => onIdentityExchange("s3", outcome) }
           : {}),
       }),
     );
-    return createS3Destination({
+    const destination = createS3Destination({
       destination: storage,
       client,
       hints: {
@@ -61,5 +65,10 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
         trustedAccountId: trust.awsAccountId,
       },
     });
+    return {
+      ...destination,
+      checkSafety: (signal) =>
+        checkS3Safety({ ...inputs, trustedAccountId: trust.awsAccountId }, signal),
+    };
   },
 };

@@ -68,7 +68,7 @@ export function crc32Base64(bytes: Uint8Array): string {
 }
 
 /** Builds the S3 destination. */
-export function createS3Destination(inputs: S3DestinationInputs): Destination {
+export function createS3Destination(inputs: S3DestinationInputs): Omit<Destination, "checkSafety"> {
   const { destination, client, hints } = inputs;
   const bucket = destination.bucket_name;
 
