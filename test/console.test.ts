@@ -243,7 +243,7 @@ describe("console", { skip: !existsSync(chromiumPath) && "needs Debian's chromiu
     await assertAccessible(opPage, "overview");
     await opPage.getByRole("link", { name: "Workspaces" }).click();
     await opPage.getByRole("cell", { name: "Acme", exact: true }).waitFor();
-    await opPage.getByRole("button", { name: "Create an API key for Acme" }).click();
+    await opPage.getByRole("button", { name: "Create API key for Acme" }).click();
     assert.match(await opPage.locator("code.secret").innerText(), /^rrk_[0-9a-f]{16}_/);
     await shot(opPage, "operator-workspaces");
     await assertAccessible(opPage, "workspaces");
@@ -288,7 +288,7 @@ describe("console", { skip: !existsSync(chromiumPath) && "needs Debian's chromiu
       30_000,
       300,
     );
-    await page.locator("tr", { hasText: "recording_ready" }).first().getByText("Attempts").click();
+    await page.locator("tr", { hasText: "recording_ready" }).first().locator("summary").click();
     assert.match(await page.locator("details[open]").innerText(), /200/);
     await page.getByRole("button", { name: "Rotate signing secret" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Rotate" }).click();

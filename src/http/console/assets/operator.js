@@ -169,7 +169,7 @@ async function workspacesPage(main) {
             answer.data.map((w) => {
               const button = h(
                 "button",
-                { type: "button", "aria-label": `Create an API key for ${w.name}` },
+                { type: "button", "aria-label": `Create API key for ${w.name}` },
                 "Create API key",
               );
               button.addEventListener("click", () =>
