@@ -9,6 +9,8 @@ export const errorCodes = {
   UNSUPPORTED_MEDIA_TYPE: "The request's Content-Type is not accepted by this endpoint.",
   PAYLOAD_TOO_LARGE: "The request body is larger than the endpoint accepts.",
   UNAUTHENTICATED: "Credentials are missing or not valid for this endpoint.",
+  CSRF_REJECTED:
+    "A console request that changes state came from another site, or without the session's `x-csrf-token`.",
   NOT_FOUND: "The route or the object does not exist, or belongs to another workspace.",
   NOT_CONFIGURED:
     "The feature needs an operator setting that is not set (e.g. RELAY_AWS_ACCOUNT_ID for S3).",

@@ -12,6 +12,8 @@ import type { Ingest } from "../ingest/ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import type { Issuer } from "../oidc/index.ts";
 import type { StagingStore } from "../staging/index.ts";
+import { consoleRoutes } from "./console/routes.ts";
+import { attachConsoleSession } from "./console/sessions.ts";
 import { frameworkErrors, installErrorHandling } from "./error-handler.ts";
 import { refuseHostileInput } from "./input-guard.ts";
 import { conversationRoutes, type DestinationVerifier } from "./routes/conversations.ts";
@@ -19,6 +21,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes, type SetupWarning } from "./routes/health.ts";
 import { countRequests, type HttpMetrics, metricsRoutes } from "./routes/metrics.ts";
 import { oidcRoutes } from "./routes/oidc.ts";
+import { overviewRoutes } from "./routes/overview.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
 import { signingKeyRoutes } from "./routes/signing-keys.ts";
@@ -105,6 +108,9 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   app.addHook("preValidation", refuseHostileInput);
+  const clock = deps.clock ?? systemClock;
+  // A console session cookie stands for its caller when no API credential is sent (CSRF-checked).
+  app.addHook("onRequest", attachConsoleSession(deps.db, clock));
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
     // Answered before its body was read to the end (a refusal mid-body: 413, 409, 401…): the
@@ -142,9 +148,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(recordingStorageRoutes(deps));
   await app.register(oidcRoutes(deps.issuer));
   await app.register(signingKeyRoutes(deps));
-  const clock = deps.clock ?? systemClock;
   await app.register(webhookSecretRoutes({ ...deps, clock }));
   await app.register(recordingListRoutes(deps));
+  await app.register(overviewRoutes({ ...deps, clock }));
+  await app.register(consoleRoutes({ ...deps, clock }));
   if (deps.ingest) {
     await app.register(
       recordingRoutes({

@@ -1,7 +1,9 @@
 /**
  * The two kinds of caller (docs/api.md, Authentication): the operator, with
  * `Authorization: Bearer <token>`, and a workspace, with `x-api-key`. Both checks compare digests
- * in constant time.
+ * in constant time. A request with neither header may carry a console session cookie instead
+ * (src/http/console/sessions.ts, already checked against CSRF): it stands for the caller who
+ * signed in.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
@@ -15,6 +17,8 @@ const digest = (value: string): Buffer => createHash("sha256").update(value).dig
 export function requireOperator(operatorToken: string) {
   const expected = digest(operatorToken);
   return async function requireOperator(request: FastifyRequest): Promise<void> {
+    if (request.headers.authorization === undefined && request.consoleSession?.kind === "operator")
+      return;
     const header = request.headers.authorization ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) {
@@ -33,6 +37,11 @@ export function requireOperator(operatorToken: string) {
 export function requireWorkspace(db: Db) {
   return async function requireWorkspace(request: FastifyRequest): Promise<void> {
     const presented = request.headers["x-api-key"];
+    const session = request.consoleSession;
+    if (presented === undefined && session?.kind === "workspace") {
+      request.workspaceId = session.workspaceId;
+      return;
+    }
     if (typeof presented !== "string" || presented === "") {
       throw new AppError(
         "UNAUTHENTICATED",
@@ -61,7 +70,10 @@ export function requireWorkspaceOrOperator(db: Db, operatorToken: string) {
   const operator = requireOperator(operatorToken);
   const workspace = requireWorkspace(db);
   return async function requireWorkspaceOrOperator(request: FastifyRequest): Promise<void> {
-    if (request.headers.authorization !== undefined) {
+    const session = request.consoleSession;
+    const signedInOperator =
+      session?.kind === "operator" && request.headers["x-api-key"] === undefined;
+    if (request.headers.authorization !== undefined || signedInOperator) {
       await operator(request);
       request.workspaceId = "";
       return;

@@ -530,3 +530,36 @@ export async function listRecordings(
     hasMore: rows.length > options.limit,
   };
 }
+
+/** Recordings at a glance for the operator's overview (docs/console.md, Operator pages). */
+export interface RecordingOverview {
+  byState: Record<string, number>;
+  /** Failed recordings created since the given instant, by latest error code and provider. */
+  failures: { errorCode: string; provider: string; count: number }[];
+}
+
+/** Counts recordings by state, and recent failures by their latest error code and provider. */
+export async function recordingOverview(db: Queryable, since: Date): Promise<RecordingOverview> {
+  const states = await db.query<{ state: string; count: number }>(
+    "SELECT state, count(*)::int AS count FROM recordings GROUP BY state",
+  );
+  const failures = await db.query<{ error_code: string | null; provider: string; count: number }>(
+    `SELECT d.last_error_code AS error_code, c.recording_storage->>'provider' AS provider,
+       count(*)::int AS count
+     FROM recordings r JOIN conversations c ON c.id = r.conversation_id
+     LEFT JOIN LATERAL (
+       SELECT last_error_code FROM deliveries WHERE recording_id = r.id
+       ORDER BY created_at DESC, id LIMIT 1) d ON true
+     WHERE r.state = 'failed' AND r.created_at >= $1
+     GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
+    [since],
+  );
+  return {
+    byState: Object.fromEntries(states.rows.map((row) => [row.state, Number(row.count)])),
+    failures: failures.rows.map((row) => ({
+      errorCode: row.error_code ?? "UNKNOWN",
+      provider: row.provider,
+      count: Number(row.count),
+    })),
+  };
+}
