@@ -33,7 +33,7 @@ const modules: Module[] = [
   {
     name: "queue claim/fence",
     file: "src/delivery/queue.ts",
-    tests: ["src/delivery/queue.test.ts", "test/delivery-stale-worker.test.ts"],
+    tests: ["src/delivery/queue.test.ts", "test/e2e/delivery-stale-worker.test.ts"],
     mutants: [
       {
         name: "outcome not fenced by the lease token",
@@ -66,7 +66,7 @@ const modules: Module[] = [
   {
     name: "ingest offsets",
     file: "src/recordings/store.ts",
-    tests: ["test/recordings.test.ts"],
+    tests: ["test/e2e/recordings.test.ts"],
     pattern: "Upload-Offset|retries appends|bad ingest requests",
     mutants: [
       {
@@ -92,7 +92,7 @@ const modules: Module[] = [
   {
     name: "ingest offsets (check)",
     file: "src/ingest/ingest.ts",
-    tests: ["test/recordings.test.ts"],
+    tests: ["test/e2e/recordings.test.ts"],
     pattern: "Upload-Offset|retries appends|bad ingest requests",
     mutants: [
       {
@@ -111,7 +111,7 @@ const modules: Module[] = [
   {
     name: "SSRF guard",
     file: "src/webhooks/ssrf.ts",
-    tests: ["test/webhooks.test.ts"],
+    tests: ["test/integration/webhooks.test.ts"],
     pattern: "internal|admitted|rebound|https only",
     mutants: [
       {
@@ -156,7 +156,7 @@ const modules: Module[] = [
   {
     name: "webhook signing",
     file: "src/webhooks/signing.ts",
-    tests: ["test/webhooks.test.ts"],
+    tests: ["test/integration/webhooks.test.ts"],
     pattern: "verifiable|both secrets|at most the current",
     mutants: [
       {
@@ -181,7 +181,7 @@ const modules: Module[] = [
   {
     name: "retry policy",
     file: "src/delivery/retry-policy.ts",
-    tests: ["src/delivery/retry-policy.test.ts", "test/recordings.test.ts"],
+    tests: ["src/delivery/retry-policy.test.ts", "test/e2e/recordings.test.ts"],
     pattern: "retry policy|setup failure",
     mutants: [
       {

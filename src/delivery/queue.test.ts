@@ -2,7 +2,7 @@
  * The lease-token fence of the delivery queue, step by step on an injected clock: an attempt whose
  * lease lapsed and was taken over can no longer renew, save a handle or record any outcome, and
  * the outcome it tries to record after the new holder finished changes nothing (the end-to-end
- * version, with real worker processes stopped and resumed, is test/delivery-stale-worker.test.ts).
+ * version, with real worker processes stopped and resumed, is test/e2e/delivery-stale-worker.test.ts).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

@@ -1,0 +1,138 @@
+/**
+ * Scale-out (docs/operations.md, Scaling workers): two `recording-relay worker` processes share one
+ * PostgreSQL queue behind a `serve --no-worker` API. 500 small recordings: none delivered twice, none lost.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { sha256Hex, testBytes } from "../helpers/bytes.ts";
+import {
+  connectReceiver,
+  createRecordedConversation,
+  type InProcessRelay,
+  prepareRig,
+  type RigEnvironment,
+  startRigServer,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from "../helpers/delivery-rig.ts";
+import { killAllRelays, runRelay } from "../helpers/relay-process.ts";
+
+type Provider = "s3" | "gcs" | "azure_blob";
+const providers: Provider[] = ["s3", "gcs", "azure_blob"];
+const RECORDINGS = 500;
+
+describe("two worker processes on one PostgreSQL", () => {
+  let rig: RigEnvironment;
+  let api: InProcessRelay;
+  let receiver: WebhookReceiver;
+
+  before(async () => {
+    receiver = await startWebhookReceiver();
+    rig = await prepareRig("postgres", {
+      RELAY_LIVE_UPLOAD: "false",
+      RELAY_WORKER_CONCURRENCY: "4",
+    });
+    api = await startRigServer(rig, {}, { worker: false });
+    await connectReceiver(api.call, receiver);
+  });
+  after(async () => {
+    killAllRelays();
+    await api?.close();
+    await receiver?.close();
+    await rig?.stop();
+  });
+
+  it("deliver 500 small recordings, none twice and none lost", async () => {
+    const conversations = {} as Record<Provider, string>;
+    for (const provider of providers) {
+      conversations[provider] = await createRecordedConversation(
+        api.call,
+        receiver,
+        rig.emulators.destinations[provider],
+      );
+    }
+    const workers = [1, 2].map(() => runRelay(["worker"], { ...rig.env, RELAY_LOG_LEVEL: "info" }));
+
+    const expected: {
+      id: string;
+      key: string;
+      provider: Provider;
+      size: number;
+      sha256: string;
+    }[] = [];
+    let next = 0;
+    // Eight producers at once, as a platform would.
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < RECORDINGS) {
+          const n = next++;
+          const provider = providers[n % providers.length]!;
+          const bytes = testBytes(1_000 + ((n * 7919) % 60_000), n);
+          const answer = await api.call(
+            "POST",
+            `/v2/conversations/${conversations[provider]}/recordings`,
+            { operator: true, bytes },
+          );
+          assert.equal(answer.status, 202, JSON.stringify(answer.body));
+          expected.push({
+            id: answer.body.recording_id,
+            key: answer.body.key,
+            provider,
+            size: bytes.length,
+            sha256: sha256Hex(bytes),
+          });
+        }
+      }),
+    );
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const { rows } = await api.server.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM recordings WHERE state = 'delivered'",
+      );
+      if (rows[0]!.n === RECORDINGS) break;
+      assert.ok(Date.now() < deadline, `${rows[0]!.n} of ${RECORDINGS} delivered in time`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+
+    // None lost: every object is in its bucket, byte-identical.
+    for (const recording of expected) {
+      assert.deepEqual(await rig.emulators.storedDigest(recording.provider, recording.key), {
+        size: recording.size,
+        sha256: recording.sha256,
+      });
+    }
+    // None twice: one delivery per recording, one attempt each, one object write per key.
+    const { rows: deliveries } = await api.server.db.query<{
+      n: number;
+      attempts: number;
+      workers: number;
+    }>(
+      `SELECT count(*)::int AS n, sum(attempts)::int AS attempts,
+         count(DISTINCT locked_by)::int AS workers
+       FROM deliveries WHERE state = 'succeeded'`,
+    );
+    assert.deepEqual(deliveries[0], { n: RECORDINGS, attempts: RECORDINGS, workers: 2 });
+    const s3Completions = rig.emulators.aws
+      .requests()
+      .filter((r) => r.operation === "CompleteMultipartUpload");
+    assert.equal(s3Completions.length, expected.filter((r) => r.provider === "s3").length);
+    assert.equal(
+      rig.emulators.azure.stats().operations.PutBlockList ?? 0,
+      expected.filter((r) => r.provider === "azure_blob").length,
+    );
+    // GCS: a resumable upload ends with the one chunk PUT answered 200/201 (308 means "go on").
+    const gcsUploadPath = `/upload/storage/v1/b/${encodeURIComponent(rig.emulators.destinations.gcs.bucket_name)}/o`;
+    const gcsFinalized = rig.emulators.gcp.requests.filter(
+      (r) =>
+        r.method === "PUT" && r.path === gcsUploadPath && (r.status === 200 || r.status === 201),
+    );
+    assert.equal(gcsFinalized.length, expected.filter((r) => r.provider === "gcs").length);
+    // And each recording told exactly once.
+    await receiver.waitFor((events) => events.length === RECORDINGS);
+    const told = new Set(receiver.events.map((e) => e.body.properties.recording_id));
+    assert.equal(told.size, RECORDINGS);
+    assert.deepEqual(receiver.rejected, []);
+    for (const worker of workers) worker.child.kill("SIGTERM");
+    for (const worker of workers) assert.equal((await worker.exited).code, 0, worker.output());
+  });
+});
