@@ -3,9 +3,12 @@
  * and JWKS served on loopback), the three cloud emulators set up per test, and the settings that
  * point the adapters at them.
  */
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { after, before } from "node:test";
 import {
   DEMO as AWS_DEMO,
   type AwsEmulatorConfigInput,
@@ -23,11 +26,17 @@ import {
   startGcpEmulator,
 } from "../../emulators/gcp/index.ts";
 import type { Db } from "../../src/db/index.ts";
-import { CredentialCache } from "../../src/destinations/index.ts";
+import {
+  CredentialCache,
+  type Destination,
+  type DestinationError,
+  uploadStream,
+} from "../../src/destinations/index.ts";
 import type { RelayTrust } from "../../src/domain/index.ts";
 import { createIssuer, DISCOVERY_PATH, type Issuer, JWKS_PATH } from "../../src/oidc/index.ts";
 import { defaultDestinationSettings, destinationFactory } from "../../src/providers/factory.ts";
 import type { DestinationSettings, RecordingStorage } from "../../src/providers/index.ts";
+import { testBytes, testSignal } from "./bytes.ts";
 import { openTestDatabase } from "./databases.ts";
 
 /** The relay's issuer, served on loopback, counting the tokens it mints. */
@@ -254,4 +263,59 @@ export async function azureRig(
 /** A fresh workspace id (what the relay puts in `sub`). */
 export function newWorkspaceId(): string {
   return randomUUID();
+}
+
+/**
+ * The relay issuer the tests of one file share: started before them, stopped after them. Read its
+ * fields inside tests (they exist once the suite has started).
+ */
+export function suiteRelayIssuer(): RelayIssuer {
+  let started: RelayIssuer | undefined;
+  before(async () => {
+    started = await startRelayIssuer();
+  });
+  after(async () => await started?.stop());
+  const current = (): RelayIssuer => {
+    if (!started) throw new Error("the suite's relay issuer is used before the suite started");
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get issuer() {
+      return current().issuer;
+    },
+    get minted() {
+      return current().minted;
+    },
+    mintToken: (request) => current().mintToken(request),
+    stop: async () => await current().stop(),
+  };
+}
+
+/** The destination operations a misconfiguration test runs. */
+export type DestinationAttempt = "identity" | "upload" | "stat" | "put" | "delete";
+
+/** Runs one operation through `destination` at `key` and returns the DestinationError it failed with. */
+export async function failureOf(
+  destination: Destination,
+  attempt: DestinationAttempt,
+  key = "tavus/c1/1",
+): Promise<DestinationError> {
+  const runs: Record<DestinationAttempt, () => Promise<unknown>> = {
+    identity: () => destination.checkIdentity(testSignal()),
+    upload: () =>
+      uploadStream(destination, key, Readable.from([testBytes(1000)]), { signal: testSignal() }),
+    stat: () => destination.stat(key, testSignal()),
+    put: () => destination.putSmallObject(`${key}.probe`, testBytes(10), testSignal()),
+    delete: () => destination.deleteObject(`${key}.probe`, testSignal()),
+  };
+  let caught: unknown;
+  await runs[attempt]().catch((error: unknown) => {
+    caught = error;
+  });
+  assert.ok(caught, `expected ${attempt} to fail`);
+  assert.equal((caught as Error).name, "DestinationError", String(caught));
+  return caught as DestinationError;
 }

@@ -3,26 +3,21 @@
  * code and a hint that names the fix, and injected faults are survived or reported transient.
  */
 import assert from "node:assert/strict";
-import { Readable } from "node:stream";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { AzureEmulatorConfig } from "../../emulators/azure/index.ts";
-import { type DestinationError, uploadStream } from "../../src/destinations/index.ts";
+import type { DestinationError } from "../../src/destinations/index.ts";
 import type { AzureBlobStorage, DestinationSettings } from "../../src/providers/index.ts";
 import { sha256Hex, testBytes, testSignal } from "../helpers/bytes.ts";
 import {
   azureRig,
   factoryFor,
+  failureOf,
   newWorkspaceId,
-  type RelayIssuer,
-  startRelayIssuer,
+  suiteRelayIssuer,
 } from "../helpers/destinations.ts";
 
 const MiB = 1_048_576;
-let issuer: RelayIssuer;
-before(async () => {
-  issuer = await startRelayIssuer();
-});
-after(async () => await issuer?.stop());
+const issuer = suiteRelayIssuer();
 
 type Tenant = {
   apps: { federatedCredentials: { issuer: string; subject: string; audiences?: string[] }[] }[];
@@ -47,20 +42,7 @@ async function failureWith(
         workspaceId,
       },
     );
-    const run =
-      attempt === "identity"
-        ? destination.checkIdentity(testSignal())
-        : attempt === "stat"
-          ? destination.stat("tavus/c1/1", testSignal())
-          : uploadStream(destination, "tavus/c1/1", Readable.from([testBytes(1000)]), {
-              signal: testSignal(),
-            });
-    let caught: unknown;
-    await run.catch((error: unknown) => {
-      caught = error;
-    });
-    assert.equal((caught as Error | undefined)?.name, "DestinationError", String(caught));
-    return caught as DestinationError;
+    return await failureOf(destination, attempt);
   } finally {
     await rig.stop();
   }

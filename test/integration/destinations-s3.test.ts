@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   type AwsEmulatorConfigInput,
   DEMO,
@@ -18,17 +18,13 @@ import {
   awsRig,
   emulatorSettings,
   factoryFor,
+  failureOf,
   newWorkspaceId,
-  type RelayIssuer,
-  startRelayIssuer,
+  suiteRelayIssuer,
 } from "../helpers/destinations.ts";
 
 const MiB = 1_048_576;
-let issuer: RelayIssuer;
-before(async () => {
-  issuer = await startRelayIssuer();
-});
-after(async () => await issuer?.stop());
+const issuer = suiteRelayIssuer();
 
 const roleOf = (config: AwsEmulatorConfigInput) =>
   (config.roles as RoleConfig[]).find((r) => r.arn === DEMO.roleArn) as RoleConfig;
@@ -48,24 +44,7 @@ async function failureWith(
   try {
     const settings = emulatorSettings({ aws: rig.aws.endpoint, awsAuthMode: authMode });
     const destination = factoryFor({ issuer, settings })(rig.storage, { workspaceId });
-    const runs = {
-      identity: () => destination.checkIdentity(testSignal()),
-      upload: () =>
-        uploadStream(destination, "tavus/c1/1.mp4", Readable.from([testBytes(1000)]), {
-          signal: testSignal(),
-        }),
-      stat: () => destination.stat("tavus/c1/1.mp4", testSignal()),
-      put: () => destination.putSmallObject("tavus/c1/probe", testBytes(10), testSignal()),
-      delete: () => destination.deleteObject("tavus/c1/probe", testSignal()),
-    };
-    const run = runs[attempt]();
-    let caught: unknown;
-    await run.catch((error: unknown) => {
-      caught = error;
-    });
-    assert.ok(caught, "expected a failure");
-    assert.equal((caught as Error).name, "DestinationError", String(caught));
-    return caught as DestinationError;
+    return await failureOf(destination, attempt, "tavus/c1/1.mp4");
   } finally {
     lastRun = { workspaceId, requests: [...rig.aws.requests()] };
     await rig.stop();
