@@ -22,6 +22,7 @@ import { oidcRoutes } from "./routes/oidc.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
 import { signingKeyRoutes } from "./routes/signing-keys.ts";
+import { tusRoutes } from "./routes/tus.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -154,6 +155,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         clock,
       }),
     );
+    await app.register(tusRoutes({ operatorToken: deps.operatorToken, ingest: deps.ingest }));
   }
   await app.register(
     eventRoutes({
