@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
 } from "fastify-type-provider-zod";
@@ -130,6 +131,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     transform: jsonSchemaTransform,
+    // Schemas with an id (RecordingStorage) go to components.schemas, where their $refs point.
+    transformObject: jsonSchemaTransformObject,
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
