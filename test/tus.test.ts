@@ -355,6 +355,73 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
     );
   });
 
+  it("holds a declared length: no change, nothing beyond it, and JSON complete must match it", async () => {
+    const tus = (
+      method: string,
+      path: string,
+      headers: Record<string, string> = {},
+      body?: Buffer,
+    ) =>
+      fetch(`${base}${path}`, {
+        method,
+        headers: { ...operatorHeaders, "tus-resumable": "1.0.0", ...headers },
+        ...(body ? { body } : {}),
+      });
+    const bytes = testBytes(1000, 17);
+    const created = await tus("POST", "/v2/tus", {
+      "upload-length": "1000",
+      "upload-metadata": `conversation_id ${b64(conversations.s3)}`,
+    });
+    assert.equal(created.status, 201);
+    const location = created.headers.get("location")!;
+    const id = location.split("/").at(-1)!;
+    const patch = (offset: number, body: Buffer, headers: Record<string, string> = {}) =>
+      tus(
+        "PATCH",
+        location,
+        {
+          "content-type": "application/offset+octet-stream",
+          "upload-offset": String(offset),
+          ...headers,
+        },
+        body,
+      );
+    // Another length is refused; so is a body that would go past the declared one.
+    const changed = await patch(0, bytes.subarray(0, 10), { "upload-length": "2000" });
+    assert.equal(changed.status, 409);
+    assert.equal(changed.headers.get("tus-resumable"), "1.0.0");
+    assert.equal((await patch(0, testBytes(1001, 17))).status, 413);
+    // A wrong content type is 415, a stale offset 409 with the offset, a missing token 401.
+    assert.equal(
+      (await patch(0, bytes, { "content-type": "application/octet-stream" })).status,
+      415,
+    );
+    const half = await patch(0, bytes.subarray(0, 500));
+    assert.equal(half.status, 204);
+    assert.equal(half.headers.get("upload-offset"), "500");
+    const stale = await patch(0, bytes.subarray(0, 500));
+    assert.equal(stale.status, 409);
+    assert.equal(stale.headers.get("upload-offset"), "500");
+    const anonymous = await fetch(`${base}${location}`, {
+      method: "HEAD",
+      headers: { "tus-resumable": "1.0.0" },
+    });
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers.get("tus-resumable"), "1.0.0");
+    // The JSON complete of a tus upload short of its length is refused.
+    const early = await call("POST", `/v2/recordings/${id}/complete`, { operator: true, json: {} });
+    assert.equal(early.status, 409);
+    assert.equal(early.body.error.code, "RECORDING_CONTENT_MISMATCH");
+    // The rest completes it; HEAD then answers the whole length, and termination is refused.
+    assert.equal((await patch(500, bytes.subarray(500))).status, 204);
+    const head = await tus("HEAD", location);
+    assert.equal(head.headers.get("upload-offset"), "1000");
+    assert.equal(head.headers.get("upload-length"), "1000");
+    assert.equal(head.headers.get("upload-expires"), null);
+    assert.equal((await tus("DELETE", location)).status, 409);
+    await assertLanded("s3", id, bytes);
+  });
+
   it("creation-with-upload with Upload-Length completes in one request; Upload-Expires while receiving", async () => {
     const bytes = testBytes(300_000, 16);
     const created = await fetch(`${base}/v2/tus`, {
