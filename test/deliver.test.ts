@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createRelayClient } from "../src/client/index.ts";
 import { testOperatorToken } from "./helpers/app-deps.ts";
 import { sha256Hex, testBytes } from "./helpers/bytes.ts";
 import {
@@ -116,8 +117,11 @@ describe("recording-relay deliver", () => {
     assert.match(output, /asking the relay where to resume/);
     const uri = output.trim().split("\n").at(-1)!;
     assert.match(uri, /^s3:\/\//);
-    const { body: page } = await call("GET", "/v2/recordings?state=delivered", { operator: true });
-    const recording = page.data.find((r: { storage_uri: string }) => r.storage_uri === uri);
+    const operator = createRelayClient({ baseUrl: base, operatorToken: testOperatorToken });
+    const { data: page } = await operator.GET("/v2/recordings", {
+      params: { query: { state: "delivered" } },
+    });
+    const recording = page?.data.find((r) => r.storage_uri === uri);
     assert.ok(recording, output);
     assert.deepEqual(await rig.emulators.storedDigest("s3", recording.key), {
       size: bytes.length,

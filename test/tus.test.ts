@@ -12,6 +12,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { type HttpRequest, Upload, type UploadOptions } from "tus-js-client";
+import { createRelayClient, type Recording } from "../src/client/index.ts";
 import { testOperatorToken } from "./helpers/app-deps.ts";
 import { sha256Hex, testBytes } from "./helpers/bytes.ts";
 import {
@@ -124,20 +125,23 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
       upload.start();
     });
 
+  /** The typed client (`recording-relay/client`) reads recordings as the operator. */
+  const readRecording = (id: string) =>
+    createRelayClient({ baseUrl: base, operatorToken: testOperatorToken }).GET(
+      "/v2/recordings/{recording_id}",
+      { params: { path: { recording_id: id } } },
+    );
+
   const recordingIdOf = (url: string) => new URL(url).pathname.split("/").at(-1)!;
 
   /** The recording was delivered byte-identical, and announced exactly once. */
   const assertLanded = async (provider: Provider, id: string, bytes: Buffer) => {
-    let recording: { state: string; key: string; sha256: string; bytes_received: number } = {
-      state: "",
-      key: "",
-      sha256: "",
-      bytes_received: 0,
-    };
+    let recording: Recording | undefined;
     await waitUntil(async () => {
-      recording = (await call("GET", `/v2/recordings/${id}`, { operator: true })).body;
-      return recording.state === "delivered" || JSON.stringify(recording);
+      recording = (await readRecording(id)).data;
+      return recording?.state === "delivered" || JSON.stringify(recording);
     }, `recording ${id} delivered`);
+    if (!recording) throw new Error("unreachable");
     assert.equal(recording.bytes_received, bytes.length);
     assert.equal(recording.sha256, sha256Hex(bytes));
     assert.deepEqual(await rig.emulators.storedDigest(provider, recording.key), {
@@ -337,7 +341,7 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
       upload.start();
     });
     const id = recordingIdOf(url);
-    const { key } = (await call("GET", `/v2/recordings/${id}`, { operator: true })).body;
+    const key = (await readRecording(id)).data?.key;
     // tus-js-client aborts its request and sends DELETE.
     await upload!.abort(true);
     const head = await fetch(url, {
@@ -345,7 +349,7 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
       headers: { ...operatorHeaders, "tus-resumable": "1.0.0" },
     });
     assert.equal(head.status, 404);
-    assert.equal((await call("GET", `/v2/recordings/${id}`, { operator: true })).status, 404);
+    assert.equal((await readRecording(id)).response.status, 404);
     assert.equal(readyFor(id).length, 0);
     // The multipart upload the relay streamed the first chunk into is aborted, not left to bill.
     const bucket = rig.emulators.destinations.s3.bucket_name;
