@@ -12,7 +12,7 @@
 
 /** src/ layers, bottom first. A layer imports only from layers below it (and see sameLayer). */
 const layers = [
-  ["lib"],
+  ["lib", "client"],
   ["errors"],
   ["domain"],
   ["config"],

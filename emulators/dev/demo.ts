@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import type { CliIo } from "../../src/cli/io.ts";
+import { createRelayClient, relayError } from "../../src/client/index.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { migrate, openDatabase } from "../../src/db/index.ts";
 import { AppError } from "../../src/errors/index.ts";
@@ -132,29 +133,31 @@ async function runDemo(io: CliIo, interrupted: Promise<never>): Promise<void> {
     cleanups.push(() => relay.close());
     step(`relay listening on ${relay.url} (API, OIDC issuer and delivery worker)`);
 
-    const call = async (method: string, path: string, body?: object | Uint8Array, headers = {}) => {
-      const json = body !== undefined && !(body instanceof Uint8Array);
-      const response = await fetch(`${relay.url}${path}`, {
-        method,
-        headers: {
-          "x-api-key": workspace.apiKey,
-          ...(body === undefined
-            ? {}
-            : { "content-type": json ? "application/json" : "application/octet-stream" }),
-          ...headers,
-        },
-        ...(body === undefined ? {} : { body: json ? JSON.stringify(body) : body }),
-      });
-      const text = await response.text();
+    // The typed client (`recording-relay/client`): the workspace's key for its own resources,
+    // the platform's operator token to start and feed recordings.
+    const workspaceApi = createRelayClient({ baseUrl: relay.url, apiKey: workspace.apiKey });
+    const operatorApi = createRelayClient({
+      baseUrl: relay.url,
+      operatorToken: env.RELAY_OPERATOR_TOKEN!,
+    });
+    const must = async <T>(
+      what: string,
+      answer: Promise<{ data?: T; error?: unknown; response: Response }>,
+    ): Promise<T> => {
+      const { data, error, response } = await answer;
       if (!response.ok) {
-        throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+        const failure = relayError(error, response.status);
+        throw new Error(`${what} answered ${response.status}: ${failure.code}: ${failure.message}`);
       }
-      return text ? JSON.parse(text) : undefined;
+      return data as T;
     };
 
     const receiver = await startWebhookReceiver();
     cleanups.push(() => receiver.close());
-    receiver.setSecret((await call("POST", "/v2/webhook-secret/rotate")).secret);
+    receiver.setSecret(
+      (await must("rotating the webhook secret", workspaceApi.POST("/v2/webhook-secret/rotate")))
+        .secret,
+    );
     step(`webhook receiver on ${receiver.url} verifies every Standard Webhooks signature`);
 
     const { destinations } = emulators;
@@ -176,37 +179,49 @@ async function runDemo(io: CliIo, interrupted: Promise<never>): Promise<void> {
     await race(
       Promise.all(
         conversations.map(async (conversation) => {
-          const created = await call("POST", "/v2/conversations", {
-            properties: {
-              enable_recording: true,
-              callback_url: receiver.url,
-              recording_storage: conversation.storage,
-            },
-          });
+          const created = await must(
+            "creating a conversation",
+            workspaceApi.POST("/v2/conversations", {
+              body: {
+                properties: {
+                  enable_recording: true,
+                  callback_url: receiver.url,
+                  recording_storage: conversation.storage,
+                },
+              },
+            }),
+          );
           const media = randomBytes(RECORDING_BYTES);
           const mp4 = mp4File(media, RECORDING_SECONDS * 1000);
-          // The platform's operator token starts and feeds recordings.
-          const operator = { authorization: `Bearer ${env.RELAY_OPERATOR_TOKEN}` };
-          const started = await call(
-            "POST",
-            `/v2/conversations/${created.conversation_id}/recordings`,
-            undefined,
-            operator,
+          const started = await must(
+            "starting a recording",
+            operatorApi.POST("/v2/conversations/{conversation_id}/recordings", {
+              params: { path: { conversation_id: created.conversation_id } },
+              body: {},
+            }),
           );
+          const recordingPath = { params: { path: { recording_id: started.recording_id } } };
           for (let offset = 0; offset < mp4.length; offset += APPEND_BYTES) {
-            await call(
-              "PATCH",
-              `/v2/recordings/${started.recording_id}`,
-              mp4.subarray(offset, offset + APPEND_BYTES),
-              { ...operator, "upload-offset": String(offset) },
+            await must(
+              "appending",
+              operatorApi.PATCH("/v2/recordings/{recording_id}", {
+                ...recordingPath,
+                body: mp4.subarray(offset, offset + APPEND_BYTES),
+                bodySerializer: (bytes) => bytes as Uint8Array<ArrayBuffer>,
+                headers: {
+                  "content-type": "application/octet-stream",
+                  "upload-offset": String(offset),
+                },
+              }),
             );
           }
           const sha256 = createHash("sha256").update(mp4).digest("hex");
-          await call(
-            "POST",
-            `/v2/recordings/${started.recording_id}/complete`,
-            { size_bytes: mp4.length, sha256 },
-            operator,
+          await must(
+            "completing",
+            operatorApi.POST("/v2/recordings/{recording_id}/complete", {
+              ...recordingPath,
+              body: { size_bytes: mp4.length, sha256 },
+            }),
           );
           recordings.push(Object.assign(conversation, { id: started.recording_id, sha256 }));
         }),

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { AppError, isAppError } from "../errors/index.ts";
+import { deliverCommand } from "./commands/deliver.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { serveCommand } from "./commands/serve.ts";
@@ -8,7 +9,7 @@ import { setupCommand } from "./commands/setup.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { apiKeyCommand, workspaceCommand } from "./commands/workspace.ts";
-import type { CliIo } from "./io.ts";
+import { CliExit, type CliIo } from "./io.ts";
 
 /**
  * The commands a development checkout adds (emulators/dev/cli.ts). A production install answers
@@ -54,6 +55,7 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
     apiKeyCommand(io),
     setupCommand(io),
     verifyCommand(io),
+    deliverCommand(io),
     ...extraCommands,
     ...Object.keys(developmentCommands)
       .filter((name) => !extraCommands.some((command) => command.name() === name))
@@ -76,6 +78,10 @@ export async function runCli(
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CliExit) {
+      io.stderr(`error: ${error.message}`);
+      return error.exitCode;
+    }
     if (isAppError(error) && error.code !== "INTERNAL_ERROR") {
       io.stderr(`error: ${error.message}`);
       // 78: EX_CONFIG (sysexits.h); a wrong master key is a configuration fault too.

@@ -20,6 +20,10 @@ export const errorCodes = {
     "An append's `Upload-Offset` is not the number of bytes received so far; the answer carries the current offset.",
   UPLOAD_INCOMPLETE:
     "An append's body ended before it was complete (the connection closed); none of it was kept.",
+  UPLOAD_CHECKSUM_MISMATCH:
+    "An append's bytes do not match its `Upload-Checksum` (tus checksum extension); none of them were kept.",
+  TUS_VERSION_UNSUPPORTED:
+    "A tus request named a `Tus-Resumable` version other than 1.0.0 (or none); `Tus-Version` lists what the relay speaks.",
   RECORDING_BUSY: "Another append to the same recording is in progress.",
   RECORDING_STATE_CONFLICT:
     "The recording is not in a state that allows the request (e.g. appending after `complete`, redelivering while a delivery runs).",

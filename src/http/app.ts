@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
 } from "fastify-type-provider-zod";
@@ -25,6 +26,7 @@ import { overviewRoutes } from "./routes/overview.ts";
 import { recordingStorageRoutes } from "./routes/recording-storage.ts";
 import { recordingListRoutes, recordingRoutes } from "./routes/recordings.ts";
 import { signingKeyRoutes } from "./routes/signing-keys.ts";
+import { tusRoutes } from "./routes/tus.ts";
 import { webhookSecretRoutes } from "./routes/webhook-secret.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 
@@ -135,6 +137,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     transform: jsonSchemaTransform,
+    // Schemas with an id (RecordingStorage) go to components.schemas, where their $refs point.
+    transformObject: jsonSchemaTransformObject,
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
@@ -160,6 +164,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         clock,
       }),
     );
+    await app.register(tusRoutes({ operatorToken: deps.operatorToken, ingest: deps.ingest }));
   }
   await app.register(
     eventRoutes({

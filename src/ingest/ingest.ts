@@ -4,10 +4,11 @@
  * safely: a start with the same `epoch_ms` finds the same recording, an append at a stale
  * offset is refused with the current one, a repeated `complete` answers the same.
  */
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Db } from "../db/index.ts";
 import type { LiveUploads } from "../delivery/live-uploads.ts";
 import { enqueueDelivery, insertClaimedDelivery, notifyWorkers } from "../delivery/queue.ts";
+import type { UploadHandle } from "../destinations/index.ts";
 import { renderKey } from "../domain/index.ts";
 import { AppError } from "../errors/index.ts";
 import { keepLease } from "../lib/abort.ts";
@@ -16,6 +17,7 @@ import type { RecordingStorage } from "../providers/index.ts";
 import { storageUri } from "../providers/index.ts";
 import {
   commitAppend,
+  declareUploadLength,
   discardReceiving,
   findRecording,
   findRecordingIdAt,
@@ -48,6 +50,23 @@ export interface IngestDeps {
   wakeWorker?: () => void;
   /** Told of every committed append and its size in bytes (the process's metrics). */
   observeAppend?: (bytes: number) => void;
+  /** Silence after which a receiving recording is purged as abandoned (its tus `Upload-Expires`). */
+  abandonedAfterMs?: number;
+  /** Aborts a live upload another process (or this one before a restart) left at the destination. */
+  abortLeftover?: (recording: Recording, handle: UploadHandle) => Promise<void>;
+}
+
+/** A checksum of one append's bytes (tus `Upload-Checksum`). */
+export interface AppendChecksum {
+  algorithm: "sha1" | "sha256";
+  digest: Buffer;
+}
+
+/** What an append may carry besides its bytes. */
+export interface AppendOptions {
+  signal?: AbortSignal;
+  /** The append is kept only if its bytes hash to this (nothing is appended otherwise). */
+  checksum?: AppendChecksum;
 }
 
 /** Checks `complete` may carry. */
@@ -125,9 +144,10 @@ export class Ingest {
     id: string,
     offset: number,
     body: AsyncIterable<Uint8Array>,
-    signal?: AbortSignal,
+    options: AppendOptions = {},
   ): Promise<number> {
     const deps = this.#deps;
+    const { signal, checksum } = options;
     const recording = await this.#mustFind(id);
     this.#checkAppendable(recording, offset);
     const token = await takeAppendLease(deps.db, id, offset, {
@@ -155,23 +175,28 @@ export class Ingest {
     let committed = false;
     try {
       const hash = this.#hashes.continueAt(id, offset);
+      const check = checksum ? createHash(checksum.algorithm) : undefined;
       const hashed = async function* () {
         for await (const chunk of body) {
           hash?.update(chunk);
+          check?.update(chunk);
           yield chunk;
         }
       };
+      const limit = recording.uploadLength ?? deps.maxRecordingBytes;
       let bytesWritten: number;
       try {
         ({ bytesWritten } = await deps.staging.append(id, offset, hashed(), {
           signal: signal ? AbortSignal.any([signal, lease.signal]) : lease.signal,
-          maxBytes: deps.maxRecordingBytes - offset,
+          maxBytes: limit - offset,
         }));
       } catch (error) {
         if (isStagingError(error, "STAGING_LIMIT_EXCEEDED")) {
           throw new AppError(
             "PAYLOAD_TOO_LARGE",
-            `recording ${id} would exceed ${deps.maxRecordingBytes} bytes (RELAY_MAX_RECORDING_BYTES); this append was not kept`,
+            recording.uploadLength !== null
+              ? `recording ${id} would exceed its declared Upload-Length of ${recording.uploadLength} bytes; this append was not kept`
+              : `recording ${id} would exceed ${deps.maxRecordingBytes} bytes (RELAY_MAX_RECORDING_BYTES); this append was not kept`,
             { details: { upload_offset: offset } },
           );
         }
@@ -197,6 +222,16 @@ export class Ingest {
           );
         }
         throw error;
+      }
+      if (check && checksum) {
+        const actual = check.digest();
+        if (actual.length !== checksum.digest.length || !timingSafeEqual(actual, checksum.digest)) {
+          throw new AppError(
+            "UPLOAD_CHECKSUM_MISMATCH",
+            `the ${bytesWritten} bytes of this append to recording ${id} do not match its Upload-Checksum (${checksum.algorithm}); none of them were kept: resend from ${offset}`,
+            { details: { upload_offset: offset } },
+          );
+        }
       }
       const newOffset = offset + bytesWritten;
       committed = await commitAppend(deps.db, id, token, newOffset, deps.clock.now());
@@ -246,6 +281,13 @@ export class Ingest {
     const size = recording.bytesReceived;
     const sha256 = this.#hashes.take(id, size) ?? (await this.#stagedSha256(id, size));
     this.#checkContent(recording, checks, sha256);
+    if (recording.uploadLength !== null && recording.uploadLength !== size) {
+      throw new AppError(
+        "RECORDING_CONTENT_MISMATCH",
+        `recording ${id} declared an Upload-Length of ${recording.uploadLength} bytes but has received ${size}`,
+        { details: { upload_offset: size } },
+      );
+    }
     if (size === 0) throw emptyRecording(`recording ${id} received no bytes`, { upload_offset: 0 });
     const durationSeconds = await mp4DurationSeconds({
       size,
@@ -311,7 +353,7 @@ export class Ingest {
     const id = recording.id;
     let completed = false;
     try {
-      const size = await this.append(id, 0, body, signal);
+      const size = await this.append(id, 0, body, signal ? { signal } : {});
       if (size === 0) {
         throw emptyRecording(
           `the body is empty: a one-shot upload is the whole recording (no recording was created for conversation ${conversationId})`,
@@ -325,17 +367,132 @@ export class Ingest {
     }
   }
 
+  /** The largest recording this relay takes (`RELAY_MAX_RECORDING_BYTES`). */
+  get maxRecordingBytes(): number {
+    return this.#deps.maxRecordingBytes;
+  }
+
+  /** A recording by id (operator view), or NOT_FOUND. */
+  async find(id: string): Promise<Recording> {
+    return await this.#mustFind(id);
+  }
+
+  /**
+   * When a receiving recording is purged as abandoned unless an append arrives first (the
+   * retention purge's rule); undefined once it is no longer receiving.
+   */
+  expiresAt(recording: Recording): Date | undefined {
+    const after = this.#deps.abandonedAfterMs;
+    if (recording.state !== "receiving" || after === undefined) return undefined;
+    return new Date(recording.lastActivityAt.getTime() + after);
+  }
+
+  /**
+   * Declares the recording's total length (tus `Upload-Length`, at creation or, deferred, on a
+   * later append). It is fixed once declared; the append that reaches it completes the recording.
+   */
+  async declareLength(id: string, length: number): Promise<Recording> {
+    const recording = await this.#mustFind(id);
+    if (recording.uploadLength === length) return recording;
+    if (length === 0) {
+      throw emptyRecording(`Upload-Length is 0 for recording ${id}`, {
+        upload_offset: recording.bytesReceived,
+      });
+    }
+    if (length > this.#deps.maxRecordingBytes) {
+      throw new AppError(
+        "PAYLOAD_TOO_LARGE",
+        `Upload-Length ${length} is over the ${this.#deps.maxRecordingBytes} bytes this relay takes (RELAY_MAX_RECORDING_BYTES)`,
+        { details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+    if (length < recording.bytesReceived) {
+      throw new AppError(
+        "VALIDATION_FAILED",
+        `Upload-Length ${length} is less than the ${recording.bytesReceived} bytes recording ${id} has already received`,
+        { field: "Upload-Length", details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+    if (!(await declareUploadLength(this.#deps.db, id, length))) {
+      const now = await this.#mustFind(id);
+      throw new AppError(
+        "RECORDING_STATE_CONFLICT",
+        now.state !== "receiving"
+          ? `recording ${id} is ${now.state}: its length can no longer be declared`
+          : `recording ${id} already declared an Upload-Length of ${now.uploadLength}; it cannot change`,
+        { details: { upload_offset: now.bytesReceived } },
+      );
+    }
+    return await this.#mustFind(id);
+  }
+
+  /**
+   * Completes a receiving recording whose bytes reached its declared length, exactly as
+   * `complete` would; answers the recording as it now is.
+   */
+  async settle(id: string): Promise<Recording> {
+    const recording = await this.#mustFind(id);
+    if (
+      recording.state === "receiving" &&
+      recording.uploadLength !== null &&
+      recording.bytesReceived === recording.uploadLength
+    ) {
+      return await this.complete(id, { sizeBytes: recording.uploadLength });
+    }
+    return recording;
+  }
+
+  /**
+   * Aborts a recording that is still arriving (tus termination): its live upload is aborted,
+   * its staged bytes and the recording itself deleted. A completed one is refused (its delivery
+   * is under way or done).
+   */
+  async terminate(id: string): Promise<void> {
+    const deps = this.#deps;
+    const recording = await this.#mustFind(id);
+    if (recording.state !== "receiving") {
+      throw new AppError(
+        recording.state === "purged" ? "RECORDING_PURGED" : "RECORDING_STATE_CONFLICT",
+        `recording ${id} is ${recording.state}: only a recording still receiving can be terminated`,
+      );
+    }
+    if (
+      recording.appendLeaseExpiresAt !== null &&
+      recording.appendLeaseExpiresAt.getTime() > deps.clock.now()
+    ) {
+      throw new AppError(
+        "RECORDING_BUSY",
+        `an append to recording ${id} is in progress; terminate it after the append ends`,
+        { details: { upload_offset: recording.bytesReceived } },
+      );
+    }
+    // This process's own live upload is aborted by `forget`; one left by another process (or
+    // before a restart) is known only by its recorded handle.
+    const streamedHere = deps.liveUploads?.isStreaming(id, recording.bytesReceived) ?? false;
+    if (!(await this.#discard(id))) {
+      throw new AppError(
+        "RECORDING_STATE_CONFLICT",
+        `recording ${id} completed while being terminated; its delivery goes ahead`,
+      );
+    }
+    const handle = recording.liveUploadHandle;
+    if (handle && !streamedHere && deps.abortLeftover) {
+      await deps.abortLeftover(recording, handle).catch(() => {});
+    }
+  }
+
   /**
    * Deletes a recording that never completed, and its staged bytes. Only a recording still
    * `receiving` is deleted; one that completed meanwhile (its delivery queued) is left alone.
    */
-  async #discard(id: string): Promise<void> {
+  async #discard(id: string): Promise<boolean> {
     const deps = this.#deps;
     deps.liveUploads?.forget(id);
     this.#hashes.forget(id);
-    if (!(await discardReceiving(deps.db, id))) return;
+    if (!(await discardReceiving(deps.db, id))) return false;
     // Best effort: staged bytes without a recording are orphans the retention sweep removes.
     await deps.staging.delete(id, AbortSignal.timeout(60_000)).catch(() => {});
+    return true;
   }
 
   async #mustFind(id: string): Promise<Recording> {

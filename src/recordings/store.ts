@@ -36,6 +36,10 @@ export interface Recording {
   /** An append holds the recording until then (another append is refused meanwhile). */
   appendLeaseExpiresAt: Date | null;
   liveUploadHandle: UploadHandle | null;
+  /** The length the producer declared (tus `Upload-Length`); null while deferred or never said. */
+  uploadLength: number | null;
+  /** The last committed append (the creation before the first): the abandoned-recording purge counts from it. */
+  lastActivityAt: Date;
   /**
    * The destination the key and `storage_uri` were made for, key template resolved: the
    * conversation's at the start, or the one a redelivery moved the recording to.
@@ -62,13 +66,16 @@ interface RecordingRow {
   retained_until: Date | null;
   append_lease_expires_at: Date | null;
   live_upload_handle: UploadHandle | null;
+  upload_length: number | null;
+  last_activity_at: Date;
   recording_storage: RecordingStorage & { key_template: string };
   conversation_storage: (RecordingStorage & { key_template: string }) | null;
 }
 
 const columns = `r.id, r.conversation_id, r.workspace_id, r.epoch_ms, r.key, r.storage_uri, r.state,
   r.bytes_received, r.sha256, r.duration_seconds, r.created_at, r.completed_at, r.delivered_at,
-  r.retained_until, r.append_lease_expires_at, r.live_upload_handle,
+  r.retained_until, r.append_lease_expires_at, r.live_upload_handle, r.upload_length,
+  coalesce(r.last_append_at, r.created_at) AS last_activity_at,
   coalesce(r.recording_storage, c.recording_storage) AS recording_storage,
   c.recording_storage AS conversation_storage`;
 
@@ -89,6 +96,8 @@ const toRecording = (row: RecordingRow): Recording => ({
   retainedUntil: row.retained_until,
   appendLeaseExpiresAt: row.append_lease_expires_at,
   liveUploadHandle: row.live_upload_handle,
+  uploadLength: row.upload_length === null ? null : Number(row.upload_length),
+  lastActivityAt: row.last_activity_at,
   storage: row.recording_storage,
   conversationStorage: row.conversation_storage,
 });
@@ -274,6 +283,23 @@ export async function discardReceiving(db: Queryable, id: string): Promise<boole
   const { rowCount } = await db.query(
     "DELETE FROM recordings WHERE id = $1 AND state = 'receiving'",
     [id],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Declares a receiving recording's length once: true when it is now `length` (set here, or
+ * already the same), false when another length was declared or the recording is not receiving.
+ */
+export async function declareUploadLength(
+  db: Queryable,
+  id: string,
+  length: number,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE recordings SET upload_length = $2
+     WHERE id = $1 AND state = 'receiving' AND (upload_length IS NULL OR upload_length = $2)`,
+    [id, length],
   );
   return rowCount === 1;
 }

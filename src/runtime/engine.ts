@@ -169,6 +169,13 @@ export function createEngine(inputs: EngineInputs): Engine {
     ...(liveUploads ? { liveUploads } : {}),
     ...(wakeWorker ? { wakeWorker } : {}),
     ...(inputs.metrics ? { observeAppend: inputs.metrics.observeAppend } : {}),
+    abandonedAfterMs: config.retentionDays * DAY_MS,
+    abortLeftover: async (recording, handle) => {
+      const destination = inputs.createDestination(recording.storage, {
+        workspaceId: recording.workspaceId,
+      });
+      await destination.abortLeftover(handle, AbortSignal.timeout(60_000));
+    },
   });
   const purge = () =>
     purgeExpired({

@@ -40,7 +40,7 @@ const byteTypes = ["application/octet-stream", "application/offset+octet-stream"
 
 const recordingId = z.object({ recording_id: z.uuid("must be a recording id (a UUID)") });
 
-const recordingSchema = z.object({
+export const recordingSchema = z.object({
   recording_id: z.string(),
   workspace_id: z.string(),
   conversation_id: z.string(),
@@ -70,7 +70,7 @@ const recordingSchema = z.object({
   retained_until: z.string().nullable(),
 });
 
-async function showRecording(db: Db, recording: Recording) {
+export async function showRecording(db: Db, recording: Recording) {
   const delivery = await deliverySummary(db, recording.id);
   return {
     recording_id: recording.id,
@@ -114,7 +114,7 @@ function uploadOffset(header: string | string[] | undefined): number {
 }
 
 /** The request body as bytes; an absent body (`Content-Length: 0`) is empty. */
-async function* bytesOf(body: unknown): AsyncIterable<Uint8Array> {
+export async function* bytesOf(body: unknown): AsyncIterable<Uint8Array> {
   if (body === undefined || body === null) return;
   yield* body as AsyncIterable<Uint8Array>;
 }
@@ -263,7 +263,7 @@ export function recordingRoutes(deps: RecordingDeps) {
           request.params.recording_id,
           offset,
           bytesOf(request.body),
-          signalOf(request, reply),
+          { signal: signalOf(request, reply) },
         );
         return reply.status(204).header("upload-offset", String(next)).send();
       },
