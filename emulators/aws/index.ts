@@ -9,6 +9,8 @@ import {
   type FaultConfig,
   type FaultConfigInput,
   parseAwsEmulatorConfig,
+  type TrustPolicy,
+  trustPolicySchema,
 } from "./config.ts";
 import { type CredentialRecord, CredentialStore } from "./credentials.ts";
 import { FaultInjector } from "./faults.ts";
@@ -22,6 +24,7 @@ export type {
   FaultConfig,
   FaultConfigInput,
   RoleConfig,
+  TrustPolicy,
 } from "./config.ts";
 export {
   DEMO,
@@ -77,6 +80,13 @@ export interface AwsEmulator {
   clearIssuerKeyCache(): void;
   /** The multipart uploads in progress in a bucket, with how many parts each holds. */
   pendingUploads(bucket: string): { key: string; uploadId: string; parts: number }[];
+  /** A role's trust policy (a copy); undefined for an unknown role. */
+  trustPolicy(roleArn: string): TrustPolicy | undefined;
+  /**
+   * Replaces a role's trust policy, as IAM UpdateAssumeRolePolicy does (honoured by the next
+   * AssumeRole; sessions already issued stay valid, as on AWS).
+   */
+  updateAssumeRolePolicy(roleArn: string, policy: TrustPolicy): void;
 }
 
 /** Starts the AWS emulator (STS + path-style S3 on one loopback port). */
@@ -98,10 +108,11 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
     now,
   });
   let endpoint = "";
+  const roles = new Map(config.roles.map((r) => [r.arn, r]));
   const state: EmulatorState = {
     config,
     credentials,
-    roles: new Map(config.roles.map((r) => [r.arn, r])),
+    roles,
     buckets: new Map(config.buckets.map((b) => [b.name, b])),
     store,
     uploads: new UploadRegistry(),
@@ -166,5 +177,14 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
       state.uploads
         .list(bucket)
         .map((u) => ({ key: u.key, uploadId: u.uploadId, parts: u.parts.size })),
+    trustPolicy(roleArn) {
+      const role = state.roles.get(roleArn);
+      return role && structuredClone(role.trustPolicy);
+    },
+    updateAssumeRolePolicy(roleArn, policy) {
+      const role = roles.get(roleArn);
+      if (!role) throw new Error(`aws emulator: no role ${roleArn}`);
+      roles.set(roleArn, { ...role, trustPolicy: trustPolicySchema.parse(policy) });
+    },
   };
 }
