@@ -25,7 +25,10 @@ export function terraformFiles(
 }
 
 /** The workspace's setup guide of `provider`, from the relay's API, as a customer gets it. */
-export async function guideFromRelay(relay: Relay, provider: string): Promise<SetupGuide> {
+export async function guideFromRelay(
+  relay: Pick<Relay, "call">,
+  provider: string,
+): Promise<SetupGuide> {
   const answer = await relay.call("GET", `/v2/recording-storage/setup/${provider}`);
   if (answer.status !== 200) {
     throw new Error(
