@@ -51,12 +51,17 @@ const interruption = new Promise<never>((_, reject) => {
 interruption.catch(() => {});
 
 let exitCode = 0;
+const journey = local ? runLocal() : runClouds();
 try {
-  await Promise.race([local ? runLocal() : runClouds(), interruption]);
+  await Promise.race([journey, interruption]);
 } catch (error) {
   if (!interrupted) {
     say(`conformance stopped: ${error instanceof Error ? error.message : String(error)}`);
     exitCode = 1;
+  } else {
+    // Let the step in flight see the abort and settle (Terraform saves its state, a request in
+    // flight ends), so nothing it creates appears after the cleanups ran; at most a minute.
+    await Promise.race([journey.catch(() => {}), new Promise((r) => setTimeout(r, 60_000))]);
   }
 } finally {
   const left = await cleanups.runAll();

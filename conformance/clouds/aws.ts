@@ -20,7 +20,7 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import type { Cleanups } from "../cleanup.ts";
 import type { Customer } from "../journey.ts";
 import { guideFromRelay, TerraformWorkspace, terraformFiles } from "../terraform.ts";
-import type { CloudContext } from "./context.ts";
+import { type CloudContext, refusedMeansAbsent } from "./context.ts";
 import { digestOf } from "./digest.ts";
 
 export async function awsCustomer(context: CloudContext, cleanups: Cleanups): Promise<Customer> {
@@ -34,20 +34,31 @@ export async function awsCustomer(context: CloudContext, cleanups: Cleanups): Pr
   const bucket = `rr-conformance-${suffix}`;
   const roleName = `rr-conformance-${suffix}`;
   const s3 = new S3Client({ region });
-  await s3.send(
-    new CreateBucketCommand({
-      Bucket: bucket,
-      ...(region === "us-east-1"
-        ? {}
-        : { CreateBucketConfiguration: { LocationConstraint: region as never } }),
-    }),
-    { abortSignal: signal },
-  );
+  // Registered first: a creation interrupted in flight may still have happened. A creation the
+  // cloud refused left nothing.
+  let mayExist = true;
   cleanups.add({
     what: `S3 bucket ${bucket} (${region}) and its objects`,
     manually: `aws s3 rb s3://${bucket} --force --region ${region}`,
-    run: () => emptyAndDeleteBucket(s3, bucket),
+    run: async () => {
+      if (mayExist) await emptyAndDeleteBucket(s3, bucket);
+    },
   });
+  await refusedMeansAbsent(
+    signal,
+    () => {
+      mayExist = false;
+    },
+    s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        ...(region === "us-east-1"
+          ? {}
+          : { CreateBucketConfiguration: { LocationConstraint: region as never } }),
+      }),
+      { abortSignal: signal },
+    ),
+  );
   say(`  created bucket ${bucket} in ${region}`);
 
   // The relay trusts this account: the guide's role names it, with the Workspace ID as ExternalId.
@@ -105,6 +116,15 @@ export async function awsCustomer(context: CloudContext, cleanups: Cleanups): Pr
 }
 
 async function emptyAndDeleteBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await emptyBucket(s3, bucket);
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if ((error as { name?: string }).name !== "NoSuchBucket") throw error;
+  }
+}
+
+async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
   for (;;) {
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     for (const upload of uploads.Uploads ?? []) {
@@ -129,5 +149,4 @@ async function emptyAndDeleteBucket(s3: S3Client, bucket: string): Promise<void>
     }
     if (!listed.IsTruncated) break;
   }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }

@@ -10,7 +10,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import type { Cleanups } from "../cleanup.ts";
 import type { Customer } from "../journey.ts";
 import { guideFromRelay, TerraformWorkspace, terraformFiles } from "../terraform.ts";
-import type { CloudContext } from "./context.ts";
+import { type CloudContext, refusedMeansAbsent } from "./context.ts";
 import { digestOf } from "./digest.ts";
 
 export async function azureCustomer(context: CloudContext, cleanups: Cleanups): Promise<Customer> {
@@ -26,12 +26,23 @@ export async function azureCustomer(context: CloudContext, cleanups: Cleanups): 
   const service = new BlobServiceClient(endpoint, credential);
   const containerName = `rr-conformance-${suffix}`;
   const container = service.getContainerClient(containerName);
-  await container.create({ abortSignal: signal });
+  // Registered first: a creation interrupted in flight may still have happened. A creation the
+  // cloud refused left nothing.
+  let mayExist = true;
   cleanups.add({
     what: `Azure container ${containerName} in ${account} and its blobs`,
     manually: `az storage container delete --account-name ${account} --name ${containerName} --auth-mode login`,
-    run: () => container.delete(),
+    run: async () => {
+      if (mayExist) await container.deleteIfExists();
+    },
   });
+  await refusedMeansAbsent(
+    signal,
+    () => {
+      mayExist = false;
+    },
+    container.create({ abortSignal: signal }),
+  );
   say(`  created container ${containerName} in storage account ${account}`);
 
   const guide = await guideFromRelay(relay, "azure_blob");

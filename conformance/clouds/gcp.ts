@@ -10,7 +10,7 @@ import { Storage } from "@google-cloud/storage";
 import type { Cleanups } from "../cleanup.ts";
 import type { Customer } from "../journey.ts";
 import { guideFromRelay, TerraformWorkspace, terraformFiles } from "../terraform.ts";
-import type { CloudContext } from "./context.ts";
+import { type CloudContext, refusedMeansAbsent } from "./context.ts";
 import { digestOf } from "./digest.ts";
 
 export async function gcpCustomer(context: CloudContext, cleanups: Cleanups): Promise<Customer> {
@@ -19,18 +19,31 @@ export async function gcpCustomer(context: CloudContext, cleanups: Cleanups): Pr
   const location = env.CONFORMANCE_GCP_LOCATION ?? "us-central1";
   const storage = new Storage({ projectId });
   const bucketName = `rr-conformance-${suffix}`;
-  const [bucket] = await storage.createBucket(bucketName, {
-    location,
-    iamConfiguration: { uniformBucketLevelAccess: { enabled: true } },
-  });
+  const bucket = storage.bucket(bucketName);
+  // Registered first: a creation interrupted in flight may still have happened. A creation the
+  // cloud refused left nothing.
+  let mayExist = true;
   cleanups.add({
     what: `GCS bucket ${bucketName} and its objects`,
     manually: `gcloud storage rm --recursive gs://${bucketName}`,
     run: async () => {
+      if (!mayExist) return;
+      const [exists] = await bucket.exists();
+      if (!exists) return;
       await bucket.deleteFiles({ force: true });
       await bucket.delete();
     },
   });
+  await refusedMeansAbsent(
+    signal,
+    () => {
+      mayExist = false;
+    },
+    storage.createBucket(bucketName, {
+      location,
+      iamConfiguration: { uniformBucketLevelAccess: { enabled: true } },
+    }),
+  );
   const [metadata] = await bucket.getMetadata();
   const projectNumber = String(metadata.projectNumber);
   say(
