@@ -79,6 +79,31 @@ describe("npm run conformance", () => {
     assert.doesNotMatch(output, /relay on|cleanup:/);
   });
 
+  it("--local, interrupted by Ctrl-C mid-journey, removes what it started and exits 130", async () => {
+    const child = spawn(process.execPath, ["conformance/main.ts", "--local"], {
+      env: cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk;
+        if (/\[s3\] deliver …/.test(output)) resolve();
+      });
+      child.on("close", () => resolve());
+    });
+    child.kill("SIGINT");
+    const code = await exited;
+    assert.equal(code, 130, output);
+    assert.match(output, /SIGINT: stopping, then removing everything the kit created/);
+    assert.match(output, /cleanup: removed the emulators/);
+    const dataDir = /cleanup: removed relay data directory (\S+)/.exec(output)?.[1];
+    assert.ok(dataDir, output);
+    assert.equal(existsSync(dataDir), false);
+    assert.match(output, /conformance: FAIL \(exit 130\)/);
+  });
+
   it("refuses an unknown argument", async () => {
     const { code, output } = await runKit(cleanEnv(), ["--lcoal"]);
     assert.equal(code, 2);
