@@ -5,6 +5,7 @@
  * passed (or nothing was configured), 1 when a step failed or something could not be removed,
  * 130 after Ctrl-C.
  */
+import { randomBytes } from "node:crypto";
 import { Cleanups } from "./cleanup.ts";
 import { awsCustomer } from "./clouds/aws.ts";
 import { azureCustomer } from "./clouds/azure.ts";
@@ -95,7 +96,12 @@ async function runLocal(): Promise<void> {
       "create customer",
       "local mode: the emulator's ready-made customer",
     );
-    await journeyAndDestroy(relay, customer, new Cleanups(say), patience);
+    const own = new Cleanups(say);
+    own.add({
+      what: `the emulated ${customer.provider} trust (restored)`,
+      run: () => customer.restoreTrust(),
+    });
+    await journeyAndDestroy(relay, customer, own, patience);
   }
 }
 
@@ -108,10 +114,6 @@ async function journeyAndDestroy(
 ): Promise<void> {
   try {
     if (customer) {
-      own.add({
-        what: `${customer.provider} trust (restored)`,
-        run: () => customer.restoreTrust(),
-      });
       await runJourney(relay, customer, report, patience, abort.signal, say);
     }
   } catch {
@@ -163,7 +165,7 @@ async function runClouds(): Promise<void> {
   say(`relay on ${relay.url}, workspace ${relay.workspaceId}, issuer ${issuer.issuerUrl}`);
   await checkPublicIssuer(issuer.issuerUrl, relay.url);
   say(`issuer check: ${issuer.issuerUrl}/.well-known/openid-configuration reaches this relay`);
-  const suffix = Math.random().toString(16).slice(2, 10);
+  const suffix = randomBytes(4).toString("hex");
   const context: CloudContext = { relay, env, say, signal: abort.signal, suffix };
   const create = { s3: awsCustomer, gcs: gcpCustomer, azure_blob: azureCustomer };
   for (const settings of configured) {

@@ -45,6 +45,7 @@ export class TerraformWorkspace {
   readonly #signal: AbortSignal;
   readonly #say: (line: string) => void;
   #running: Promise<unknown> = Promise.resolve();
+  #initialized = false;
 
   private constructor(dir: string, signal: AbortSignal, say: (line: string) => void) {
     this.dir = dir;
@@ -52,33 +53,47 @@ export class TerraformWorkspace {
     this.#say = say;
   }
 
-  /** Writes the guide's files into a new directory (removed by `cleanups` after destroy). */
+  /**
+   * Writes the guide's files into a new directory, and registers in `cleanups` the destruction of
+   * everything applied from it (`what`), then the directory's removal; a failed destroy keeps the
+   * directory, for `terraform destroy` by hand.
+   */
   static async create(
     files: Record<string, string>,
     cleanups: Cleanups,
+    what: string,
     signal: AbortSignal,
     say: (line: string) => void,
   ): Promise<TerraformWorkspace> {
     const dir = await mkdtemp(join(tmpdir(), "relay-conformance-tf-"));
+    const workspace = new TerraformWorkspace(dir, signal, say);
     cleanups.add({
-      what: `Terraform directory ${dir}`,
-      run: () => rm(dir, { recursive: true, force: true }),
+      what: `${what} (terraform destroy in ${dir})`,
+      manually: `cd ${dir} && terraform destroy -auto-approve && rm -r ${dir}`,
+      run: async () => {
+        await workspace.destroy();
+        await rm(dir, { recursive: true, force: true });
+      },
     });
-    for (const [name, text] of Object.entries(files))
+    for (const [name, text] of Object.entries(files)) {
       await writeFile(join(dir, name), text, { mode: 0o600 });
-    return new TerraformWorkspace(dir, signal, say);
+    }
+    return workspace;
   }
 
   async init(): Promise<void> {
     await this.#run(["init", "-input=false", "-no-color"]);
+    this.#initialized = true;
   }
 
   async apply(): Promise<void> {
     await this.#run(["apply", "-input=false", "-no-color", "-auto-approve"]);
   }
 
-  /** Destroys every resource of the state; runs even after an interruption. */
+  /** Destroys every resource of the state (none before init); runs even after an interruption. */
   async destroy(): Promise<void> {
+    await this.#running.catch(() => {});
+    if (!this.#initialized) return;
     await rm(join(this.dir, OVERRIDE), { force: true });
     await this.#run(["destroy", "-input=false", "-no-color", "-auto-approve"], false);
   }

@@ -254,6 +254,7 @@ describe("the Terraform the conformance kit applies", () => {
         const workspace = await TerraformWorkspace.create(
           terraformFiles(guide, { bucket_name: "b" }),
           cleanups,
+          "nothing (not applied)",
           new AbortController().signal,
           () => {},
         );

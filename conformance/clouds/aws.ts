@@ -71,14 +71,10 @@ export async function awsCustomer(context: CloudContext, cleanups: Cleanups): Pr
   const terraform = await TerraformWorkspace.create(
     terraformFiles(guide, { bucket_name: bucket, bucket_region: region, role_name: roleName }),
     cleanups,
+    `IAM role ${roleName} and its policy`,
     signal,
     say,
   );
-  cleanups.add({
-    what: `IAM role ${roleName} and its policy (terraform destroy in ${terraform.dir})`,
-    manually: `cd ${terraform.dir} && terraform destroy -auto-approve`,
-    run: () => terraform.destroy(),
-  });
   await terraform.init();
   await terraform.apply();
   const storage = JSON.parse(await terraform.output("recording_storage")) as Record<

@@ -54,14 +54,10 @@ export async function azureCustomer(context: CloudContext, cleanups: Cleanups): 
       container_name: containerName,
     }),
     cleanups,
+    "app registration, federated credential, service principal and role assignment",
     signal,
     say,
   );
-  cleanups.add({
-    what: `app registration, federated credential, service principal and role assignment (terraform destroy in ${terraform.dir})`,
-    manually: `cd ${terraform.dir} && terraform destroy -auto-approve`,
-    run: () => terraform.destroy(),
-  });
   await terraform.init();
   await terraform.apply();
   const destination = JSON.parse(await terraform.output("recording_storage")) as Record<

@@ -69,14 +69,10 @@ export async function gcpCustomer(context: CloudContext, cleanups: Cleanups): Pr
   const terraform = await TerraformWorkspace.create(
     terraformFiles(guide, { project_id: projectId, bucket_name: bucketName }),
     cleanups,
+    `workload identity pool ${names}, service account ${names}, custom roles and bindings`,
     signal,
     say,
   );
-  cleanups.add({
-    what: `workload identity pool ${names}, service account ${names}, custom roles and bindings (terraform destroy in ${terraform.dir})`,
-    manually: `cd ${terraform.dir} && terraform destroy -auto-approve`,
-    run: () => terraform.destroy(),
-  });
   await terraform.init();
   await terraform.apply();
   const destination = JSON.parse(await terraform.output("recording_storage")) as Record<
