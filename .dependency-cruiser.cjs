@@ -73,10 +73,10 @@ module.exports = {
     {
       name: "src-not-to-dev-code",
       comment:
-        "Production code (src/, outside *.test.ts) never imports emulators/, test/, bench/ or scripts/.",
+        "Production code (src/, outside *.test.ts) never imports emulators/, test/, bench/, scripts/ or conformance/.",
       severity: "error",
       from: { path: "^src/", pathNot: testFile },
-      to: { path: "^(emulators|test|bench|scripts)/" },
+      to: { path: "^(emulators|test|bench|scripts|conformance)/" },
     },
     {
       name: "src-not-to-tests",
@@ -91,7 +91,15 @@ module.exports = {
         "The emulators stand for the clouds and know nothing of the relay; only the development entry emulators/dev/ drives the relay.",
       severity: "error",
       from: { path: "^emulators/", pathNot: "^emulators/dev/" },
-      to: { path: "^(src|bench|scripts|emulators/dev)/" },
+      to: { path: "^(src|bench|scripts|emulators/dev|conformance)/" },
+    },
+    {
+      name: "conformance-not-to-test",
+      comment:
+        "The conformance kit (conformance/) uses src/ and emulators/ only: it runs outside the test suite, which may import it.",
+      severity: "error",
+      from: { path: "^conformance/" },
+      to: { path: "^(test|bench|scripts)/" },
     },
     {
       name: "emulators-not-to-test",
