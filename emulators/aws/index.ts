@@ -134,7 +134,7 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
     log: [],
   };
   const handle = createRequestHandler(state);
-  const server = createServer({ keepAliveTimeout: 5_000 });
+  const server = createServer({ keepAliveTimeout: 65_000 });
   server.on(
     "request",
     (req, res) => void handle(req, res, { expectsContinue: false, continued: false }),

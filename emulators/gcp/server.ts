@@ -69,7 +69,7 @@ export async function startServer(
   port: number,
 ): Promise<{ server: Server; endpoint: string }> {
   let endpoint = "";
-  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
+  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
     void route(req, res, deps, () => endpoint).catch((error: unknown) => {
       if (!res.headersSent) {
         sendJson(

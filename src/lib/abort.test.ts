@@ -24,16 +24,22 @@ describe("keepLease", () => {
   it("reports renewals that throw without aborting, and stops renewing on stop()", async () => {
     const errors: unknown[] = [];
     let renewals = 0;
+    let secondRenewal = () => {};
+    const twoRenewals = new Promise<void>((resolve) => {
+      secondRenewal = resolve;
+    });
     const lease = keepLease({
       leaseMs: 30,
       renew: async () => {
         renewals++;
+        if (renewals === 2) secondRenewal();
         throw new Error("database hiccup");
       },
       lostMessage: "lost it",
       onRenewError: (error) => errors.push(error),
     });
-    await sleep(60);
+    // Driven by the renewals themselves, not by a sleep that a loaded machine can outlast.
+    await twoRenewals;
     lease.stop();
     const seen = renewals;
     await sleep(40);
