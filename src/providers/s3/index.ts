@@ -53,6 +53,7 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
     return createS3Destination({
       destination: storage,
       client,
+      settings,
       hints: {
         bucketRegion: storage.bucket_region,
         roleArn: storage.assume_role_arn,
