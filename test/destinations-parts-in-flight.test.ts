@@ -94,6 +94,18 @@ describe("parts in flight", () => {
         aws.aws.requests().some((r) => r.fault !== undefined),
         "S3 faults were injected",
       );
+      // Requests failed by an injected fault before authentication carry no payload mode.
+      const partPayloads = new Set(
+        aws.aws
+          .requests()
+          .filter((r) => r.operation === "UploadPart" && r.payload !== undefined)
+          .map((r) => r.payload),
+      );
+      assert.deepEqual(
+        [...partPayloads],
+        ["UNSIGNED-PAYLOAD"],
+        "S3 parts are not hashed for SigV4: their CRC32 protects them",
+      );
       assert.ok(
         gcp.gcp.requests.some((r) => r.injected),
         "GCS faults were injected",

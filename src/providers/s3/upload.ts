@@ -96,14 +96,25 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
   };
 
   /** Sends a command; on stale credentials refreshes them once and sends again. */
-  const send = <T>(run: () => Promise<T>, summary: string): Promise<T> =>
-    withFreshCredentialRetry(run, {
+  const send = <T>(run: () => Promise<T>, summary: string): Promise<T> => {
+    const refreshes = refreshStateOf(client);
+    const generation = refreshes.generation;
+    return withFreshCredentialRetry(run, {
       classify: (error) => classify(error, summary),
       isStale: (classified) =>
         classified.stage === "storage" && staleCredentialCodes.has(classified.cloudCode),
       refresh: async () => {
+        // Parts in flight fail together when a session expires: one exchange serves them all.
+        if (refreshes.generation !== generation) return;
+        refreshes.pending ??= client.config
+          .credentials({ forceRefresh: true })
+          .then(() => undefined)
+          .finally(() => {
+            refreshes.generation++;
+            refreshes.pending = undefined;
+          });
         try {
-          await client.config.credentials({ forceRefresh: true });
+          await refreshes.pending;
         } catch (refreshError) {
           throw fail(
             stsCause(refreshError)?.cause ?? refreshError,
@@ -113,6 +124,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
         }
       },
     });
+  };
 
   return {
     provider: "s3",
@@ -336,6 +348,22 @@ export function createS3Destination(inputs: S3DestinationInputs): Destination {
       },
     };
   }
+}
+
+/** Forced credential refreshes of one (cached, shared) client: the one running, and how many ran. */
+interface RefreshState {
+  generation: number;
+  pending: Promise<void> | undefined;
+}
+const refreshStates = new WeakMap<S3Client, RefreshState>();
+
+function refreshStateOf(client: S3Client): RefreshState {
+  let state = refreshStates.get(client);
+  if (!state) {
+    state = { generation: 0, pending: undefined };
+    refreshStates.set(client, state);
+  }
+  return state;
 }
 
 function identitySummary(hints: AwsHintContext): string {
