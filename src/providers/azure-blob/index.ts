@@ -1,7 +1,7 @@
 /** Azure Blob Storage: everything the relay knows about it, behind {@link azureBlobProvider}. */
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
+import { lazyDestination } from "../../destinations/lazy.ts";
 import type { Provider } from "../provider.ts";
-import { createAzureCredential, observedAzure } from "./credentials.ts";
 import {
   type AzureBlobAdapterSettings,
   type AzureBlobSettings,
@@ -10,7 +10,6 @@ import {
 } from "./settings.ts";
 import { azureSetup } from "./setup.ts";
 import { type AzureBlobStorage, azureBlobFields, normalizeAzureBlob } from "./storage.ts";
-import { createAzureBlobDestination } from "./upload.ts";
 
 /** The Azure Blob provider. */
 export const azureBlobProvider: Provider<
@@ -32,20 +31,25 @@ export const azureBlobProvider: Provider<
     const { trust, settings, mintToken, cache, onIdentityExchange } = deps;
     const key = credentialKey(workspaceId, ["azure_blob", storage.tenant_id, storage.client_id]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
-    return createAzureBlobDestination({
-      destination: storage,
-      credential: cachedCredential(cache, key, () =>
-        observedAzure(createAzureCredential(inputs), onIdentityExchange),
-      ),
-      settings,
-      hints: {
-        tenantId: storage.tenant_id,
-        clientId: storage.client_id,
-        storageAccount: storage.storage_account,
-        container: storage.container,
-        issuerUrl: trust.issuerUrl,
-        workspaceId,
-      },
+    return lazyDestination("azure_blob", async () => {
+      // The Azure SDKs are loaded on first use (see lazyDestination).
+      const [{ createAzureCredential, observedAzure }, { createAzureBlobDestination }] =
+        await Promise.all([import("./credentials.ts"), import("./upload.ts")]);
+      return createAzureBlobDestination({
+        destination: storage,
+        credential: cachedCredential(cache, key, () =>
+          observedAzure(createAzureCredential(inputs), onIdentityExchange),
+        ),
+        settings,
+        hints: {
+          tenantId: storage.tenant_id,
+          clientId: storage.client_id,
+          storageAccount: storage.storage_account,
+          container: storage.container,
+          issuerUrl: trust.issuerUrl,
+          workspaceId,
+        },
+      });
     });
   },
 };

@@ -11,9 +11,7 @@ import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import { type MintToken, sharedHttpsAgent } from "../../destinations/adapter.ts";
 import type { S3AdapterSettings } from "./settings.ts";
 import type { S3Storage } from "./storage.ts";
-
-/** Audience of relay tokens presented to AWS STS (docs/security.md, tokens the relay mints). */
-export const AWS_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com";
+import { AWS_WEB_IDENTITY_AUDIENCE } from "./trust.ts";
 
 /** What building an S3 client for a workspace needs. */
 export interface S3ClientInputs {

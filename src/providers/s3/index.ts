@@ -1,8 +1,8 @@
 /** Amazon S3: everything the relay knows about it, behind {@link s3Provider}. */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { credentialKey } from "../../destinations/credential-cache.ts";
+import { lazyDestination } from "../../destinations/lazy.ts";
 import type { Provider } from "../provider.ts";
-import { createS3Client } from "./credentials.ts";
 import {
   defaultS3Settings,
   type S3AdapterSettings,
@@ -12,7 +12,6 @@ import {
 import { awsSetup } from "./setup.ts";
 import { type S3Storage, s3Fields, validateS3 } from "./storage.ts";
 import { externalIdFor } from "./trust.ts";
-import { createS3Destination } from "./upload.ts";
 
 /** The S3 provider. */
 export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
@@ -37,30 +36,37 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
       externalId ?? "",
       String(trust.awsRoleSessionSeconds),
     ]);
-    const client = cache.getOrCreate<S3Client>(key, () =>
-      createS3Client({
+    return lazyDestination("s3", async () => {
+      // The AWS SDK is loaded on first use (see lazyDestination).
+      const [{ createS3Client }, { createS3Destination }] = await Promise.all([
+        import("./credentials.ts"),
+        import("./upload.ts"),
+      ]);
+      const client = cache.getOrCreate<S3Client>(key, () =>
+        createS3Client({
+          destination: storage,
+          workspaceId,
+          externalId,
+          durationSeconds: trust.awsRoleSessionSeconds,
+          settings,
+          mintToken,
+          ...(onIdentityExchange
+            ? { onExchange: (outcome) => onIdentityExchange("s3", outcome) }
+            : {}),
+        }),
+      );
+      return createS3Destination({
         destination: storage,
-        workspaceId,
-        externalId,
-        durationSeconds: trust.awsRoleSessionSeconds,
+        client,
         settings,
-        mintToken,
-        ...(onIdentityExchange
-          ? { onExchange: (outcome) => onIdentityExchange("s3", outcome) }
-          : {}),
-      }),
-    );
-    return createS3Destination({
-      destination: storage,
-      client,
-      settings,
-      hints: {
-        bucketRegion: storage.bucket_region,
-        roleArn: storage.assume_role_arn,
-        externalId,
-        durationSeconds: trust.awsRoleSessionSeconds,
-        trustedAccountId: trust.awsAccountId,
-      },
+        hints: {
+          bucketRegion: storage.bucket_region,
+          roleArn: storage.assume_role_arn,
+          externalId,
+          durationSeconds: trust.awsRoleSessionSeconds,
+          trustedAccountId: trust.awsAccountId,
+        },
+      });
     });
   },
 };
