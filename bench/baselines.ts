@@ -3,14 +3,18 @@
  * the same emulator (with credentials from the same federated exchanges), and Debian's rclone.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
+import { crc32c } from "@node-rs/crc32";
 import { Agent, fetch } from "undici";
 import { loadConfig } from "../src/config/index.ts";
+import { uint32Base64 } from "../src/destinations/staged-checksums.ts";
 import { blobServiceUrl, createAzureCredential } from "../src/providers/azure-blob/credentials.ts";
 import { createGcpAuthClient, gcsAccessToken } from "../src/providers/gcs/credentials.ts";
 import type { AzureBlobStorage, GcsStorage } from "../src/providers/index.ts";
@@ -234,4 +238,90 @@ export async function rcloneCopy(
   const [code] = await once(child, "exit");
   if (code !== 0) return `failed: ${output.trim().slice(0, 200)}`;
   return performance.now() - started;
+}
+
+/**
+ * The plain baseline of the deliveries section: `objects` PUT by this one process, `concurrency`
+ * at a time, with the cached `credentials`, one client per cloud and the same checksums the relay
+ * sends (S3 CRC32, GCS md5 + crc32c, Azure Content-MD5), no database; resolves with milliseconds.
+ */
+export async function plainSmallPuts(
+  bench: BenchRig,
+  credentials: BaselineCredentials,
+  objects: { provider: Provider; key: string; bytes: Buffer }[],
+  concurrency: number,
+): Promise<number> {
+  const { emulators } = bench;
+  const s3 = new S3Client({
+    endpoint: emulators.aws.endpoint,
+    region: emulators.destinations.s3.bucket_region,
+    forcePathStyle: true,
+    credentials: credentials.s3,
+  });
+  const azureAgent = new Agent({ connect: { ca: emulators.azure.caCertPem } });
+  const config = loadConfig({ env: bench.rig.env });
+  const { storage_account, container } = emulators.destinations.azure_blob;
+  const azureBase = `${blobServiceUrl(destinationSettingsFrom(config), storage_account)}/${container}`;
+  const gcsBase = `${emulators.gcp.endpoint}/upload/storage/v1/b/${emulators.destinations.gcs.bucket_name}/o?uploadType=media&name=`;
+  const put = async ({ provider, key, bytes }: (typeof objects)[number]) => {
+    switch (provider) {
+      case "s3":
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: emulators.destinations.s3.bucket_name,
+            Key: key,
+            Body: bytes,
+            ContentLength: bytes.length,
+            ChecksumCRC32: uint32Base64(crc32(bytes)),
+          }),
+        );
+        return;
+      case "gcs": {
+        const md5 = createHash("md5").update(bytes).digest("base64");
+        const response = await fetch(`${gcsBase}${encodeURIComponent(key)}`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${credentials.gcsToken}`,
+            "content-type": "video/mp4",
+            "x-goog-hash": `crc32c=${uint32Base64(crc32c(bytes))},md5=${md5}`,
+          },
+          body: bytes,
+        });
+        await expectOk(response, "POST", key);
+        return;
+      }
+      case "azure_blob": {
+        const response = await fetch(`${azureBase}/${key}`, {
+          method: "PUT",
+          headers: {
+            authorization: `Bearer ${credentials.azureToken}`,
+            "x-ms-blob-type": "BlockBlob",
+            "x-ms-version": "2025-01-05",
+            "content-type": "video/mp4",
+            "content-md5": createHash("md5").update(bytes).digest("base64"),
+          },
+          body: bytes,
+          dispatcher: azureAgent,
+        });
+        await expectOk(response, "PUT", key);
+        return;
+      }
+    }
+  };
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < objects.length) await put(objects[next++]!);
+    }),
+  );
+  const ms = performance.now() - started;
+  s3.destroy();
+  await azureAgent.close();
+  return ms;
+}
+
+async function expectOk(response: Awaited<ReturnType<typeof fetch>>, method: string, key: string) {
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${key} answered ${response.status}: ${text}`);
 }

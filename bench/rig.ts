@@ -3,7 +3,7 @@
  * (in this process) trusting one workspace, a relay API process (`serve`, a child, as deployed)
  * and `recording-relay worker` processes started per measurement, plus a webhook receiver.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import type { RunningEmulators } from "../emulators/main.ts";
@@ -35,6 +35,10 @@ export interface RelayChild {
   child: ChildProcess;
   /** Peak resident set size so far (VmHWM), in bytes. */
   peakRssBytes(): Promise<number>;
+  /** Resident set size now (VmRSS), in bytes. */
+  rssBytes(): Promise<number>;
+  /** CPU time used so far (utime + stime of /proc/<pid>/stat), in milliseconds. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -65,17 +69,35 @@ export async function startRelayChild(
   }
   return {
     child,
-    async peakRssBytes() {
-      const status = await readFile(`/proc/${child.pid}/status`, "utf8");
-      const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-      if (!kib) throw new Error("no VmHWM in /proc status");
-      return Number(kib) * 1024;
-    },
+    peakRssBytes: () => statusBytes(child.pid, "VmHWM"),
+    rssBytes: () => statusBytes(child.pid, "VmRSS"),
+    cpuMs: () => cpuMsOf(child.pid),
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
     },
   };
+}
+
+/** A `kB` field of /proc/<pid>/status, in bytes. */
+export async function statusBytes(pid: number | undefined, field: "VmHWM" | "VmRSS") {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1];
+  if (!kib) throw new Error(`no ${field} in /proc status`);
+  return Number(kib) * 1024;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const ticksPerSecond = Number(
+  spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100,
+);
+
+/** utime + stime of a process, in milliseconds. */
+export async function cpuMsOf(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) in parentheses: utime and stime are 14, 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }
 
 /** The running bench environment. */

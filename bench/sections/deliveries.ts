@@ -4,6 +4,7 @@
  * clock runs from the workers being ready to the last recording delivered.
  */
 
+import { baselineCredentials, plainSmallPuts } from "../baselines.ts";
 import {
   type BenchRig,
   generatedBytes,
@@ -33,17 +34,45 @@ async function stageBatch(bench: BenchRig, count: number, seed: number): Promise
 }
 
 async function deliverWith(bench: BenchRig, workers: number, ids: string[]) {
+  // BENCH_CPU_PROF_DIR: each worker writes a V8 CPU profile there when it stops.
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const env: Record<string, string> = profileDir
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }
+    : {};
   const started: RelayChild[] = await Promise.all(
-    Array.from({ length: workers }, () => bench.startWorker()),
+    Array.from({ length: workers }, () => bench.startWorker(env)),
   );
+  const cpuBefore = await Promise.all(started.map((worker) => worker.cpuMs()));
   const t0 = performance.now();
   try {
     await waitDelivered(bench, ids);
-    return performance.now() - t0;
+    const ms = performance.now() - t0;
+    const cpuAfter = await Promise.all(started.map((worker) => worker.cpuMs()));
+    const cpuMs = cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0);
+    return { ms, cpuMs };
   } finally {
     await Promise.all(started.map((worker) => worker.stop()));
   }
 }
+
+/** The same 1 MiB objects PUT by this process, 4 at a time, with cached credentials. */
+async function plainBaseline(bench: BenchRig, count: number, seed: number): Promise<number> {
+  const credentials = await baselineCredentials(bench);
+  const objects = [];
+  for (let n = 0; n < count; n++) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of generatedBytes(MiB, seed + n)) chunks.push(chunk);
+    objects.push({
+      provider: providers[n % providers.length]!,
+      key: `bench/plain-small/${seed}-${n}.mp4`,
+      bytes: Buffer.concat(chunks),
+    });
+  }
+  return await plainSmallPuts(bench, credentials, objects, CONCURRENCY);
+}
+
+/** Deliveries a worker runs at once (its default). */
+const CONCURRENCY = 4;
 
 export async function deliveries(): Promise<SectionResult> {
   const count = Number(process.env.BENCH_DELIVERIES ?? 150);
@@ -54,10 +83,22 @@ export async function deliveries(): Promise<SectionResult> {
   const rows: string[][] = [];
   const data: Record<string, unknown> = { count };
   try {
+    const plainMs = await plainBaseline(bench, count, 900_000);
+    const plainRate = count / (plainMs / 1000);
+    data.plain = { ms: plainMs, perSecond: plainRate };
+    rows.push([
+      "plain PUTs (one process, no database)",
+      String(count),
+      (plainMs / 1000).toFixed(1),
+      plainRate.toFixed(1),
+      "",
+      "1.00",
+      "n/a",
+    ]);
     let single = 0;
     for (const workers of [1, 2]) {
       const ids = await stageBatch(bench, count, workers * 100_000);
-      const ms = await deliverWith(bench, workers, ids);
+      const { ms, cpuMs } = await deliverWith(bench, workers, ids);
       const rate = count / (ms / 1000);
       if (workers === 1) single = rate;
       rows.push([
@@ -66,8 +107,10 @@ export async function deliveries(): Promise<SectionResult> {
         (ms / 1000).toFixed(1),
         rate.toFixed(1),
         (rate / single).toFixed(2),
+        (rate / plainRate).toFixed(2),
+        (cpuMs / count).toFixed(1),
       ]);
-      data[`${workers}-workers`] = { ms, perSecond: rate };
+      data[`${workers}-workers`] = { ms, perSecond: rate, cpuMs, cpuMsPerDelivery: cpuMs / count };
     }
   } finally {
     await bench.stop();
@@ -76,7 +119,18 @@ export async function deliveries(): Promise<SectionResult> {
     name: "deliveries",
     title:
       "Deliveries per second of 1 MiB recordings (a third each to S3, GCS and Azure Blob) by `recording-relay worker` processes on one PostgreSQL (default concurrency 4 each); the emulators, the database and the workers share the machine's cores",
-    table: { columns: ["workers", "recordings", "seconds", "deliveries/s", "speed-up"], rows },
+    table: {
+      columns: [
+        "workers",
+        "recordings",
+        "seconds",
+        "deliveries/s",
+        "speed-up",
+        "relay / plain",
+        "worker CPU ms per delivery",
+      ],
+      rows,
+    },
     data,
   };
 }

@@ -272,6 +272,22 @@ export const settings = {
     default: "120000",
     description: "Timeout of one cloud request (one part upload included), in milliseconds.",
   }),
+  deliveryPartsInFlight: setting({
+    env: "RELAY_DELIVERY_PARTS_IN_FLIGHT",
+    flag: "--delivery-parts-in-flight",
+    schema: integer(1, 64),
+    default: "4",
+    description:
+      "Parts (S3) or blocks (Azure Blob) of one upload sent at once. GCS's resumable protocol is sequential: it sends one chunk at a time while the next is read and hashed.",
+  }),
+  deliveryMemoryBudgetMib: setting({
+    env: "RELAY_DELIVERY_MEMORY_BUDGET_MIB",
+    flag: "--delivery-memory-budget-mib",
+    schema: integer(16, 1_048_576),
+    default: "128",
+    description:
+      "Memory for part buffers (filling or in flight) shared by every upload of the process, in MiB: an upload waits for room rather than allocating more. Parts are 8 MiB by default; a part larger than the whole budget (recordings beyond ~40 GiB) is sent alone.",
+  }),
   defaultKeyTemplate: setting({
     env: "RELAY_DEFAULT_KEY_TEMPLATE",
     flag: "--default-key-template",

@@ -9,7 +9,8 @@ import {
   openTestDatabase,
 } from "../../test/helpers/databases.ts";
 import { isAppError } from "../errors/index.ts";
-import { type Db, loadMigrations, migrate, openEmbedded, openPostgres } from "./index.ts";
+import { openEmbedded } from "./embedded.ts";
+import { type Db, loadMigrations, migrate, openPostgres } from "./index.ts";
 
 for (const kind of databaseKinds) {
   describe(`database (${kind})`, () => {

@@ -23,6 +23,20 @@ export interface EmbeddedDb extends Db {
 const parsers = { [types.INT8]: (value: string) => Number(value) };
 
 /**
+ * PostgreSQL's memory settings for one relay process's own small database, inside PGlite's WASM
+ * memory: the defaults (128 MB of shared buffers, 4 MB per sort, 64 MB for maintenance) sized for a
+ * server cost the embedded default ~120 MiB of idle RSS (docs/performance.md, start-up).
+ */
+const SMALL_MEMORY_PARAMS = [
+  "-c",
+  "shared_buffers=16MB",
+  "-c",
+  "work_mem=2MB",
+  "-c",
+  "maintenance_work_mem=16MB",
+];
+
+/**
  * Opens the embedded PGlite database. PGlite is single-process: a lock file keeps a second
  * process off the same directory, where it would corrupt the data.
  */
@@ -52,6 +66,7 @@ export async function openEmbedded({
       ...(dataDir ? { dataDir } : {}),
       ...(loadDataDir ? { loadDataDir } : {}),
       parsers,
+      startParams: [...PGlite.defaultStartParams, ...SMALL_MEMORY_PARAMS],
     });
   } catch (error) {
     release();

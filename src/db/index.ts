@@ -1,5 +1,4 @@
 export type { Db, Queryable } from "./db.ts";
-export { openEmbedded } from "./embedded.ts";
 export { loadMigrations, migrate, requireMigrated } from "./migrate.ts";
 export { type DatabaseSettings, openDatabase } from "./open.ts";
 export { openPostgres } from "./postgres.ts";

@@ -4,7 +4,7 @@
  * and the per-process TLS agents (one per endpoint and extra CA, kept alive and reused).
  */
 import { Agent as HttpsAgent } from "node:https";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { Agent as UndiciAgent } from "undici";
 import type { RelayTrust } from "../domain/trust.ts";
 import { DestinationError } from "./contract.ts";
@@ -96,9 +96,25 @@ export async function withFreshCredentialRetry<T>(
 const httpsAgents = new Map<string, HttpsAgent>();
 const dispatchers = new Map<string, UndiciAgent>();
 
+const secureContexts = new Map<string, SecureContext>();
+
 /** The CA list trusting `extraCaPem` on top of the built-in roots (`ca` alone replaces them). */
 export function caWithExtra(extraCaPem: string): string[] {
   return [...rootCertificates, extraCaPem];
+}
+
+/**
+ * The process's one TLS context trusting `extraCaPem` on top of the built-in roots. Passing `ca`
+ * instead makes Node parse the whole root list into a new context for every connection, and makes
+ * `https.Agent` join it into the pool name of every request: both showed in worker profiles.
+ */
+function sharedSecureContext(extraCaPem: string): SecureContext {
+  let context = secureContexts.get(extraCaPem);
+  if (!context) {
+    context = createSecureContext({ ca: caWithExtra(extraCaPem) });
+    secureContexts.set(extraCaPem, context);
+  }
+  return context;
 }
 
 /**
@@ -112,7 +128,7 @@ export function sharedHttpsAgent(endpoint: string, extraCaPem: string | undefine
   if (!agent) {
     agent = new HttpsAgent({
       keepAlive: true,
-      ...(extraCaPem ? { ca: caWithExtra(extraCaPem) } : {}),
+      ...(extraCaPem ? { secureContext: sharedSecureContext(extraCaPem) } : {}),
     });
     httpsAgents.set(key, agent);
   }
@@ -131,7 +147,7 @@ export function sharedDispatcher(
   const key = JSON.stringify([new URL(endpoint).origin, extraCaPem]);
   let dispatcher = dispatchers.get(key);
   if (!dispatcher) {
-    dispatcher = new UndiciAgent({ connect: { ca: caWithExtra(extraCaPem) } });
+    dispatcher = new UndiciAgent({ connect: { secureContext: sharedSecureContext(extraCaPem) } });
     dispatchers.set(key, dispatcher);
   }
   return dispatcher;
@@ -141,6 +157,7 @@ export function sharedDispatcher(
 export async function closeSharedAgents(): Promise<void> {
   for (const agent of httpsAgents.values()) agent.destroy();
   httpsAgents.clear();
+  secureContexts.clear();
   const closing = [...dispatchers.values()].map((dispatcher) => dispatcher.close());
   dispatchers.clear();
   await Promise.allSettled(closing);

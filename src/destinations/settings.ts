@@ -3,6 +3,7 @@
  * default; emulators, the demo and sovereign clouds otherwise), retry bounds and timeouts. Each
  * provider owns its part (`src/providers/<cloud>/settings.ts`); the registry lists the parts.
  */
+import { DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_PARTS_IN_FLIGHT } from "./parts.ts";
 
 /** Settings every adapter reads. */
 export interface CommonDestinationSettings {
@@ -14,6 +15,10 @@ export interface CommonDestinationSettings {
   retryBaseDelayMs: number;
   /** Timeout of one request (a part upload included), in ms. */
   requestTimeoutMs: number;
+  /** Parts (S3) or blocks (Azure) of one upload sent at once; GCS sends one chunk at a time. */
+  partsInFlight: number;
+  /** Bytes of part buffers, buffered or in flight, of all the uploads of the process. */
+  memoryBudgetBytes: number;
 }
 
 /**
@@ -31,6 +36,8 @@ export const defaultCommonDestinationSettings: CommonDestinationSettings = {
   maxAttempts: 5,
   retryBaseDelayMs: 500,
   requestTimeoutMs: 120_000,
+  partsInFlight: DEFAULT_PARTS_IN_FLIGHT,
+  memoryBudgetBytes: DEFAULT_MEMORY_BUDGET_BYTES,
 };
 
 /** Full-jitter exponential backoff delay for retry `attempt` (1-based). */

@@ -10,7 +10,8 @@ import {
   databaseKinds,
   openTestDatabase,
 } from "../../test/helpers/databases.ts";
-import { type Db, migrate, openEmbedded, openPostgres } from "../db/index.ts";
+import { openEmbedded } from "../db/embedded.ts";
+import { type Db, migrate, openPostgres } from "../db/index.ts";
 import { isAppError } from "../errors/index.ts";
 import { createIssuer } from "./index.ts";
 import { openPrivateKey } from "./sealed-keys.ts";

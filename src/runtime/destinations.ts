@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../config/index.ts";
 import type { IdentityExchangeObserver } from "../destinations/adapter.ts";
 import { CredentialCache, verifyDestination } from "../destinations/index.ts";
+import { MiB } from "../destinations/parts.ts";
 import type { RelayTrust } from "../domain/index.ts";
 import type { DestinationVerifier } from "../http/routes/conversations.ts";
 import type { Issuer } from "../oidc/index.ts";
@@ -33,6 +34,8 @@ export function destinationSettingsFrom(config: Config): DestinationSettings {
     maxAttempts: config.destinationMaxAttempts,
     retryBaseDelayMs: 500,
     requestTimeoutMs: config.destinationRequestTimeoutMs,
+    partsInFlight: config.deliveryPartsInFlight,
+    memoryBudgetBytes: config.deliveryMemoryBudgetMib * MiB,
   };
 }
 

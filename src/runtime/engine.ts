@@ -6,8 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { fromIni } from "@aws-sdk/credential-providers";
+import type { S3ClientConfig } from "@aws-sdk/client-s3";
 import packageJson from "../../package.json" with { type: "json" };
 import type { Config } from "../config/index.ts";
 import type { Db } from "../db/index.ts";
@@ -19,11 +18,8 @@ import { createHealthChecker, type HealthChecker } from "../health/index.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import type { CreateDestination } from "../providers/factory.ts";
-import {
-  createLocalStagingStore,
-  createS3StagingStore,
-  type StagingStore,
-} from "../staging/index.ts";
+import { createLocalStagingStore, type StagingStore } from "../staging/index.ts";
+import { lazyStagingStore } from "../staging/lazy.ts";
 import { createWebhookSender, type WebhookSender } from "../webhooks/index.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
@@ -31,18 +27,22 @@ const DAY_MS = 86_400_000;
 
 /** The staging store the configuration names: an S3-compatible bucket, or a local directory. */
 export function stagingFrom(config: Config): StagingStore {
-  if (config.stagingS3Bucket) {
-    const client = new S3Client({
-      region: config.stagingS3Region,
-      ...stagingCredentials(config),
-      ...(config.stagingS3Endpoint
-        ? { endpoint: config.stagingS3Endpoint, forcePathStyle: true }
-        : {}),
-    });
-    return createS3StagingStore({
-      client,
-      bucket: config.stagingS3Bucket,
-      prefix: config.stagingS3Prefix,
+  const bucket = config.stagingS3Bucket;
+  if (bucket) {
+    // The AWS SDK is loaded when the store is first used (never by local staging).
+    return lazyStagingStore(`S3 bucket s3://${bucket}/${config.stagingS3Prefix}`, async () => {
+      const [{ S3Client }, { createS3StagingStore }] = await Promise.all([
+        import("@aws-sdk/client-s3"),
+        import("../staging/s3.ts"),
+      ]);
+      const client = new S3Client({
+        region: config.stagingS3Region,
+        ...(await stagingCredentials(config)),
+        ...(config.stagingS3Endpoint
+          ? { endpoint: config.stagingS3Endpoint, forcePathStyle: true }
+          : {}),
+      });
+      return createS3StagingStore({ client, bucket, prefix: config.stagingS3Prefix });
     });
   }
   return createLocalStagingStore({ dir: config.stagingDir ?? join(config.dataDir, "staging") });
@@ -53,7 +53,7 @@ export function stagingFrom(config: Config): StagingStore {
  * the staging client only. Without them the client uses the AWS SDK's default chain, the identity
  * that also assumes customers' roles.
  */
-function stagingCredentials(config: Config): Pick<S3ClientConfig, "credentials"> {
+async function stagingCredentials(config: Config): Promise<Pick<S3ClientConfig, "credentials">> {
   if (config.stagingS3AccessKeyId && config.stagingS3SecretAccessKey) {
     return {
       credentials: {
@@ -62,8 +62,10 @@ function stagingCredentials(config: Config): Pick<S3ClientConfig, "credentials">
       },
     };
   }
-  if (config.stagingS3Profile)
+  if (config.stagingS3Profile) {
+    const { fromIni } = await import("@aws-sdk/credential-providers");
     return { credentials: fromIni({ profile: config.stagingS3Profile }) };
+  }
   return {};
 }
 

@@ -4,7 +4,6 @@
  * `/readyz` as warnings; none of them stops the relay or makes it unready.
  */
 import { stat } from "node:fs/promises";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { DISCOVERY_PATH, type JwksDocument } from "../oidc/index.ts";
 
 /** One problem found. */
@@ -49,7 +48,10 @@ async function checkAwsCredentials(inputs: SelfCheckInputs, timeoutMs: number) {
   if (!inputs.awsAccountId || inputs.awsAuthMode !== "assume_role") return undefined;
   const load =
     inputs.loadAwsCredentials ??
-    (() => fromNodeProviderChain({ timeout: timeoutMs, maxRetries: 0 })());
+    (async () => {
+      const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
+      return await fromNodeProviderChain({ timeout: timeoutMs, maxRetries: 0 })();
+    });
   try {
     await withTimeout(load(), timeoutMs, "looking for AWS credentials");
     return undefined;

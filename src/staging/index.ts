@@ -8,4 +8,3 @@ export {
   type StagingStore,
 } from "./contract.ts";
 export { createLocalStagingStore } from "./local.ts";
-export { createS3StagingStore } from "./s3.ts";

@@ -14,7 +14,6 @@ import { type AwsEmulator, startAwsEmulator } from "../../emulators/aws/index.ts
 import { testBytes } from "../../test/helpers/bytes.ts";
 import {
   createLocalStagingStore,
-  createS3StagingStore,
   InvalidRecordingIdError,
   isStagingError,
   StagedBytesMissingError,
@@ -22,6 +21,7 @@ import {
   StagingLimitError,
   type StagingStore,
 } from "./index.ts";
+import { createS3StagingStore } from "./s3.ts";
 
 const MiB = 1_048_576;
 

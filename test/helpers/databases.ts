@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { type Db, migrate, openEmbedded, openPostgres } from "../../src/db/index.ts";
+import { openEmbedded } from "../../src/db/embedded.ts";
+import { type Db, migrate, openPostgres } from "../../src/db/index.ts";
 
 /** The two database kinds every database-touching suite runs on. */
 export const databaseKinds = ["embedded", "postgres"] as const;

@@ -177,7 +177,10 @@ describe("Azure Blob faults", () => {
     const workspaceId = newWorkspaceId();
     const rig = await azureRig(issuer.url, workspaceId);
     try {
-      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+      // One block in flight: the fault phases below follow write boundaries (blocks in flight
+      // under faults: destinations-parts-in-flight.test.ts).
+      const settings = { ...rig.settings, partsInFlight: 1 };
+      const destination = factoryFor({ issuer, settings })(rig.storage, {
         workspaceId,
       });
       const data = testBytes(40 * MiB, 9);

@@ -204,7 +204,10 @@ describe("S3 web identity and faults", () => {
     const workspaceId = newWorkspaceId();
     const rig = await awsRig(issuer.url, workspaceId);
     try {
-      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+      // One part in flight: the session expiry below follows a write boundary (parts in flight
+      // under faults: destinations-parts-in-flight.test.ts).
+      const settings = { ...rig.settings, partsInFlight: 1 };
+      const destination = factoryFor({ issuer, settings })(rig.storage, {
         workspaceId,
       });
       rig.aws.faults.set({

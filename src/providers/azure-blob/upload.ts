@@ -22,7 +22,13 @@ import {
   type Upload,
   type UploadResult,
 } from "../../destinations/contract.ts";
-import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
+import {
+  basePartSize,
+  growingPartSizes,
+  MiB,
+  PartWriter,
+  partPoolFor,
+} from "../../destinations/parts.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
 import { type AzureHintContext, classifyAzureFailure, observeAzureError } from "./errors.ts";
 import type { AzureBlobAdapterSettings } from "./settings.ts";
@@ -229,8 +235,8 @@ export function createAzureBlobDestination(
     let completed: UploadResult | undefined;
     const writeSummary = `could not write ${where(key)}`;
 
-    const writer = new PartWriter(
-      growingPartSizes(
+    const writer = new PartWriter<{ blockId: string; md5: Buffer }>({
+      plan: growingPartSizes(
         basePartSize({
           expectedSizeBytes: options.expectedSizeBytes,
           defaultBytes: DEFAULT_BLOCK_BYTES,
@@ -238,13 +244,19 @@ export function createAzureBlobDestination(
         }),
         GROW_EVERY_BLOCKS,
       ),
-      async (part, number, final, signal) => {
-        if (final && part.length === 0) return;
+      pool: partPoolFor(settings.memoryBudgetBytes),
+      inFlight: settings.partsInFlight,
+      // In block order, as each block fills: its id (listed in order) and MD5, the blob's MD5.
+      prepare: (part, number) => {
         const blockId = Buffer.from(`${blockIdPrefix}${String(number).padStart(6, "0")}`).toString(
           "base64",
         );
-        const md5 = createHash("md5").update(part).digest();
+        if (part.length > 0) blockIds.push(blockId);
         whole.update(part);
+        return { blockId, md5: createHash("md5").update(part).digest() };
+      },
+      send: async (part, _number, _final, { blockId, md5 }, signal) => {
+        if (part.length === 0) return;
         await call(
           (c) =>
             c.getBlockBlobClient(key).stageBlock(blockId, part, part.length, {
@@ -253,9 +265,8 @@ export function createAzureBlobDestination(
             }),
           writeSummary,
         );
-        blockIds.push(blockId);
       },
-    );
+    });
 
     return {
       handle,
@@ -305,7 +316,7 @@ export function createAzureBlobDestination(
         return completed;
       },
       async abort() {
-        writer.close();
+        await writer.close();
         // Nothing to remove: blocks are only staged until complete() commits them, Azure has no
         // call deleting uncommitted blocks, and it discards them at the key's next commit or
         // after 7 days (see LeftoverOutcome).

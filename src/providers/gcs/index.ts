@@ -1,8 +1,7 @@
 /** Google Cloud Storage: everything the relay knows about it, behind {@link gcsProvider}. */
 import { cachedCredential, credentialKey } from "../../destinations/credential-cache.ts";
+import { lazyDestination } from "../../destinations/lazy.ts";
 import type { Provider } from "../provider.ts";
-import { createGcpAuthClient, observedGcp } from "./credentials.ts";
-import { checkGcsSafety } from "./safety.ts";
 import {
   defaultGcsSettings,
   type GcsAdapterSettings,
@@ -12,7 +11,6 @@ import {
 import { gcpSetup } from "./setup.ts";
 import { type GcsStorage, gcsFields } from "./storage.ts";
 import { audienceOf } from "./trust.ts";
-import { createGcsDestination } from "./upload.ts";
 
 /** The GCS provider. */
 export const gcsProvider: Provider<GcsStorage, GcsSettings, GcsAdapterSettings> = {
@@ -30,20 +28,29 @@ export const gcsProvider: Provider<GcsStorage, GcsSettings, GcsAdapterSettings> 
     const audience = audienceOf(storage);
     const key = credentialKey(workspaceId, ["gcs", audience, storage.service_account_email]);
     const inputs = { destination: storage, workspaceId, settings, mintToken };
-    const destination = createGcsDestination({
-      destination: storage,
-      credential: cachedCredential(cache, key, () =>
-        observedGcp(createGcpAuthClient(inputs), onIdentityExchange),
-      ),
-      settings,
-      hints: {
-        bucket: storage.bucket_name,
-        serviceAccountEmail: storage.service_account_email,
-        audience,
-        issuerUrl: trust.issuerUrl,
-        workspaceId,
-      },
+    return lazyDestination("gcs", async () => {
+      // google-auth-library is loaded on first use (see lazyDestination).
+      const [{ createGcpAuthClient, observedGcp }, { createGcsDestination }, { checkGcsSafety }] =
+        await Promise.all([
+          import("./credentials.ts"),
+          import("./upload.ts"),
+          import("./safety.ts"),
+        ]);
+      const destination = createGcsDestination({
+        destination: storage,
+        credential: cachedCredential(cache, key, () =>
+          observedGcp(createGcpAuthClient(inputs), onIdentityExchange),
+        ),
+        settings,
+        hints: {
+          bucket: storage.bucket_name,
+          serviceAccountEmail: storage.service_account_email,
+          audience,
+          issuerUrl: trust.issuerUrl,
+          workspaceId,
+        },
+      });
+      return { ...destination, checkSafety: (signal) => checkGcsSafety(inputs, signal) };
     });
-    return { ...destination, checkSafety: (signal) => checkGcsSafety(inputs, signal) };
   },
 };

@@ -28,7 +28,12 @@ import {
   type UploadResult,
 } from "../../destinations/contract.ts";
 import { messageOf, networkErrorCode } from "../../destinations/network.ts";
-import { basePartSize, growingPartSizes, PartWriter } from "../../destinations/parts.ts";
+import {
+  basePartSize,
+  growingPartSizes,
+  PartWriter,
+  partPoolFor,
+} from "../../destinations/parts.ts";
 import { backoffDelayMs } from "../../destinations/settings.ts";
 import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { gcsAccessToken, observeGcpAuthError } from "./credentials.ts";
@@ -370,8 +375,9 @@ export function createGcsDestination(
     };
 
     let finalObject: Record<string, unknown> | undefined;
-    const writer = new PartWriter(
-      growingPartSizes(
+    // GCS's resumable protocol is sequential: one chunk in flight, the next read and hashed meanwhile.
+    const writer = new PartWriter({
+      plan: growingPartSizes(
         basePartSize({
           expectedSizeBytes: options.expectedSizeBytes,
           defaultBytes: DEFAULT_CHUNK_BYTES,
@@ -380,13 +386,17 @@ export function createGcsDestination(
         }),
         GROW_EVERY_CHUNKS,
       ),
-      async (part, _number, final, signal) => {
+      pool: partPoolFor(settings.memoryBudgetBytes),
+      inFlight: 1,
+      prepare: (part) => {
         md5.update(part);
         crc = crc32c(part, crc);
+      },
+      send: async (part, _number, final, _prepared, signal) => {
         const answer = await putChunk(part, final, signal);
         if (final) finalObject = answer;
       },
-    );
+    });
 
     return {
       handle,
@@ -419,7 +429,7 @@ export function createGcsDestination(
         return completed;
       },
       async abort(signal) {
-        writer.close();
+        await writer.close();
         if (completed) return;
         await cancelSession(sessionUri, key, signal).catch(() => {});
       },

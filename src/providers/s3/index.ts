@@ -1,9 +1,8 @@
 /** Amazon S3: everything the relay knows about it, behind {@link s3Provider}. */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { credentialKey } from "../../destinations/credential-cache.ts";
+import { lazyDestination } from "../../destinations/lazy.ts";
 import type { Provider } from "../provider.ts";
-import { createS3Client } from "./credentials.ts";
-import { checkS3Safety } from "./safety.ts";
 import {
   defaultS3Settings,
   type S3AdapterSettings,
@@ -13,7 +12,6 @@ import {
 import { awsSetup } from "./setup.ts";
 import { type S3Storage, s3Fields, validateS3 } from "./storage.ts";
 import { externalIdFor } from "./trust.ts";
-import { createS3Destination } from "./upload.ts";
 
 /** The S3 provider. */
 export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
@@ -38,37 +36,46 @@ export const s3Provider: Provider<S3Storage, S3Settings, S3AdapterSettings> = {
       externalId ?? "",
       String(trust.awsRoleSessionSeconds),
     ]);
-    const inputs = {
-      destination: storage,
-      workspaceId,
-      externalId,
-      durationSeconds: trust.awsRoleSessionSeconds,
-      settings,
-      mintToken,
-    };
-    const client = cache.getOrCreate<S3Client>(key, () =>
-      createS3Client({
-        ...inputs,
-        ...(onIdentityExchange
-          ? { onExchange: (outcome) => onIdentityExchange("s3", outcome) }
-          : {}),
-      }),
-    );
-    const destination = createS3Destination({
-      destination: storage,
-      client,
-      hints: {
-        bucketRegion: storage.bucket_region,
-        roleArn: storage.assume_role_arn,
+    return lazyDestination("s3", async () => {
+      // The AWS SDK is loaded on first use (see lazyDestination).
+      const [{ createS3Client }, { createS3Destination }, { checkS3Safety }] = await Promise.all([
+        import("./credentials.ts"),
+        import("./upload.ts"),
+        import("./safety.ts"),
+      ]);
+      const inputs = {
+        destination: storage,
+        workspaceId,
         externalId,
         durationSeconds: trust.awsRoleSessionSeconds,
-        trustedAccountId: trust.awsAccountId,
-      },
+        settings,
+        mintToken,
+      };
+      const client = cache.getOrCreate<S3Client>(key, () =>
+        createS3Client({
+          ...inputs,
+          ...(onIdentityExchange
+            ? { onExchange: (outcome) => onIdentityExchange("s3", outcome) }
+            : {}),
+        }),
+      );
+      const destination = createS3Destination({
+        destination: storage,
+        client,
+        settings,
+        hints: {
+          bucketRegion: storage.bucket_region,
+          roleArn: storage.assume_role_arn,
+          externalId,
+          durationSeconds: trust.awsRoleSessionSeconds,
+          trustedAccountId: trust.awsAccountId,
+        },
+      });
+      return {
+        ...destination,
+        checkSafety: (signal) =>
+          checkS3Safety({ ...inputs, trustedAccountId: trust.awsAccountId }, signal),
+      };
     });
-    return {
-      ...destination,
-      checkSafety: (signal) =>
-        checkS3Safety({ ...inputs, trustedAccountId: trust.awsAccountId }, signal),
-    };
   },
 };

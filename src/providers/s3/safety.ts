@@ -7,12 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { SafetyCheck } from "../../destinations/contract.ts";
-import {
-  AWS_WEB_IDENTITY_AUDIENCE,
-  roleSessionName,
-  type S3ClientInputs,
-  stsClientConfig,
-} from "./credentials.ts";
+import { roleSessionName, type S3ClientInputs, stsClientConfig } from "./credentials.ts";
+import { AWS_WEB_IDENTITY_AUDIENCE } from "./trust.ts";
 
 /** STS codes that mean "the trust policy refused this caller". */
 const refusals = new Set(["AccessDenied", "AccessDeniedException", "InvalidIdentityToken"]);

@@ -21,10 +21,9 @@ import {
   shellQuote,
   warningComment,
 } from "../../setup/guide.ts";
-import { AWS_WEB_IDENTITY_AUDIENCE } from "./credentials.ts";
 import { partitionOfRegion } from "./field-rules.ts";
 import type { S3Storage } from "./storage.ts";
-import { externalIdFor, requiredMaxSessionSeconds } from "./trust.ts";
+import { AWS_WEB_IDENTITY_AUDIENCE, externalIdFor, requiredMaxSessionSeconds } from "./trust.ts";
 
 /**
  * The actions granted on the key prefix, each with the reason the relay needs it. Nothing else is

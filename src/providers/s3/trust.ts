@@ -4,6 +4,9 @@
  */
 import type { RelayTrust } from "../../domain/trust.ts";
 
+/** Audience of relay tokens presented to AWS STS (docs/security.md, tokens the relay mints). */
+export const AWS_WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com";
+
 /** The ExternalId a workspace's role trust policy must require. */
 export function externalIdFor(trust: RelayTrust, workspaceId: string): string {
   if (trust.awsExternalIdMode === "workspace") return workspaceId;

@@ -25,7 +25,14 @@ import {
   type Upload,
   type UploadResult,
 } from "../../destinations/contract.ts";
-import { basePartSize, growingPartSizes, MiB, PartWriter } from "../../destinations/parts.ts";
+import {
+  basePartSize,
+  growingPartSizes,
+  MiB,
+  PartWriter,
+  partPoolFor,
+} from "../../destinations/parts.ts";
+import type { CommonDestinationSettings } from "../../destinations/settings.ts";
 import { uint32Base64 } from "../../destinations/staged-checksums.ts";
 import { StsExchangeError } from "./credentials.ts";
 import { type AwsHintContext, classifyAwsFailure, observeAwsError } from "./errors.ts";
@@ -49,6 +56,8 @@ export interface S3DestinationInputs {
   destination: S3Storage;
   client: S3Client;
   hints: AwsHintContext;
+  /** Parts in flight and the process's part memory budget. */
+  settings: Pick<CommonDestinationSettings, "partsInFlight" | "memoryBudgetBytes">;
 }
 
 /** The part size plan for an expected size: never more than 10 000 parts up to 5 TiB. */
@@ -69,7 +78,7 @@ export function crc32Base64(bytes: Uint8Array): string {
 
 /** Builds the S3 destination. */
 export function createS3Destination(inputs: S3DestinationInputs): Omit<Destination, "checkSafety"> {
-  const { destination, client, hints } = inputs;
+  const { destination, client, hints, settings } = inputs;
   const bucket = destination.bucket_name;
 
   const fail = (error: unknown, stage: DestinationStage, summary: string): DestinationError => {
@@ -87,14 +96,25 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
   };
 
   /** Sends a command; on stale credentials refreshes them once and sends again. */
-  const send = <T>(run: () => Promise<T>, summary: string): Promise<T> =>
-    withFreshCredentialRetry(run, {
+  const send = <T>(run: () => Promise<T>, summary: string): Promise<T> => {
+    const refreshes = refreshStateOf(client);
+    const generation = refreshes.generation;
+    return withFreshCredentialRetry(run, {
       classify: (error) => classify(error, summary),
       isStale: (classified) =>
         classified.stage === "storage" && staleCredentialCodes.has(classified.cloudCode),
       refresh: async () => {
+        // Parts in flight fail together when a session expires: one exchange serves them all.
+        if (refreshes.generation !== generation) return;
+        refreshes.pending ??= client.config
+          .credentials({ forceRefresh: true })
+          .then(() => undefined)
+          .finally(() => {
+            refreshes.generation++;
+            refreshes.pending = undefined;
+          });
         try {
-          await client.config.credentials({ forceRefresh: true });
+          await refreshes.pending;
         } catch (refreshError) {
           throw fail(
             stsCause(refreshError)?.cause ?? refreshError,
@@ -104,6 +124,7 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
         }
       },
     });
+  };
 
   return {
     provider: "s3",
@@ -238,43 +259,45 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
     let wholeCrc32 = 0;
     let completed: UploadResult | undefined;
 
-    const sendPart = async (
-      part: Buffer,
-      partNumber: number,
-      final: boolean,
-      signal: AbortSignal,
-    ) => {
-      // An upload needs at least one part; an empty tail after full parts adds nothing.
-      if (final && part.length === 0 && parts.length > 0) return;
-      const checksum = crc32Base64(part);
-      const answer = await send(
-        () =>
-          client.send(
-            new UploadPartCommand({
-              Bucket: bucket,
-              Key: key,
-              UploadId: uploadId,
-              PartNumber: partNumber,
-              Body: part,
-              ContentLength: part.length,
-              ChecksumCRC32: checksum,
-            }),
-            { abortSignal: signal },
-          ),
-        `could not write part ${partNumber} of s3://${bucket}/${key}`,
-      );
-      if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== checksum) {
-        throw integrityError(
-          "the object S3 stored",
-          `part ${partNumber}: S3 stored CRC32 ${answer.ChecksumCRC32}, we sent ${checksum}`,
+    const writer = new PartWriter<string>({
+      plan: s3PartSizes(options.expectedSizeBytes),
+      pool: partPoolFor(settings.memoryBudgetBytes),
+      inFlight: settings.partsInFlight,
+      // In part order, as each part fills: its CRC32 and the whole object's.
+      prepare: (part) => {
+        sizeBytes += part.length;
+        wholeCrc32 = crc32(part, wholeCrc32);
+        return crc32Base64(part);
+      },
+      send: async (part, partNumber, final, checksum, signal) => {
+        // An upload needs at least one part; an empty tail after full parts adds nothing.
+        if (final && part.length === 0 && partNumber > 1) return;
+        const answer = await send(
+          () =>
+            client.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId,
+                PartNumber: partNumber,
+                Body: part,
+                ContentLength: part.length,
+                ChecksumCRC32: checksum,
+              }),
+              { abortSignal: signal },
+            ),
+          `could not write part ${partNumber} of s3://${bucket}/${key}`,
         );
-      }
-      if (!answer.ETag) throw new Error(`S3 answered UploadPart ${partNumber} without an ETag`);
-      parts.push({ PartNumber: partNumber, ETag: answer.ETag, ChecksumCRC32: checksum });
-      sizeBytes += part.length;
-      wholeCrc32 = crc32(part, wholeCrc32);
-    };
-    const writer = new PartWriter(s3PartSizes(options.expectedSizeBytes), sendPart);
+        if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== checksum) {
+          throw integrityError(
+            "the object S3 stored",
+            `part ${partNumber}: S3 stored CRC32 ${answer.ChecksumCRC32}, we sent ${checksum}`,
+          );
+        }
+        if (!answer.ETag) throw new Error(`S3 answered UploadPart ${partNumber} without an ETag`);
+        parts.push({ PartNumber: partNumber, ETag: answer.ETag, ChecksumCRC32: checksum });
+      },
+    });
 
     return {
       handle,
@@ -293,7 +316,8 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
                 Bucket: bucket,
                 Key: key,
                 UploadId: uploadId,
-                MultipartUpload: { Parts: parts },
+                // Parts in flight finish in any order; S3 wants them ascending.
+                MultipartUpload: { Parts: parts.sort((a, b) => a.PartNumber - b.PartNumber) },
                 ChecksumCRC32: expected,
                 ChecksumType: "FULL_OBJECT",
               }),
@@ -318,12 +342,28 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
         return completed;
       },
       async abort(signal) {
-        writer.close();
+        await writer.close();
         if (completed) return;
         await abortMultipart(key, uploadId, signal);
       },
     };
   }
+}
+
+/** Forced credential refreshes of one (cached, shared) client: the one running, and how many ran. */
+interface RefreshState {
+  generation: number;
+  pending: Promise<void> | undefined;
+}
+const refreshStates = new WeakMap<S3Client, RefreshState>();
+
+function refreshStateOf(client: S3Client): RefreshState {
+  let state = refreshStates.get(client);
+  if (!state) {
+    state = { generation: 0, pending: undefined };
+    refreshStates.set(client, state);
+  }
+  return state;
 }
 
 function identitySummary(hints: AwsHintContext): string {
