@@ -1,5 +1,5 @@
 /**
- * The recording-related `properties` of a new conversation (SPEC §4): `enable_recording`,
+ * The recording-related `properties` of a new conversation (docs/api.md, Conversations): `enable_recording`,
  * `callback_url`, and a destination given either as `recording_storage` or as the seed's legacy
  * flat S3 fields, which map to `{provider: "s3"}` and go all three together.
  */

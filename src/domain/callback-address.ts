@@ -1,5 +1,5 @@
 /**
- * Which addresses a webhook may reach (SPEC §8): never loopback, private, shared (CGNAT),
+ * Which addresses a webhook may reach (docs/api.md, Events): never loopback, private, shared (CGNAT),
  * link-local, site-local, multicast, unspecified, unique-local IPv6, documentation (TEST-NET) or
  * cloud metadata addresses, nor an IPv6 form that carries one of them (NAT64, 6to4,
  * IPv4-compatible), unless the operator explicitly allows a network (development and tests). Host

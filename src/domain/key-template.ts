@@ -1,5 +1,5 @@
 /**
- * Destination key templates (SPEC §3.1, the seed's exact rules): which templates are accepted,
+ * Destination key templates (docs/api.md, recording_storage): which templates are accepted,
  * how a recording's key is rendered from one, and the static prefix the customer's permission
  * must cover.
  */

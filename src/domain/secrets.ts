@@ -1,12 +1,12 @@
 /**
- * Refusing secrets by construction (SPEC §3): nothing a customer configures is ever a credential,
+ * Refusing secrets by construction (docs/api.md, recording_storage): nothing a customer configures is ever a credential,
  * so anything that looks like one — by its field name or by the shape of its value, anywhere in
  * the object, and anywhere inside a string (each `/` segment of a path, each query value and name,
  * the user information of a URL) — is refused before any other rule runs. That keeps stored configuration safe to log
  * and to show back in full, and tells a customer who pasted a key that we do not want it.
  */
 
-/** The message every refusal carries (SPEC §3). */
+/** The message every refusal carries (docs/api.md, recording_storage). */
 export const SECRET_REFUSED = "secrets are not accepted: use federated identity";
 
 /** A credential-looking field or value, with what it looks like. */
