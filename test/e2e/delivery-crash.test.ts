@@ -15,18 +15,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createSeededRandom } from "../../emulators/shared/rng.ts";
 import {
-  connectReceiver,
   createRecordedConversation,
-  type InProcessRelay,
-  prepareRig,
-  type RigEnvironment,
   recordingsSettled,
-  startRigServer,
-  startWebhookReceiver,
-  type WebhookReceiver,
+  startWorkerSuite,
+  type WorkerSuite,
   waitUntil,
 } from "../helpers/delivery-rig.ts";
-import { killAllRelays, type RelayProcess, runRelay } from "../helpers/relay-process.ts";
+import { type RelayProcess, runRelay } from "../helpers/relay-process.ts";
 
 const MB = 1_000_000;
 const RECORDING_BYTES = 40 * MB;
@@ -69,13 +64,9 @@ function createSeededRandomBytes(seed: number, size: number): Buffer {
 }
 
 describe("delivery survives workers killed with SIGKILL mid-upload", () => {
-  let rig: RigEnvironment;
-  let api: InProcessRelay;
-  let receiver: WebhookReceiver;
-
+  let suite: WorkerSuite;
   before(async () => {
-    receiver = await startWebhookReceiver();
-    rig = await prepareRig("postgres", {
+    suite = await startWorkerSuite({
       // The API process only ingests; deliveries are the killed workers' job.
       RELAY_LIVE_UPLOAD: "false",
       RELAY_DELIVERY_LEASE_SECONDS: String(LEASE_SECONDS),
@@ -83,19 +74,13 @@ describe("delivery survives workers killed with SIGKILL mid-upload", () => {
       RELAY_DELIVERED_GRACE_HOURS: "0",
       RELAY_DESTINATION_MAX_ATTEMPTS: "5",
     });
-    api = await startRigServer(rig, {}, { worker: false });
-    await connectReceiver(api.call, receiver);
   });
-  after(async () => {
-    killAllRelays();
-    await api?.close();
-    await receiver?.close();
-    await rig?.stop();
-  });
+  after(async () => await suite?.stop());
 
   it("delivers 15 × 40 MB byte-identical through kills placed mid-upload; one recording_ready each; nothing left behind", {
     timeout: 600_000,
   }, async (t) => {
+    const { rig, api, receiver } = suite;
     const startedAt = Date.now();
     const { emulators } = rig;
     const db = api.server.db;

@@ -9,19 +9,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sha256Hex, testBytes } from "../helpers/bytes.ts";
 import {
-  connectReceiver,
   createRecordedConversation,
-  type InProcessRelay,
-  prepareRig,
-  type RigEnvironment,
   recordingsSettled,
-  startRigServer,
-  startWebhookReceiver,
+  startWorkerSuite,
   storedEvents,
-  type WebhookReceiver,
+  type WorkerSuite,
   waitUntil,
 } from "../helpers/delivery-rig.ts";
-import { killAllRelays, runRelay } from "../helpers/relay-process.ts";
+import { runRelay } from "../helpers/relay-process.ts";
 
 const LEASE_SECONDS = 5;
 // Five 8 MiB parts: with each part held 1.5 s by the emulator, the first worker is mid-upload
@@ -41,30 +36,20 @@ interface DeliveryRow {
 }
 
 describe("a stale worker that comes back after losing its lease", () => {
-  let rig: RigEnvironment;
-  let api: InProcessRelay;
-  let receiver: WebhookReceiver;
-
+  let suite: WorkerSuite;
   before(async () => {
-    receiver = await startWebhookReceiver();
-    rig = await prepareRig("postgres", {
+    suite = await startWorkerSuite({
       RELAY_LIVE_UPLOAD: "false",
       RELAY_DELIVERY_LEASE_SECONDS: String(LEASE_SECONDS),
       RELAY_WORKER_CONCURRENCY: "1",
       // The paused worker's requests must not time out on their own: it is the lease that ends them.
       RELAY_DESTINATION_REQUEST_TIMEOUT_MS: "120000",
     });
-    api = await startRigServer(rig, {}, { worker: false });
-    await connectReceiver(api.call, receiver);
   });
-  after(async () => {
-    killAllRelays();
-    await api?.close();
-    await receiver?.close();
-    await rig?.stop();
-  });
+  after(async () => await suite?.stop());
 
   it("refuses the stale worker's outcome; one recording_ready", { timeout: 240_000 }, async () => {
+    const { rig, api, receiver } = suite;
     const { emulators } = rig;
     const db = api.server.db;
     const delivery = async () => {

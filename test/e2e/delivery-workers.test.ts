@@ -6,43 +6,28 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sha256Hex, testBytes } from "../helpers/bytes.ts";
 import {
-  connectReceiver,
   createRecordedConversation,
-  type InProcessRelay,
-  prepareRig,
-  type RigEnvironment,
-  startRigServer,
-  startWebhookReceiver,
-  type WebhookReceiver,
+  startWorkerSuite,
+  type WorkerSuite,
 } from "../helpers/delivery-rig.ts";
-import { killAllRelays, runRelay } from "../helpers/relay-process.ts";
+import { runRelay } from "../helpers/relay-process.ts";
 
 type Provider = "s3" | "gcs" | "azure_blob";
 const providers: Provider[] = ["s3", "gcs", "azure_blob"];
 const RECORDINGS = 500;
 
 describe("two worker processes on one PostgreSQL", () => {
-  let rig: RigEnvironment;
-  let api: InProcessRelay;
-  let receiver: WebhookReceiver;
-
+  let suite: WorkerSuite;
   before(async () => {
-    receiver = await startWebhookReceiver();
-    rig = await prepareRig("postgres", {
+    suite = await startWorkerSuite({
       RELAY_LIVE_UPLOAD: "false",
       RELAY_WORKER_CONCURRENCY: "4",
     });
-    api = await startRigServer(rig, {}, { worker: false });
-    await connectReceiver(api.call, receiver);
   });
-  after(async () => {
-    killAllRelays();
-    await api?.close();
-    await receiver?.close();
-    await rig?.stop();
-  });
+  after(async () => await suite?.stop());
 
   it("deliver 500 small recordings, none twice and none lost", async () => {
+    const { rig, api, receiver } = suite;
     const conversations = {} as Record<Provider, string>;
     for (const provider of providers) {
       conversations[provider] = await createRecordedConversation(

@@ -9,7 +9,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningEmulators, startEmulators } from "../../emulators/main.ts";
-import type { WebhookReceiver } from "../../emulators/shared/webhook-receiver.ts";
+import {
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from "../../emulators/shared/webhook-receiver.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { migrate, openDatabase, type Queryable } from "../../src/db/index.ts";
 import { type RunningServer, startServer } from "../../src/runtime/server.ts";
@@ -17,6 +20,7 @@ import { createApiKey, createWorkspace } from "../../src/workspaces/index.ts";
 import { testOperatorToken } from "./app-deps.ts";
 import { createServerDatabase, type DatabaseKind } from "./databases.ts";
 import { freePort } from "./postgres-server.ts";
+import { killAllRelays } from "./relay-process.ts";
 
 export {
   startWebhookReceiver,
@@ -207,6 +211,47 @@ export async function startRigServer(
     server,
     call: relayClient(server.url, rig.workspace.apiKey),
     close: () => server.close(),
+  };
+}
+
+/** A suite whose deliveries are made by `recording-relay worker` child processes. */
+export interface WorkerSuite {
+  rig: RigEnvironment;
+  /** The in-process relay: API and ingest only (`--no-worker`). */
+  api: InProcessRelay;
+  receiver: WebhookReceiver;
+  /** Kills every relay child this test process started, then stops the rest. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Emulators, a workspace and a webhook receiver on a PostgreSQL server (several processes share
+ * the queue), and an in-process relay that only ingests: what every worker-process suite needs.
+ */
+export async function startWorkerSuite(env: Record<string, string>): Promise<WorkerSuite> {
+  const receiver = await startWebhookReceiver();
+  let rig: RigEnvironment | undefined;
+  let api: InProcessRelay | undefined;
+  try {
+    rig = await prepareRig("postgres", env);
+    api = await startRigServer(rig, {}, { worker: false });
+    await connectReceiver(api.call, receiver);
+  } catch (error) {
+    await api?.close();
+    await rig?.stop();
+    await receiver.close();
+    throw error;
+  }
+  return {
+    rig,
+    api,
+    receiver,
+    async stop() {
+      killAllRelays();
+      await api.close();
+      await receiver.close();
+      await rig.stop();
+    },
   };
 }
 
