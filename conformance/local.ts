@@ -32,7 +32,7 @@ export function localClouds(cleanups: Cleanups): LocalClouds {
     customers() {
       const e = emulators!;
       const s3Role = e.destinations.s3.assume_role_arn;
-      const s3Trust = e.aws.trustPolicy(s3Role)!;
+      const s3Original = structuredClone(e.aws.role(s3Role)!);
       const gcsAccount = e.gcp.customers.projects[0]!.serviceAccounts[0]!;
       const gcsBindings = structuredClone(gcsAccount.bindings);
       const azure = e.destinations.azure_blob;
@@ -48,14 +48,14 @@ export function localClouds(cleanups: Cleanups): LocalClouds {
           storage: e.destinations.s3,
           breakDescription: `replacing the ExternalId condition of ${s3Role}'s trust policy with another value`,
           async breakTrust() {
-            const policy = structuredClone(s3Trust);
-            for (const statement of policy.Statement) {
+            const trustPolicy = structuredClone(s3Original.trustPolicy);
+            for (const statement of trustPolicy.Statement) {
               statement.Condition = { StringEquals: { "sts:ExternalId": "conformance-broken" } };
             }
-            e.aws.updateAssumeRolePolicy(s3Role, policy);
+            e.aws.putRole({ ...s3Original, trustPolicy });
           },
           async restoreTrust() {
-            e.aws.updateAssumeRolePolicy(s3Role, s3Trust);
+            e.aws.putRole(s3Original);
           },
           download: async (key) => required(await e.storedDigest("s3", key), key),
           expectedHint: /ExternalId|trust/i,

@@ -11,8 +11,6 @@ import {
   parseAwsEmulatorConfig,
   type RoleConfig,
   roleSchema,
-  type TrustPolicy,
-  trustPolicySchema,
 } from "./config.ts";
 import { type CredentialRecord, CredentialStore } from "./credentials.ts";
 import { FaultInjector } from "./faults.ts";
@@ -26,7 +24,6 @@ export type {
   FaultConfig,
   FaultConfigInput,
   RoleConfig,
-  TrustPolicy,
 } from "./config.ts";
 export {
   DEMO,
@@ -91,13 +88,6 @@ export interface AwsEmulator {
   role(arn: string): RoleConfig | undefined;
   /** Deletes a role (sessions already issued keep working until they expire); whether it existed. */
   deleteRole(arn: string): boolean;
-  /** A role's trust policy (a copy); undefined for an unknown role. */
-  trustPolicy(roleArn: string): TrustPolicy | undefined;
-  /**
-   * Replaces a role's trust policy, as IAM UpdateAssumeRolePolicy does (honoured by the next
-   * AssumeRole; sessions already issued stay valid, as on AWS).
-   */
-  updateAssumeRolePolicy(roleArn: string, policy: TrustPolicy): void;
 }
 
 /** Starts the AWS emulator (STS + path-style S3 on one loopback port). */
@@ -194,14 +184,5 @@ export async function startAwsEmulator(input: AwsEmulatorConfigInput = {}): Prom
       state.uploads
         .list(bucket)
         .map((u) => ({ key: u.key, uploadId: u.uploadId, parts: u.parts.size })),
-    trustPolicy(roleArn) {
-      const role = state.roles.get(roleArn);
-      return role && structuredClone(role.trustPolicy);
-    },
-    updateAssumeRolePolicy(roleArn, policy) {
-      const role = roles.get(roleArn);
-      if (!role) throw new Error(`aws emulator: no role ${roleArn}`);
-      roles.set(roleArn, { ...role, trustPolicy: trustPolicySchema.parse(policy) });
-    },
   };
 }
