@@ -90,7 +90,8 @@ export function declaredChecksums(
 export interface ReceivedBody {
   size: number;
   md5: Buffer;
-  sha256Hex: string;
+  /** Only for a signed payload, whose hash SigV4 makes the server check; S3 computes no SHA-256 otherwise. */
+  sha256Hex?: string;
   /** Base64 value of the declared flexible checksum, as computed. */
   checksum?: { algorithm: ChecksumAlgorithm; value: string };
 }
@@ -138,7 +139,11 @@ export async function receiveBody(input: {
   resetAfterBytes?: number;
 }): Promise<ReceivedBody> {
   const { req, payload, declared } = input;
-  const hasher = new HashingCounter(input.maxBytes, declared.flexible?.algorithm);
+  const hasher = new HashingCounter(
+    input.maxBytes,
+    declared.flexible?.algorithm,
+    payload.kind === "signed",
+  );
   const stages: Transform[] = [];
   if (input.resetAfterBytes !== undefined) stages.push(resetAfter(req, input.resetAfterBytes));
   const decoder =
@@ -171,7 +176,7 @@ export async function receiveBody(input: {
   try {
     const received = await hasher.result();
     if (payload.kind === "signed" && received.sha256Hex !== payload.sha256Hex.toLowerCase()) {
-      throw s3Errors.contentSha256Mismatch(payload.sha256Hex, received.sha256Hex);
+      throw s3Errors.contentSha256Mismatch(payload.sha256Hex, received.sha256Hex ?? "");
     }
     if (payload.kind === "chunked" && received.size !== payload.decodedLength) {
       throw s3Errors.incompleteBody();
@@ -202,14 +207,15 @@ export async function receiveBody(input: {
 /** Counts bytes and feeds every digest in one pass, so each byte is touched once. */
 class HashingCounter extends Transform {
   #md5: Hash = createHash("md5");
-  #sha256: Hash = createHash("sha256");
+  #sha256: Hash | undefined;
   #digest: Digest | undefined;
   #algorithm: ChecksumAlgorithm | undefined;
   #size = 0;
   #maxBytes: number;
 
-  constructor(maxBytes: number, algorithm: ChecksumAlgorithm | undefined) {
+  constructor(maxBytes: number, algorithm: ChecksumAlgorithm | undefined, withSha256: boolean) {
     super();
+    this.#sha256 = withSha256 ? createHash("sha256") : undefined;
     this.#maxBytes = maxBytes;
     this.#algorithm = algorithm;
     this.#digest = algorithm ? createDigest(algorithm) : undefined;
@@ -222,7 +228,7 @@ class HashingCounter extends Transform {
       return;
     }
     this.#md5.update(chunk);
-    this.#sha256.update(chunk);
+    this.#sha256?.update(chunk);
     this.#digest?.update(chunk);
     callback(null, chunk);
   }
@@ -231,8 +237,8 @@ class HashingCounter extends Transform {
     const result: ReceivedBody = {
       size: this.#size,
       md5: this.#md5.digest(),
-      sha256Hex: this.#sha256.digest("hex"),
     };
+    if (this.#sha256) result.sha256Hex = this.#sha256.digest("hex");
     if (this.#digest && this.#algorithm) {
       result.checksum = {
         algorithm: this.#algorithm,

@@ -362,7 +362,7 @@ export async function completeMultipartUpload(r: S3Request, env: MultipartEnv): 
   sendXml(r.res, 200, s3Document("CompleteMultipartUploadResult", body), headers);
 }
 
-/** Concatenates the parts into the object file, computing SHA-256 and the full-object checksum. */
+/** Concatenates the parts into the object file, computing the full-object checksum. */
 async function assemble(
   upload: MultipartUpload,
   parts: UploadedPart[],
@@ -370,7 +370,6 @@ async function assemble(
   nowMs: number,
 ): Promise<StoredObject> {
   const file = env.store.newObjectFile();
-  const sha256 = createHash("sha256");
   const fullDigest =
     upload.algorithm && upload.checksumType === "FULL_OBJECT"
       ? createDigest(upload.algorithm)
@@ -383,7 +382,6 @@ async function assemble(
     await pipeline(async function* () {
       for (const part of parts) {
         for await (const chunk of createReadStream(part.file) as AsyncIterable<Buffer>) {
-          sha256.update(chunk);
           fullDigest?.update(chunk);
           size += chunk.length;
           yield chunk;
@@ -403,7 +401,6 @@ async function assemble(
     file,
     size,
     etag: `"${etagMd5.digest("hex")}-${parts.length}"`,
-    sha256Hex: sha256.digest("hex"),
     lastModifiedMs: nowMs,
     contentType: upload.contentType,
     headers: upload.headers,

@@ -1,4 +1,5 @@
-import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -90,7 +91,7 @@ export async function putObject(r: S3Request, env: ObjectEnv): Promise<void> {
     file,
     size: received.size,
     etag: `"${received.md5.toString("hex")}"`,
-    sha256Hex: received.sha256Hex,
+    ...(received.sha256Hex ? { sha256Hex: received.sha256Hex } : {}),
     lastModifiedMs: r.nowMs,
     contentType,
     headers,
@@ -422,6 +423,7 @@ export interface ObjectInfo {
 
 /** Describes a stored object for tests. */
 export function describeObject(object: StoredObject): ObjectInfo {
+  object.sha256Hex ??= sha256OfFile(object.file);
   return {
     size: object.size,
     sha256Hex: object.sha256Hex,
@@ -435,4 +437,19 @@ export function describeObject(object: StoredObject): ObjectInfo {
       : {}),
     ...(object.partsCount === undefined ? {} : { partsCount: object.partsCount }),
   };
+}
+
+/** SHA-256 of a stored file, read synchronously (a test's question about an object it uploaded). */
+function sha256OfFile(file: string): string {
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
+  const fd = openSync(file, "r");
+  try {
+    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
+      hash.update(buffer.subarray(0, read));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
 }

@@ -18,8 +18,13 @@ export interface StoredObject {
   size: number;
   /** Quoted, as S3 returns it. */
   etag: string;
-  /** Not an S3 field: lets tests compare what landed with what was sent. */
-  sha256Hex: string;
+  /**
+   * Not an S3 field: lets tests compare what landed with what was sent. Known from the upload when
+   * its payload was signed (SigV4 needs it); otherwise, and for a multipart object, it is computed
+   * when a test first asks, so the emulator does no hashing S3 would not (an unsigned payload is
+   * not SHA-256'd; completing an upload does not read the whole object again).
+   */
+  sha256Hex?: string;
   lastModifiedMs: number;
   contentType: string;
   /** Stored representation headers (Content-Encoding, Content-Disposition, …). */
