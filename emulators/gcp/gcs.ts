@@ -403,6 +403,8 @@ async function finalizeSession(
   return { ok: true, object };
 }
 
+const STAGING_WRITE_BYTES = 1024 * 1024;
+
 /** Streams `source` into a staging file with digests; resets the connection if asked. */
 async function receiveToStaging(
   req: IncomingMessage,
@@ -418,15 +420,28 @@ async function receiveToStaging(
     faults.resetAfterFraction === undefined
       ? undefined
       : Math.floor(faults.resetAfterFraction * (Number.isFinite(expected) ? expected : 1_048_576));
+  // Socket reads are ~64 KiB: written in batches of about a megabyte, not one awaited write each
+  // (which made this path slower than the resumable one, whose bytes go out in 256 KiB units).
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    await file.writev(pending);
+    pending = [];
+    pendingBytes = 0;
+  };
   try {
     await write(async (chunk) => {
-      await file.write(chunk);
       hasher.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
       if (resetAt !== undefined && hasher.sizeBytes >= resetAt) {
         req.socket.destroy();
         throw new ConnectionResetByFault();
       }
+      if (pendingBytes >= STAGING_WRITE_BYTES) await flush();
     });
+    await flush();
     await file.close();
     return { ok: true, path, digests: hasher.digest() };
   } catch (error) {
