@@ -1,6 +1,6 @@
 /** The `recording-relay` executable end to end: real processes, real databases, real HTTP. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,8 @@ import { killAllRelays, runRelay, startRelay } from "../helpers/relay-process.ts
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "relay-cli-"));
+  // Under root the embedded server runs as `postgres`, which must pass through to the data dirs.
+  await chmod(dir, 0o711);
 });
 after(async () => {
   // A failed assertion must not leave a server running and the test process waiting on it.

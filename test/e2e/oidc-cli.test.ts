@@ -1,6 +1,6 @@
 /** The OIDC issuer through the real executable: startup, restarts, `keys`, and no key material out. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +14,8 @@ import { killAllRelays, runRelay, startRelay } from "../helpers/relay-process.ts
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "relay-oidc-cli-"));
+  // Under root the embedded server runs as `postgres`, which must pass through to the data dirs.
+  await chmod(dir, 0o711);
 });
 after(async () => {
   killAllRelays();
@@ -92,7 +94,7 @@ describe("issuer on the embedded default", () => {
     // What must never have appeared: the master key and every private member of every key.
     const masterKey = Buffer.from(masterKeyText, "base64");
     const secrets = [masterKeyText, masterKey.toString("hex"), masterKey.toString("base64url")];
-    const db = await openEmbedded({ dataDir: join(dataDir, "pgdata") });
+    const db = await openEmbedded({ pgdata: join(dataDir, "pgdata") });
     try {
       await migrate(db);
       const { rows } = await db.query<{ kid: string; private_key_encrypted: Uint8Array }>(
