@@ -27,7 +27,7 @@ const kidsOf = async (url: string): Promise<string[]> => {
   assert.equal(response.status, 200);
   return ((await response.json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid).sort();
 };
-// PGlite starts slowly on a busy machine; the startup under test is not about speed.
+// A first start (initdb) is slow on a busy machine; the startup under test is not about speed.
 const STARTUP_TIMEOUT_MS = 90_000;
 const base64Key = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
 
