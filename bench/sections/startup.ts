@@ -7,7 +7,9 @@
  * counted over the whole process tree (the relay, initdb while it runs, the postmaster and its
  * children): peak = the sum of every process's own peak (VmHWM, each process's maximum as last
  * seen while sampling), an upper bound, since those peaks need not coincide and pages shared
- * between PostgreSQL processes count once per process; idle = the sum of proportional set sizes
+ * between PostgreSQL processes count once per process; beside it the largest sum of RSS seen at
+ * one sampling instant (what was resident at once, give or take peaks between two samples);
+ * idle = the sum of proportional set sizes
  * (PSS, /proc/<pid>/smaps_rollup: a page shared by n processes counts 1/n in each), and the plain
  * sum of RSS beside it.
  */
@@ -27,6 +29,10 @@ interface StartSample {
   ms: number;
   /** Sum over the process tree of each process's VmHWM. */
   peakRssBytes: number;
+  /** The largest sum of VmRSS over the tree at one sampling instant. */
+  peakConcurrentRssBytes: number;
+  /** Each process's VmHWM, by command name (the relay is `node`), largest first. */
+  peaks: { command: string; bytes: number }[];
   /** Sum over the process tree of PSS after IDLE_SETTLE_MS with nothing to do. */
   idlePssBytes: number;
   /** Sum over the process tree of VmRSS at the same moment. */
@@ -39,12 +45,19 @@ async function timeToHealthy(dataDir: string): Promise<StartSample> {
   const startedAt = performance.now();
   const relay = runRelay(["serve", "--port", "0", "--log-level", "warn", "--data-dir", dataDir]);
   const root = relay.child.pid!;
-  const peaks = new Map<number, number>();
+  const peaks = new Map<number, { command: string; bytes: number }>();
+  let peakConcurrentRssBytes = 0;
   const sample = async () => {
+    let resident = 0;
     for (const pid of await treeOf(root)) {
-      const hwm = await statusField(pid, "VmHWM");
-      if (hwm !== undefined) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, hwm));
+      const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+      const hwm = field(status, "VmHWM");
+      if (hwm === undefined) continue;
+      const command = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?";
+      peaks.set(pid, { command, bytes: Math.max(peaks.get(pid)?.bytes ?? 0, hwm) });
+      resident += field(status, "VmRSS") ?? 0;
     }
+    peakConcurrentRssBytes = Math.max(peakConcurrentRssBytes, resident);
   };
   try {
     let url: string | undefined;
@@ -68,10 +81,19 @@ async function timeToHealthy(dataDir: string): Promise<StartSample> {
     let idleRssBytes = 0;
     for (const pid of tree) {
       idlePssBytes += (await pssOf(pid)) ?? 0;
-      idleRssBytes += (await statusField(pid, "VmRSS")) ?? 0;
+      const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+      idleRssBytes += field(status, "VmRSS") ?? 0;
     }
-    const peakRssBytes = [...peaks.values()].reduce((sum, bytes) => sum + bytes, 0);
-    return { ms, peakRssBytes, idlePssBytes, idleRssBytes, idleProcesses: tree.length };
+    const all = [...peaks.values()].sort((a, b) => b.bytes - a.bytes);
+    return {
+      ms,
+      peakRssBytes: all.reduce((sum, peak) => sum + peak.bytes, 0),
+      peakConcurrentRssBytes,
+      peaks: all,
+      idlePssBytes,
+      idleRssBytes,
+      idleProcesses: tree.length,
+    };
   } finally {
     relay.child.kill("SIGTERM");
     await relay.exited;
@@ -95,9 +117,8 @@ async function treeOf(root: number): Promise<number[]> {
   return tree;
 }
 
-async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<number | undefined> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1];
+function field(status: string, name: "VmHWM" | "VmRSS"): number | undefined {
+  const kib = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status)?.[1];
   return kib === undefined ? undefined : Number(kib) * 1024;
 }
 
@@ -121,23 +142,26 @@ export async function startup(): Promise<SectionResult> {
   }
   return {
     name: "startup",
-    title: `Start-up of \`serve\` on the embedded database: time to the first /healthz 200; memory of the relay and its PostgreSQL processes together — peak = sum of each process's VmHWM, idle = sum of PSS (and of RSS) after ${IDLE_SETTLE_MS / 1000} s idle; ${runs} runs`,
+    title: `Start-up of \`serve\` on the embedded database: time to the first /healthz 200; memory of the relay and its PostgreSQL processes together — peak = sum of each process's VmHWM (an upper bound) and the largest sum of RSS sampled at one instant (every ${SAMPLE_MS} ms), idle = sum of PSS (and of RSS) after ${IDLE_SETTLE_MS / 1000} s idle; ${runs} runs`,
     table: {
       columns: [
         "start",
         "median (ms)",
         "max (ms)",
         "peak, Σ VmHWM, median (MiB)",
+        "peak, max Σ RSS at once, median (MiB)",
         "idle, Σ PSS, median (MiB)",
         "idle, Σ RSS, median (MiB)",
         "processes",
       ],
       rows: (["fresh", "restart"] as const).map((kind) => {
-        const of = (field: keyof StartSample) => samples[kind].map((sample) => sample[field]);
+        const of = (key: Exclude<keyof StartSample, "peaks">) =>
+          samples[kind].map((sample) => sample[key]);
         return [
           kind === "fresh" ? "fresh data directory" : "restart on the same directory",
           ...[50, 100].map((p) => percentile(of("ms"), p).toFixed(0)),
           (percentile(of("peakRssBytes"), 50) / MiB).toFixed(0),
+          (percentile(of("peakConcurrentRssBytes"), 50) / MiB).toFixed(0),
           (percentile(of("idlePssBytes"), 50) / MiB).toFixed(0),
           (percentile(of("idleRssBytes"), 50) / MiB).toFixed(0),
           percentile(of("idleProcesses"), 50).toFixed(0),

@@ -244,6 +244,11 @@ async function ensureCluster(
         "--encoding=UTF8",
         // Byte-order collation: the same on every machine, whatever locales it has installed.
         "--locale=C",
+        // The small settings in postgresql.conf too, and for initdb's own server runs (less memory).
+        ...Object.entries(SMALL_SERVER_SETTINGS).flatMap(([name, value]) => [
+          "-c",
+          `${name}=${value}`,
+        ]),
         ...(durable ? [] : ["--no-sync"]),
       ],
       { env: serverEnv(), ...(account ? { uid: account.uid, gid: account.gid } : {}) },
