@@ -131,14 +131,28 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   } finally {
     closeSync(logFd);
   }
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("error", () => {}); // A failed spawn also emits exit; waitReady reports it.
+  let spawnError: Error | undefined;
+  // A spawn that fails (binary not executable) emits "error" and maybe never "exit".
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", (error) => {
+      spawnError = error;
+      resolve();
+    });
+  });
   // The server must not keep a process alive that has nothing else to do (a test file's).
   child.unref();
   track(child, exited);
   try {
     await waitReady(pgdata, child, exited, logPath);
   } catch (error) {
+    if (spawnError) {
+      throw new AppError(
+        "EMBEDDED_DATABASE_FAILED",
+        `could not run ${binaries.postgres}: ${spawnError.message}`,
+        { cause: spawnError },
+      );
+    }
     await stopChild(child, exited);
     throw error;
   }
@@ -340,7 +354,7 @@ async function waitReady(
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
+  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     child.kill("SIGINT");
     const timer = setTimeout(() => child.kill("SIGQUIT"), STOP_TIMEOUT_MS);
     await exited;
