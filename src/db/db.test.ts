@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   createServerDatabase,
   databaseKinds,
@@ -187,6 +189,30 @@ describe("embedded database directory", () => {
     } finally {
       await db.close();
     }
+  });
+
+  it("stops the server when a process without its own signal handling gets SIGTERM", async () => {
+    const pgdata = join(dir, "terminated");
+    // Like a one-shot command: opens the database and has no SIGTERM handler of its own.
+    const script = `
+      import { openEmbedded } from ${JSON.stringify(new URL("./embedded.ts", import.meta.url).href)};
+      await openEmbedded({ pgdata: ${JSON.stringify(pgdata)} });
+      console.log("open");
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const [line] = (await once(child.stdout!, "data")) as [Buffer];
+    assert.equal(line.toString().trim(), "open");
+    const server = postmasterPid(pgdata);
+    child.kill("SIGTERM");
+    const [code, signal] = await once(child, "exit");
+    // The signal keeps its default effect: the process ends by it.
+    assert.deepEqual([code, signal], [null, "SIGTERM"]);
+    const deadline = Date.now() + 30_000;
+    while (isRunning(server) && Date.now() < deadline) await sleep(50);
+    assert.equal(isRunning(server), false, "the server stopped with the process");
   });
 
   it("keeps every file owner-only, whatever the umask and the modes found", async () => {
