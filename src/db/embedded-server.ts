@@ -226,7 +226,7 @@ async function ensureCluster(
     if (Number.parseInt(found, 10) !== binaries.majorVersion) {
       throw new AppError(
         "EMBEDDED_DATABASE_FAILED",
-        `${pgdata} holds a PostgreSQL ${found} database (earlier relay versions embedded PGlite, PostgreSQL 17) and the embedded server is PostgreSQL ${binaries.majorVersion}, which cannot open it: move ${pgdata} aside to start with an empty database, or keep the earlier relay version for this data directory`,
+        `${pgdata} holds a PostgreSQL ${found} database and the embedded server is PostgreSQL ${binaries.majorVersion}, which cannot open it: upgrade it with that version's pg_upgrade or a dump and restore, or move it aside to start with an empty database`,
       );
     }
     if (account && statSync(pgdata).uid !== account.uid) chownTree(pgdata, account);
@@ -336,9 +336,15 @@ async function waitReady(
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (gone || child.exitCode !== null) {
+      const tail = logTail(logPath);
+      // pg_control records how the server that made the files was built; PGlite (the embedded
+      // database of earlier relay versions, PostgreSQL compiled to WebAssembly) differs.
+      const foreign = /incompatible with server/.test(tail)
+        ? `: ${pgdata} was made by another build of PostgreSQL, such as the PGlite database of earlier relay versions, which this server cannot open; move it aside to start with an empty database, or keep the earlier relay version for this data directory`
+        : "";
       throw new AppError(
         "EMBEDDED_DATABASE_FAILED",
-        `the embedded PostgreSQL server did not start (its log, ${logPath}, ends with: ${logTail(logPath)})`,
+        `the embedded PostgreSQL server did not start${foreign} (its log, ${logPath}, ends with: ${tail})`,
       );
     }
     const lines = readIfExists(join(pgdata, "postmaster.pid")).split("\n");
