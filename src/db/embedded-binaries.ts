@@ -52,7 +52,7 @@ export async function findEmbeddedBinaries(): Promise<EmbeddedBinaries> {
  * script. npm may skip that script (`--ignore-scripts`, or an npm that runs only allowed
  * scripts), and the binaries do not load without the links: make the missing ones here.
  */
-function linkLibraries(packageRoot: string): void {
+export function linkLibraries(packageRoot: string): void {
   let links: LibraryLink[];
   try {
     links = JSON.parse(readFileSync(join(packageRoot, "native", "pg-symlinks.json"), "utf8"));
