@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
-import { AppError, isAppError } from "../errors/index.ts";
+import { AppError, type ErrorCode, isAppError } from "../errors/index.ts";
 import { deliverCommand } from "./commands/deliver.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -67,6 +67,16 @@ export function createCli(io: CliIo, extraCommands: Command[] = []): Command {
   return program;
 }
 
+/**
+ * Errors that exit with 78, EX_CONFIG (sysexits.h): the settings, a wrong master key, or a root
+ * start the embedded database cannot run under are all the operator's configuration to fix.
+ */
+const configFaults = new Set<ErrorCode>([
+  "INVALID_CONFIG",
+  "MASTER_KEY_MISMATCH",
+  "EMBEDDED_DATABASE_AS_ROOT",
+]);
+
 /** Runs the CLI and returns the exit code; errors are reported as one clear line, never a stack. */
 export async function runCli(
   argv: string[],
@@ -84,8 +94,7 @@ export async function runCli(
     }
     if (isAppError(error) && error.code !== "INTERNAL_ERROR") {
       io.stderr(`error: ${error.message}`);
-      // 78: EX_CONFIG (sysexits.h); a wrong master key is a configuration fault too.
-      return error.code === "INVALID_CONFIG" || error.code === "MASTER_KEY_MISMATCH" ? 78 : 1;
+      return configFaults.has(error.code) ? 78 : 1;
     }
     io.stderr(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return 1;

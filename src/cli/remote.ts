@@ -1,6 +1,6 @@
 /**
- * Admin commands against a running relay (docs/operations.md, Admin while serving): PGlite is
- * single-process, so while `serve` holds the embedded database the commands call its HTTP API
+ * Admin commands against a running relay (docs/operations.md, Admin while serving): the embedded
+ * database belongs to one process, so while `serve` holds it the commands call its HTTP API
  * with the operator token instead of opening the database. The target is `--url`/`RELAY_URL`
  * when given, otherwise the live `serve` named in `<data dir>/serve.json`.
  */

@@ -60,7 +60,7 @@ export const settings = {
     schema: integer(1, 1000),
     default: "10",
     description:
-      "Connections each process keeps open to the PostgreSQL server (ignored when embedded).",
+      "Connections each process keeps open to the PostgreSQL server (ignored when embedded: its own server takes a pool of 5).",
   }),
   relayUrl: setting({
     env: "RELAY_URL",
@@ -440,7 +440,7 @@ export const settings = {
     schema: integer(50, 600_000),
     default: "5000",
     description:
-      "How often an idle worker looks for due deliveries, in milliseconds. New deliveries wake workers at once (LISTEN/NOTIFY on PostgreSQL, in-process when embedded); polling catches retries coming due and missed notifications.",
+      "How often an idle worker looks for due deliveries, in milliseconds. New deliveries wake workers at once (LISTEN/NOTIFY); polling catches retries coming due and missed notifications.",
   }),
   deliveryLeaseSeconds: setting({
     env: "RELAY_DELIVERY_LEASE_SECONDS",

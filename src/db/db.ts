@@ -1,7 +1,8 @@
 /**
  * The one database interface of the relay. Two implementations speak the same PostgreSQL dialect:
- * the embedded PGlite (`embedded.ts`, the single-machine default) and a PostgreSQL server
- * (`postgres.ts`, for scale-out), so every query runs unchanged on both.
+ * the embedded database (`embedded.ts`, the single-machine default: a PostgreSQL server the
+ * process starts itself) and a PostgreSQL server of the operator's (`postgres.ts`, for
+ * scale-out). Both are `pg` pools, so every query runs unchanged on both.
  */
 
 /** Rows of a query. `bigint` columns arrive as JS numbers in both implementations. */

@@ -1,112 +1,79 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { PGlite, types } from "@electric-sql/pglite";
 import { AppError } from "../errors/index.ts";
-import { restrictToOwner } from "../lib/owner-only.ts";
-import type { Db, Queryable } from "./db.ts";
+import type { Db } from "./db.ts";
+import { startEmbeddedServer } from "./embedded-server.ts";
+import { openPostgres } from "./postgres.ts";
 
 /** Options of {@link openEmbedded}. */
 export interface EmbeddedOptions {
-  /** Directory for the database files; absent for an in-memory database (tests). */
-  dataDir?: string;
-  /** Starts from a snapshot made by {@link EmbeddedDb.snapshot} instead of an empty database. */
-  loadDataDir?: Blob;
+  /** The PostgreSQL data directory (`<data dir>/pgdata`), created on first open. */
+  pgdata: string;
+  /** The system user the server runs as when this process is root (default `postgres`). */
+  rootServerUser?: string;
+  /** Called when an idle pooled connection fails; the pool replaces it. */
+  onIdleError?: (error: Error) => void;
 }
-
-/** The embedded database, which can also snapshot itself. */
-export interface EmbeddedDb extends Db {
-  /** An uncompressed tarball of the whole database, loadable with `loadDataDir`. */
-  snapshot(): Promise<Blob>;
-}
-
-// Same JS types as the server implementation (see postgres.ts).
-const parsers = { [types.INT8]: (value: string) => Number(value) };
 
 /**
- * PostgreSQL's memory settings for one relay process's own small database, inside PGlite's WASM
- * memory: the defaults (128 MB of shared buffers, 4 MB per sort, 64 MB for maintenance) sized for a
- * server cost the embedded default ~120 MiB of idle RSS (docs/performance.md, start-up).
+ * Connections of one process: its pool, the delivery worker's LISTEN connection, and room for
+ * a look with psql. Each server connection is a process of a few MB, so the pool stays small;
+ * one process's database work is short statements.
  */
-const SMALL_MEMORY_PARAMS = [
-  "-c",
-  "shared_buffers=16MB",
-  "-c",
-  "work_mem=2MB",
-  "-c",
-  "maintenance_work_mem=16MB",
-];
+const POOL_SIZE = 5;
+const MAX_CONNECTIONS = POOL_SIZE + 1 + 2;
 
 /**
- * Opens the embedded PGlite database. PGlite is single-process: a lock file keeps a second
- * process off the same directory, where it would corrupt the data.
+ * Opens the embedded database: a PostgreSQL server of this process's own (embedded-server.ts)
+ * reached with the same `pg` pool as a server given by DATABASE_URL, over a unix socket in the
+ * data directory. One process per data directory: a lock file keeps a second one off it.
  */
 export async function openEmbedded({
-  dataDir,
-  loadDataDir,
-}: EmbeddedOptions = {}): Promise<EmbeddedDb> {
-  const locked = dataDir ? lockDataDir(dataDir) : () => {};
-  // PGlite writes its files with the process umask: tighten what an earlier run (or a directory
-  // made by someone else) left open, now and again when closing, after the files it created.
-  const tighten = () => {
-    if (!dataDir) return;
-    restrictToOwner(dirname(dataDir));
-    restrictToOwner(dataDir, { recursive: true });
-  };
-  const release = () => {
-    try {
-      tighten();
-    } finally {
-      locked();
-    }
-  };
-  tighten();
-  let pglite: PGlite;
+  pgdata,
+  rootServerUser,
+  onIdleError,
+}: EmbeddedOptions): Promise<Db> {
+  const unlock = lockDataDir(pgdata);
+  let server: Awaited<ReturnType<typeof startEmbeddedServer>>;
   try {
-    pglite = await PGlite.create({
-      ...(dataDir ? { dataDir } : {}),
-      ...(loadDataDir ? { loadDataDir } : {}),
-      parsers,
-      startParams: [...PGlite.defaultStartParams, ...SMALL_MEMORY_PARAMS],
+    server = await startEmbeddedServer({
+      pgdata,
+      maxConnections: MAX_CONNECTIONS,
+      ...(rootServerUser ? { rootServerUser } : {}),
     });
   } catch (error) {
-    release();
+    unlock();
     throw error;
   }
-
-  const wrap = (target: Pick<PGlite, "query" | "exec">): Queryable => ({
-    async query<Row>(sql: string, params?: unknown[]) {
-      const result = await target.query<Row>(sql, params);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-    },
-    async exec(sql: string) {
-      await target.exec(sql);
-    },
+  const db = openPostgres({
+    connectionString: server.url(),
+    poolSize: POOL_SIZE,
+    ...(onIdleError ? { onIdleError } : {}),
   });
-
   return {
+    ...db,
     kind: "embedded",
-    ...wrap(pglite),
-    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
-    snapshot: async () => await pglite.dumpDataDir("none"),
-    // PGlite is one process, so its own LISTEN reaches every listener there is.
-    listen: async (channel, onNotify) => await pglite.listen(channel, () => onNotify()),
     async close() {
       try {
-        await pglite.close();
+        await db.close();
       } finally {
-        release();
+        try {
+          await server.stop();
+        } finally {
+          unlock();
+        }
       }
     },
   };
 }
 
 /**
- * Takes `<dataDir>.lock` (beside the database files, which PGlite owns) for this process,
- * replacing a lock left by a dead process.
+ * Takes `<pgdata>.lock` for this process, replacing a lock left by a dead process (whose server,
+ * if still running, the start then stops).
  */
-function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
-  const path = `${dataDir}.lock`;
+function lockDataDir(pgdata: string): () => void {
+  mkdirSync(dirname(pgdata), { recursive: true, mode: 0o700 });
+  const path = `${pgdata}.lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
@@ -119,7 +86,7 @@ function lockDataDir(dataDir: string): () => void {
       if (holder && isAlive(holder)) {
         throw new AppError(
           "DATA_DIR_LOCKED",
-          `the embedded database in ${dataDir} is in use by process ${holder}; stop it, or use a PostgreSQL server (DATABASE_URL) to run several processes`,
+          `the embedded database in ${pgdata} is in use by process ${holder}; stop it, or use a PostgreSQL server (DATABASE_URL) to run several processes`,
         );
       }
       rmSync(path, { force: true });

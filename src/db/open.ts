@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Db } from "./db.ts";
+import { openEmbedded } from "./embedded.ts";
 import { openPostgres } from "./postgres.ts";
 
 /** What {@link openDatabase} needs from the configuration. */
@@ -21,7 +22,8 @@ export async function openDatabase(
       ...(onIdleError ? { onIdleError } : {}),
     });
   }
-  // PGlite (its WASM PostgreSQL) is loaded only by a process on the embedded database.
-  const { openEmbedded } = await import("./embedded.ts");
-  return await openEmbedded({ dataDir: join(settings.dataDir, "pgdata") });
+  return await openEmbedded({
+    pgdata: join(settings.dataDir, "pgdata"),
+    ...(onIdleError ? { onIdleError } : {}),
+  });
 }

@@ -52,6 +52,10 @@ export const errorCodes = {
     "The configuration (environment or flags) is invalid; the message lists every problem.",
   ADDRESS_IN_USE: "The HTTP server cannot listen: another process holds the address and port.",
   DATA_DIR_LOCKED: "Another process is using the embedded database in this data directory.",
+  EMBEDDED_DATABASE_AS_ROOT:
+    "The relay runs as root and the embedded PostgreSQL cannot run as its `postgres` user (missing, or unable to reach the data directory).",
+  EMBEDDED_DATABASE_FAILED:
+    "The embedded PostgreSQL server could not be created or started; the message says why.",
   DATABASE_NEWER_THAN_CODE: "The database has migrations this version of the relay does not know.",
   DATABASE_NOT_MIGRATED:
     "The database lacks migrations this relay needs; a command that only reads does not apply them: run `recording-relay migrate`.",

@@ -104,7 +104,7 @@ describe("restarting keeps the keys", () => {
   it("with the embedded data directory", async () => {
     const dataDir = join(dir, "pgdata");
     await restartCheck(async () => {
-      const db = await openEmbedded({ dataDir });
+      const db = await openEmbedded({ pgdata: dataDir });
       await migrate(db);
       return db;
     });

@@ -1,6 +1,7 @@
 /**
  * `<data dir>/serve.json`: where a `serve` on the embedded database says it listens, so admin
- * commands reach it through its HTTP API while it holds the database (PGlite is single-process).
+ * commands reach it through its HTTP API while it holds the database (the embedded server belongs
+ * to one process).
  * Owner-only, like everything in the data directory; removed when the server closes, and ignored
  * when the process it names is gone.
  */

@@ -5,7 +5,7 @@
  * database themselves again.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +14,8 @@ import { killAllRelays, runRelay, startRelay } from "../helpers/relay-process.ts
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "relay-cli-remote-"));
+  // Under root the embedded server runs as `postgres`, which must pass through to the data dirs.
+  await chmod(dir, 0o711);
 });
 after(async () => {
   killAllRelays();

@@ -1,6 +1,7 @@
 /** The `recording-relay` executable end to end: real processes, real databases, real HTTP. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,8 @@ import { killAllRelays, runRelay, startRelay } from "../helpers/relay-process.ts
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "relay-cli-"));
+  // Under root the embedded server runs as `postgres`, which must pass through to the data dirs.
+  await chmod(dir, 0o711);
 });
 after(async () => {
   // A failed assertion must not leave a server running and the test process waiting on it.
@@ -55,10 +58,22 @@ describe("serve on the embedded default", () => {
     assert.equal((await intruder.exited).code, 1);
     assert.match(intruder.output(), /in use by process/);
 
+    // Its PostgreSQL server is its child, and leaves with it.
+    const firstServer = postmasterPid(dataDir);
     assert.equal(await first.stop(), 0, "SIGTERM shuts down cleanly");
+    assert.equal(isRunning(firstServer), false, "SIGTERM stops the embedded server too");
+
+    // Killed without a chance to stop its server, the relay leaves it running; the next start
+    // on the data directory stops it and starts its own.
+    const killed = await startRelay(["--data-dir", dataDir]);
+    const orphan = postmasterPid(dataDir);
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    assert.ok(isRunning(orphan), "a SIGKILLed relay's server outlives it");
 
     const second = await startRelay(["--data-dir", dataDir]);
     try {
+      assert.equal(isRunning(orphan), false, "the next start stopped the leftover server");
       assert.ok(!second.output().includes(token), "a restart does not print the token again");
       const list = await fetch(`${second.url}/v2/workspaces`, {
         headers: { authorization: `Bearer ${token}` },
@@ -280,3 +295,22 @@ describe("setup from the command line", () => {
     assert.match(badProvider.output(), /provider must be one of s3, gcs, azure_blob/);
   });
 });
+
+/** The pid of the embedded server running on `dataDir`, from its postmaster.pid. */
+function postmasterPid(dataDir: string): number {
+  return Number(readFileSync(join(dataDir, "pgdata", "postmaster.pid"), "utf8").split("\n")[0]);
+}
+
+/** Whether `pid` is a live process (an exited one not yet reaped by its parent does not count). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}

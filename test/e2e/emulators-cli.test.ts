@@ -1,7 +1,7 @@
 /** `recording-relay emulators`: all three clouds up, each with a customer that trusts the relay. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { Agent } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -106,6 +106,8 @@ describe("recording-relay emulators", () => {
 
   it("prints the RELAY_* settings and the emulated AWS secret, writes them to a 0600 env file, and a relay started with `node --env-file` verifies all three destinations", async () => {
     const dir = await mkdtemp(join(tmpdir(), "relay-emulators-env-"));
+    // Under root the embedded server runs as `postgres`, which must pass through to the data dir.
+    await chmod(dir, 0o711);
     try {
       const dataDir = join(dir, "data");
       const cli = async (args: string[]) => {

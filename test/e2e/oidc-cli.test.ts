@@ -1,6 +1,6 @@
 /** The OIDC issuer through the real executable: startup, restarts, `keys`, and no key material out. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +14,8 @@ import { killAllRelays, runRelay, startRelay } from "../helpers/relay-process.ts
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "relay-oidc-cli-"));
+  // Under root the embedded server runs as `postgres`, which must pass through to the data dirs.
+  await chmod(dir, 0o711);
 });
 after(async () => {
   killAllRelays();
@@ -25,7 +27,7 @@ const kidsOf = async (url: string): Promise<string[]> => {
   assert.equal(response.status, 200);
   return ((await response.json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid).sort();
 };
-// PGlite starts slowly on a busy machine; the startup under test is not about speed.
+// A first start (initdb) is slow on a busy machine; the startup under test is not about speed.
 const STARTUP_TIMEOUT_MS = 90_000;
 const base64Key = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
 
@@ -92,7 +94,7 @@ describe("issuer on the embedded default", () => {
     // What must never have appeared: the master key and every private member of every key.
     const masterKey = Buffer.from(masterKeyText, "base64");
     const secrets = [masterKeyText, masterKey.toString("hex"), masterKey.toString("base64url")];
-    const db = await openEmbedded({ dataDir: join(dataDir, "pgdata") });
+    const db = await openEmbedded({ pgdata: join(dataDir, "pgdata") });
     try {
       await migrate(db);
       const { rows } = await db.query<{ kid: string; private_key_encrypted: Uint8Array }>(

@@ -1,11 +1,15 @@
 /**
- * Fresh, migrated databases for tests, of both kinds the relay runs on: the embedded PGlite and a
- * real PostgreSQL server (the throwaway one `npm test` starts; each test clones a template
- * database, which takes milliseconds instead of re-running migrations).
+ * Fresh, migrated databases for tests, of both kinds the relay runs on: the embedded server
+ * (one per test process, started by the relay's own code) and a PostgreSQL server (the
+ * throwaway one `npm test` starts). Each test clones a migrated template database, which takes
+ * milliseconds instead of re-running migrations.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
-import { openEmbedded } from "../../src/db/embedded.ts";
+import { type EmbeddedServer, startEmbeddedServer } from "../../src/db/embedded-server.ts";
 import { type Db, migrate, openPostgres } from "../../src/db/index.ts";
 
 /** The two database kinds every database-touching suite runs on. */
@@ -52,8 +56,16 @@ function withDatabase(url: string, database: string): string {
 export async function createServerDatabase(
   options: { migrated?: boolean } = {},
 ): Promise<{ url: string; drop: () => Promise<void> }> {
+  return await createDatabaseOn(serverUrl(), options);
+}
+
+/** A new database on the server of `adminUrl` (cloned from its template unless unmigrated). */
+async function createDatabaseOn(
+  adminUrl: string,
+  options: { migrated?: boolean } = {},
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `t_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: serverUrl() });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(
@@ -65,9 +77,9 @@ export async function createServerDatabase(
     await admin.end();
   }
   return {
-    url: withDatabase(serverUrl(), name),
+    url: withDatabase(adminUrl, name),
     async drop() {
-      const client = new pg.Client({ connectionString: serverUrl() });
+      const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       try {
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -78,29 +90,41 @@ export async function createServerDatabase(
   };
 }
 
-let migratedEmbedded: Promise<Blob> | undefined;
+let embeddedServer: Promise<EmbeddedServer> | undefined;
 
-/** A snapshot of a migrated embedded database: loading it is several times faster than initdb. */
-function migratedEmbeddedSnapshot(): Promise<Blob> {
-  migratedEmbedded ??= (async () => {
-    const db = await openEmbedded();
-    await migrate(db);
-    const snapshot = await db.snapshot();
-    await db.close();
-    return snapshot;
+/**
+ * This test process's embedded server, started on first use through the relay's own start-up
+ * code (initdb, socket in the data directory, as the `postgres` user under root) with its
+ * migrated template; stopped and removed when the process exits. Durability is off: its data
+ * dies with the test.
+ */
+function sharedEmbeddedServer(): Promise<EmbeddedServer> {
+  embeddedServer ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "relay-embedded-test-"));
+    const pgdata = join(dir, "pgdata");
+    const server = await startEmbeddedServer({ pgdata, maxConnections: 100, durable: false });
+    process.on("exit", () => {
+      // The relay code's own exit hook told the server to stop; wait for it before removing.
+      const deadline = Date.now() + 10_000;
+      while (existsSync(join(pgdata, "postmaster.pid")) && Date.now() < deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await prepareTemplateDatabase(server.url());
+    return server;
   })();
-  return migratedEmbedded;
+  return embeddedServer;
 }
 
 /** Opens a fresh migrated database of `kind`; `close()` also drops it. */
 export async function openTestDatabase(kind: DatabaseKind): Promise<Db> {
-  if (kind === "embedded") {
-    return await openEmbedded({ loadDataDir: await migratedEmbeddedSnapshot() });
-  }
-  const { url, drop } = await createServerDatabase();
+  const adminUrl = kind === "embedded" ? (await sharedEmbeddedServer()).url() : serverUrl();
+  const { url, drop } = await createDatabaseOn(adminUrl);
   const db = openPostgres({ connectionString: url, poolSize: 5 });
   return {
     ...db,
+    kind,
     async close() {
       await db.close();
       await drop();
