@@ -15,7 +15,7 @@ import {
   recordAttempt,
 } from "./outbox.ts";
 import { nextEventAttempt } from "./schedule.ts";
-import { signingSecrets } from "./secrets.ts";
+import { openSigningSecrets, signingSecrets } from "./secrets.ts";
 import { signatureHeaders } from "./signing.ts";
 import {
   callbackUrlRefusal,
@@ -143,11 +143,15 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
     const url = event.payload.webhook_url;
     const refusal = callbackUrlRefusal(url, policy);
     if (refusal) return { status: null, responseExcerpt: null, error: refusal };
-    const secrets = await signingSecrets(deps.db, {
-      workspaceId: event.workspaceId,
-      masterKey: deps.masterKey,
-      nowMs: deps.clock.now(),
-    });
+    // Read with the claim; a workspace without a current secret yet gets one here.
+    const secrets =
+      event.sealedSecrets.length > 0
+        ? openSigningSecrets(deps.masterKey, event.workspaceId, event.sealedSecrets)
+        : await signingSecrets(deps.db, {
+            workspaceId: event.workspaceId,
+            masterKey: deps.masterKey,
+            nowMs: deps.clock.now(),
+          });
     const body = bodyOf(event.payload);
     const headers = {
       "content-type": "application/json",
@@ -214,7 +218,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
           break;
       }
     }
-    await deps.db.transaction((tx) => recordAttempt(tx, event.id, record, outcome));
+    await recordAttempt(deps.db, event.id, record, outcome);
     try {
       deps.observeAttempt?.({
         outcome: outcome.kind,

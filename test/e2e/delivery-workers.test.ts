@@ -97,14 +97,29 @@ describe("two worker processes on one PostgreSQL", () => {
        FROM deliveries WHERE state = 'succeeded'`,
     );
     assert.deepEqual(deliveries[0], { n: RECORDINGS, attempts: RECORDINGS, workers: 2 });
-    const s3Completions = rig.emulators.aws
+    // Every recording fits one part: one PutObject each, no multipart upload; and nothing is
+    // looked for at the key first (a first attempt: nothing of the relay's can be there).
+    const s3Keys = new Set(expected.filter((r) => r.provider === "s3").map((r) => r.key));
+    const s3Log = rig.emulators.aws
       .requests()
-      .filter((r) => r.operation === "CompleteMultipartUpload");
-    assert.equal(s3Completions.length, expected.filter((r) => r.provider === "s3").length);
+      .filter((r) => r.service === "s3" && s3Keys.has(r.key ?? ""));
     assert.equal(
-      rig.emulators.azure.stats().operations.PutBlockList ?? 0,
+      s3Log.filter((r) => r.operation === "PutObject" && r.status === 200).length,
+      expected.filter((r) => r.provider === "s3").length,
+    );
+    assert.deepEqual(
+      s3Log.filter((r) => r.operation !== "PutObject").map((r) => r.operation),
+      [],
+    );
+    // Azure: one Put Blob each (no blocks, no Get Properties (a HEAD: GetBlob here) before or after).
+    const azureOperations = rig.emulators.azure.stats().operations;
+    assert.equal(
+      azureOperations.PutBlob ?? 0,
       expected.filter((r) => r.provider === "azure_blob").length,
     );
+    for (const operation of ["PutBlock", "PutBlockList", "GetBlob"]) {
+      assert.equal(azureOperations[operation] ?? 0, 0, operation);
+    }
     // GCS: a resumable upload ends with the one chunk PUT answered 200/201 (308 means "go on").
     const gcsUploadPath = `/upload/storage/v1/b/${encodeURIComponent(rig.emulators.destinations.gcs.bucket_name)}/o`;
     const gcsFinalized = rig.emulators.gcp.requests.filter(
