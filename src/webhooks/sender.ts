@@ -136,6 +136,8 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
   const stopController = new AbortController();
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
+  /** A wake came since the last claim (a new event may be due). */
+  let woken = false;
 
   async function post(
     event: ClaimedEvent,
@@ -243,13 +245,17 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
 
   async function run(): Promise<void> {
     while (!stopController.signal.aborted) {
+      woken = false;
       let attempted = 0;
       try {
         attempted = await runOnce();
       } catch (error) {
         deps.onError?.(error);
       }
-      if (attempted === 0 && !stopController.signal.aborted) {
+      // A full batch may have left more due: look again at once. Otherwise what was due was
+      // taken, so wait for the poll or a wake (one that came while sending counts): an immediate
+      // second look would find nothing, one wasted statement per event as they trickle in.
+      if (attempted < batchSize && !woken && !stopController.signal.aborted) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pollIntervalMs);
           wakeUp = () => {
@@ -268,6 +274,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
       loop ??= run();
     },
     wake() {
+      woken = true;
       wakeUp?.();
     },
     async stop() {

@@ -120,13 +120,22 @@ describe("two worker processes on one PostgreSQL", () => {
     for (const operation of ["PutBlock", "PutBlockList", "GetBlob"]) {
       assert.equal(azureOperations[operation] ?? 0, 0, operation);
     }
-    // GCS: a resumable upload ends with the one chunk PUT answered 200/201 (308 means "go on").
-    const gcsUploadPath = `/upload/storage/v1/b/${encodeURIComponent(rig.emulators.destinations.gcs.bucket_name)}/o`;
-    const gcsFinalized = rig.emulators.gcp.requests.filter(
-      (r) =>
-        r.method === "PUT" && r.path === gcsUploadPath && (r.status === 200 || r.status === 201),
+    // GCS: one multipart POST each (metadata and bytes), no resumable session (its chunk PUTs),
+    // and no GET of the object's metadata first.
+    const gcsBucket = encodeURIComponent(rig.emulators.destinations.gcs.bucket_name);
+    const gcsUploadPath = `/upload/storage/v1/b/${gcsBucket}/o`;
+    const gcsLog = rig.emulators.gcp.requests;
+    assert.equal(
+      gcsLog.filter((r) => r.method === "POST" && r.path === gcsUploadPath && r.status === 200)
+        .length,
+      expected.filter((r) => r.provider === "gcs").length,
     );
-    assert.equal(gcsFinalized.length, expected.filter((r) => r.provider === "gcs").length);
+    assert.equal(gcsLog.filter((r) => r.method === "PUT").length, 0);
+    assert.equal(
+      gcsLog.filter((r) => r.method === "GET" && r.path.startsWith(`/storage/v1/b/${gcsBucket}/o/`))
+        .length,
+      0,
+    );
     // And each recording told exactly once.
     await receiver.waitFor((events) => events.length === RECORDINGS);
     const told = new Set(receiver.events.map((e) => e.body.properties.recording_id));

@@ -60,6 +60,35 @@ export type AzureDestinationInputs = AdapterInputs<
 /** Codes after which a new token may succeed where the cached one failed. */
 const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed"]);
 
+/**
+ * The container clients of each (cached) credential, by container URL and retry settings. A
+ * destination is built per delivery, and a new ContainerClient builds the whole storage pipeline:
+ * sharing it while the credential lives saves that on every delivery. A credential the cloud
+ * refused is replaced in the credential cache, so its clients go with it (the map is keyed weakly
+ * by the credential).
+ */
+const containerClients = new WeakMap<TokenCredential, Map<string, ContainerClient>>();
+
+function containerClientFor(
+  containerUrl: string,
+  credential: TokenCredential,
+  pipelineOptions: StoragePipelineOptions,
+): ContainerClient {
+  let clients = containerClients.get(credential);
+  if (!clients) {
+    clients = new Map();
+    containerClients.set(credential, clients);
+  }
+  // The retry and timeout settings are part of the pipeline (the endpoint is in the URL).
+  const key = `${containerUrl}\n${JSON.stringify(pipelineOptions.retryOptions)}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = new ContainerClient(containerUrl, credential, pipelineOptions);
+    clients.set(key, client);
+  }
+  return client;
+}
+
 /** Builds the Azure Blob destination. */
 export function createAzureBlobDestination(
   inputs: AzureDestinationInputs,
@@ -76,7 +105,7 @@ export function createAzureBlobDestination(
     },
     ...agentOptionsOf(settings, settings.azure.blobEndpointTemplate),
   };
-  let container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+  let container = containerClientFor(containerUrl, inputs.credential.get(), pipelineOptions);
   const where = (key: string) => `${destination.storage_account}/${destination.container}/${key}`;
 
   const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
@@ -135,7 +164,7 @@ export function createAzureBlobDestination(
       refresh: () => {
         // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
         inputs.credential.reset();
-        container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+        container = containerClientFor(containerUrl, inputs.credential.get(), pipelineOptions);
       },
     });
 
@@ -145,7 +174,7 @@ export function createAzureBlobDestination(
     async checkIdentity(signal) {
       // A live check: a fresh exchange, whose credential replaces the workspace's cached one.
       inputs.credential.reset();
-      container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+      container = containerClientFor(containerUrl, inputs.credential.get(), pipelineOptions);
       try {
         await inputs.credential.get().getToken(STORAGE_SCOPE, { abortSignal: signal });
       } catch (error) {
