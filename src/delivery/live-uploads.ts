@@ -155,7 +155,7 @@ export class LiveUploads {
   }
 
   /**
-   * Records the upload's handle as soon as the cloud has one (S3 at open, others at their first
+   * Records the upload's handle as soon as the cloud has one (from the write that fills the first
    * part), so that a crash from then on leaves it for the next attempt to abort.
    */
   async #saveHandle(live: Live, upload: Upload): Promise<void> {

@@ -133,7 +133,11 @@ export interface UploadHandle {
 
 /** One upload in progress at a fixed key. */
 export interface Upload {
-  /** Set once the cloud has an upload in progress (after the first part is sent for S3/GCS). */
+  /**
+   * Set once the cloud has an upload in progress: from the write that fills the first part. An
+   * object that ends within its first part goes up in one request at `complete` and never has one
+   * (nothing a crash could leave behind).
+   */
   readonly handle: UploadHandle | undefined;
   /** Bytes accepted so far (buffered or sent). */
   readonly bytesWritten: number;
