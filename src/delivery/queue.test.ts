@@ -133,7 +133,16 @@ for (const kind of ["embedded", "postgres"] as const) {
       ] as const) {
         assert.equal(await finishAttempt(db, stale, outcome, later.nowMs), false, outcome.kind);
       }
+      // Nor can it record the delivery as done (the one-statement end is fenced by the token too).
+      const before = await findRecording(db, recording.id);
+      assert.ok(before);
+      assert.equal(
+        await recordDelivered(db, stale, before, { reusedExisting: false, ...later, retention }),
+        false,
+      );
       assert.deepEqual(await row(deliveryId), running);
+      assert.deepEqual(await findRecording(db, recording.id), before);
+      assert.equal(await eventCount(recording.id, "application.recording_ready"), 0);
 
       // "b" finishes; the stale attempt then tries to record its own outcome: refused.
       const found = await findRecording(db, recording.id);
