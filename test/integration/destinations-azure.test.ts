@@ -314,9 +314,16 @@ describe("Azure Blob small blobs", () => {
         workspaceId,
       });
       const data = testBytes(8 * MiB, 5);
-      const upload = await destination.openUpload("tavus/single/2.mp4", { signal: testSignal() });
+      let blocksAtHandle: number | undefined;
+      const upload = await destination.openUpload("tavus/single/2.mp4", {
+        signal: testSignal(),
+        onHandle: async () => {
+          blocksAtHandle = rig.azure.stats().operations.PutBlock ?? 0;
+        },
+      });
       await upload.write(data, testSignal());
       assert.ok(upload.handle, "a full first block is staged: the upload has a handle");
+      assert.equal(blocksAtHandle, 0, "reported before the first block is sent");
       await upload.complete(testSignal());
       assert.equal(rig.azure.stats().operations.PutBlockList, 1);
       assert.deepEqual(await rig.stored("tavus/single/2.mp4"), {

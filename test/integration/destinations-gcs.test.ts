@@ -216,9 +216,16 @@ describe("GCS faults", () => {
       const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
         workspaceId,
       });
-      const upload = await destination.openUpload("tavus/cancel/1", { signal: testSignal() });
+      let putsAtHandle: number | undefined;
+      const upload = await destination.openUpload("tavus/cancel/1", {
+        signal: testSignal(),
+        onHandle: async () => {
+          putsAtHandle = rig.gcp.requests.filter((r) => r.method === "PUT").length;
+        },
+      });
       // Past the first 8 MiB chunk: a resumable session holds the bytes.
       await upload.write(testBytes(9 * MiB, 5), testSignal());
+      assert.equal(putsAtHandle, 0, "the session is reported before its first chunk is sent");
       const handle = upload.handle;
       assert.ok(handle, "the session exists once the first chunk was sent");
       rig.gcp.setFaults({ errorRate: 1, errorStatuses: [503], apis: ["gcs"] });

@@ -308,11 +308,23 @@ describe("S3 small objects", () => {
         workspaceId,
       });
       const data = testBytes(8 * MiB, 5);
-      const upload = await destination.openUpload("tavus/single/2.mp4", { signal: testSignal() });
+      const s3Operations = () =>
+        rig.aws
+          .requests()
+          .filter((r) => r.service === "s3")
+          .map((r) => r.operation);
+      let atHandle: string[] | undefined;
+      const upload = await destination.openUpload("tavus/single/2.mp4", {
+        signal: testSignal(),
+        onHandle: async () => {
+          atHandle = s3Operations();
+        },
+      });
       const handle = () => upload.handle;
       assert.equal(handle(), undefined, "no request before the first part is full");
       await upload.write(data, testSignal());
       assert.equal(handle()?.provider, "s3");
+      assert.deepEqual(atHandle, ["CreateMultipartUpload"], "reported before any part is sent");
       await upload.complete(testSignal());
       assert.deepEqual(
         rig.aws

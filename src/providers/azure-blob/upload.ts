@@ -345,8 +345,12 @@ export function createAzureBlobDestination(
         return writer.bytesWritten;
       },
       async write(chunk, signal) {
-        // This write fills the first block, so it is not the last: blocks will be staged.
-        if (writer.bytesWritten + chunk.length >= firstBlockBytes) staging = true;
+        // This write fills the first block, so it is not the last: blocks will be staged,
+        // recorded before the first one is sent.
+        if (!staging && writer.bytesWritten + chunk.length >= firstBlockBytes) {
+          staging = true;
+          await options.onHandle?.(handle);
+        }
         await writer.write(chunk, signal);
       },
       async complete(signal) {

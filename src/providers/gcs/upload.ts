@@ -317,8 +317,11 @@ export function createGcsDestination(
         if (!location) {
           throw new Error("GCS answered the resumable initiation without a Location");
         }
-        handle = { provider: "gcs", key, sessionUri: location };
-        return handle;
+        const started: GcsUploadHandle = { provider: "gcs", key, sessionUri: location };
+        handle = started;
+        // Recorded before any chunk is sent: a crash from here on leaves it for cleanup.
+        await options.onHandle?.(started);
+        return started;
       })();
       return initiating;
     };

@@ -260,12 +260,15 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
             { abortSignal: signal },
           ),
         `could not write s3://${bucket}/${key} at CreateMultipartUpload`,
-      ).then((created) => {
+      ).then(async (created) => {
         if (!created.UploadId) {
           throw new Error("S3 answered CreateMultipartUpload without an UploadId");
         }
-        handle = { provider: "s3", key, uploadId: created.UploadId };
-        return handle;
+        const started: S3UploadHandle = { provider: "s3", key, uploadId: created.UploadId };
+        handle = started;
+        // Recorded before any part is sent: a crash from here on leaves it for cleanup.
+        await options.onHandle?.(started);
+        return started;
       });
       return creating;
     };
