@@ -64,6 +64,24 @@ const modules: Module[] = [
     ],
   },
   {
+    name: "delivered outcome fence",
+    file: "src/delivery/outcome.ts",
+    tests: ["src/delivery/queue.test.ts", "test/e2e/delivery-stale-worker.test.ts"],
+    mutants: [
+      {
+        name: "delivered end not fenced by the lease token",
+        find: "WHERE id = $1 AND lease_token = $2 AND state = 'running'\n       RETURNING id),",
+        replace:
+          "WHERE id = $1 AND $2::uuid IS NOT NULL AND state = 'running'\n       RETURNING id),",
+      },
+      {
+        name: "recording marked delivered even when the fence refused",
+        find: "WHERE id = $6 AND EXISTS (SELECT 1 FROM finished)",
+        replace: "WHERE id = $6",
+      },
+    ],
+  },
+  {
     name: "ingest offsets",
     file: "src/recordings/store.ts",
     tests: ["test/e2e/recordings.test.ts"],

@@ -1,7 +1,8 @@
 /**
  * One delivery attempt by a worker: clean up what a dead attempt left, count an object already in
- * place with the same size and checksums as delivered (idempotence), otherwise upload the staged
- * copy afresh under the same key; then record the outcome, or schedule the retry.
+ * place with the same size and checksums as delivered (idempotence: looked for unless this is the
+ * recording's very first attempt), otherwise upload the staged copy afresh under the same key;
+ * then record the outcome, or schedule the retry.
  */
 import type { Db } from "../db/index.ts";
 import {
@@ -240,7 +241,14 @@ async function deliver(
   if (recording.liveUploadHandle) {
     await setLiveUploadHandle(deps.db, recording.id, null);
   }
-  if (await alreadyDelivered(deps, destination, recording, signal)) return { reusedExisting: true };
+  // An object at the key can only be the relay's from an earlier attempt (or delivery) of this
+  // recording; on the very first attempt there is none, and the check would cost a request to
+  // the cloud (HEAD / Get Properties / GET metadata) on every delivery. What was at the key
+  // before the relay ever wrote there is overwritten, as it would be after a mismatch.
+  const mayBeThere = !delivery.firstAttemptEver || recording.liveUploadHandle !== null;
+  if (mayBeThere && (await alreadyDelivered(deps, destination, recording, signal))) {
+    return { reusedExisting: true };
+  }
   await uploadStream(
     destination,
     recording.key,

@@ -8,7 +8,7 @@
  * It is an optimisation only: the first failure abandons the live upload, and the delivery then
  * runs like any other, as a fresh upload from staging under the same key.
  */
-import { isDestinationError, type Upload } from "../destinations/index.ts";
+import { isDestinationError, type Upload, type UploadHandle } from "../destinations/index.ts";
 import type { CreateDestination } from "../providers/factory.ts";
 import type { Recording } from "../recordings/store.ts";
 import { setLiveUploadHandle } from "../recordings/store.ts";
@@ -134,7 +134,11 @@ export class LiveUploads {
         const destination = this.#deps.createDestination(recording.storage, {
           workspaceId: recording.workspaceId,
         });
-        live.upload = await destination.openUpload(recording.key, { signal });
+        live.upload = await destination.openUpload(recording.key, {
+          signal,
+          // Recorded before the first part is sent (the adapter waits for it).
+          onHandle: (handle) => this.#recordHandle(live, handle),
+        });
       }
       const upload = live.upload;
       await this.#saveHandle(live, upload);
@@ -155,12 +159,17 @@ export class LiveUploads {
   }
 
   /**
-   * Records the upload's handle as soon as the cloud has one (S3 at open, others at their first
-   * part), so that a crash from then on leaves it for the next attempt to abort.
+   * Records the upload's handle as soon as the cloud has one (the adapter reports it before the
+   * first part is sent; looked at again after each write), so that a crash from then on leaves it
+   * for the next attempt to abort.
    */
   async #saveHandle(live: Live, upload: Upload): Promise<void> {
-    if (live.handleSaved || !upload.handle) return;
-    await setLiveUploadHandle(this.#deps.db, live.recordingId, upload.handle);
+    if (upload.handle) await this.#recordHandle(live, upload.handle);
+  }
+
+  async #recordHandle(live: Live, handle: UploadHandle): Promise<void> {
+    if (live.handleSaved) return;
+    await setLiveUploadHandle(this.#deps.db, live.recordingId, handle);
     live.handleSaved = true;
   }
 

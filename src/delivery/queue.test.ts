@@ -98,6 +98,7 @@ for (const kind of ["embedded", "postgres"] as const) {
       const stale = await claimDelivery(db, { workerId: "a", nowMs: t0, leaseMs: LEASE_MS });
       assert.equal(stale?.id, deliveryId);
       assert.equal(stale.attempt, 1);
+      assert.equal(stale.firstAttemptEver, true, "nothing of the relay's can be at the key yet");
       // Held: nobody else claims it before the lease lapses.
       assert.equal(
         await claimDelivery(db, { workerId: "b", nowMs: t0 + LEASE_MS - 1, leaseMs: LEASE_MS }),
@@ -115,6 +116,7 @@ for (const kind of ["embedded", "postgres"] as const) {
       });
       assert.equal(current?.id, deliveryId);
       assert.equal(current.attempt, 2);
+      assert.equal(current.firstAttemptEver, false, "the stale attempt may have uploaded");
       assert.notEqual(current.leaseToken, stale.leaseToken);
       assert.deepEqual(current.leftoverUpload, { provider: "s3", key: "k", uploadId: "u-stale" });
 
@@ -131,7 +133,16 @@ for (const kind of ["embedded", "postgres"] as const) {
       ] as const) {
         assert.equal(await finishAttempt(db, stale, outcome, later.nowMs), false, outcome.kind);
       }
+      // Nor can it record the delivery as done (the one-statement end is fenced by the token too).
+      const before = await findRecording(db, recording.id);
+      assert.ok(before);
+      assert.equal(
+        await recordDelivered(db, stale, before, { reusedExisting: false, ...later, retention }),
+        false,
+      );
       assert.deepEqual(await row(deliveryId), running);
+      assert.deepEqual(await findRecording(db, recording.id), before);
+      assert.equal(await eventCount(recording.id, "application.recording_ready"), 0);
 
       // "b" finishes; the stale attempt then tries to record its own outcome: refused.
       const found = await findRecording(db, recording.id);
@@ -146,6 +157,17 @@ for (const kind of ["embedded", "postgres"] as const) {
       const finished = await row(deliveryId);
       assert.equal(finished?.state, "succeeded");
       const delivered = await findRecording(db, recording.id);
+      assert.equal(delivered?.state, "delivered");
+      assert.equal(delivered.retainedUntil?.getTime(), t0 + LEASE_MS + 200 + retention.deliveredMs);
+      // The one statement read the conversation's callback URL into the envelope.
+      const { rows: ready } = await db.query<{ payload: { webhook_url: string } }>(
+        "SELECT payload FROM events WHERE recording_id = $1",
+        [recording.id],
+      );
+      assert.deepEqual(
+        ready.map((event) => event.payload.webhook_url),
+        ["https://hooks.example.com/r"],
+      );
       assert.equal(
         await recordDelivered(db, stale, found, {
           reusedExisting: true,
@@ -177,6 +199,33 @@ for (const kind of ["embedded", "postgres"] as const) {
       assert.deepEqual(await findRecording(db, recording.id), delivered);
       assert.equal(await eventCount(recording.id, "application.recording_ready"), 1);
       assert.equal(await eventCount(recording.id, "application.recording_copy_failed"), 0);
+    });
+
+    it("only a recording's very first attempt is marked first: not a retry, not a redelivery", async () => {
+      const t0 = Date.UTC(2030, 1, 1);
+      const recording = await completedRecording(t0);
+      const claim = (nowMs: number) =>
+        claimDelivery(db, { workerId: "w", nowMs, leaseMs: LEASE_MS });
+      assert.ok(await enqueueDelivery(db, { ...recording, recordingId: recording.id, nowMs: t0 }));
+      const first = await claim(t0);
+      assert.equal(first?.firstAttemptEver, true);
+      await finishAttempt(
+        db,
+        first,
+        { kind: "retry", runAtMs: t0 + 1, errorCode: "X", errorMessage: "x" },
+        t0,
+      );
+      const retried = await claim(t0 + 1);
+      assert.equal(retried?.attempt, 2);
+      assert.equal(retried.firstAttemptEver, false);
+      await finishAttempt(db, retried, { kind: "succeeded", reusedExisting: false }, t0 + 2);
+      // A second delivery of the same recording (a redelivery): its first attempt is not the first.
+      assert.ok(
+        await enqueueDelivery(db, { ...recording, recordingId: recording.id, nowMs: t0 + 3 }),
+      );
+      const redelivery = await claim(t0 + 3);
+      assert.equal(redelivery?.attempt, 1);
+      assert.equal(redelivery.firstAttemptEver, false);
     });
   });
 }

@@ -25,6 +25,11 @@ export interface ClaimedDelivery {
   createdAt: Date;
   /** An upload the previous attempt left in progress (it crashed or lost its lease). */
   leftoverUpload: UploadHandle | null;
+  /**
+   * No attempt at this recording ran before this one: the first attempt of its first delivery,
+   * so nothing the relay wrote can be at the key yet (the check for an intact object is skipped).
+   */
+  firstAttemptEver: boolean;
 }
 
 interface ClaimRow {
@@ -34,6 +39,7 @@ interface ClaimRow {
   attempts: number;
   created_at: Date;
   upload_handle: UploadHandle | null;
+  first_attempt_ever: boolean;
 }
 
 /** Wakes the workers listening on {@link DELIVERY_CHANNEL} (delivered when `tx` commits). */
@@ -121,6 +127,8 @@ export async function insertClaimedDelivery(
     leaseToken,
     createdAt: now,
     leftoverUpload: null,
+    // The live upload's own attempt; a worker taking it over claims it afresh (attempt 2).
+    firstAttemptEver: false,
   };
 }
 
@@ -142,7 +150,11 @@ export async function claimDelivery(
        WHERE (state = 'queued' AND run_at <= $4) OR (state = 'running' AND lease_expires_at <= $4)
        ORDER BY run_at, id LIMIT 1
        FOR UPDATE SKIP LOCKED)
-     RETURNING id, recording_id, workspace_id, attempts, created_at, upload_handle`,
+     RETURNING id, recording_id, workspace_id, attempts, created_at, upload_handle,
+       attempts = 1 AND NOT EXISTS (
+         SELECT 1 FROM deliveries other
+         WHERE other.recording_id = deliveries.recording_id AND other.id <> deliveries.id
+       ) AS first_attempt_ever`,
     [options.workerId, leaseToken, new Date(options.nowMs + options.leaseMs), now],
   );
   const row = rows[0];
@@ -155,6 +167,7 @@ export async function claimDelivery(
     leaseToken,
     createdAt: row.created_at,
     leftoverUpload: row.upload_handle,
+    firstAttemptEver: row.first_attempt_ever === true,
   };
 }
 

@@ -133,7 +133,11 @@ export interface UploadHandle {
 
 /** One upload in progress at a fixed key. */
 export interface Upload {
-  /** Set once the cloud has an upload in progress (after the first part is sent for S3/GCS). */
+  /**
+   * Set once the cloud has an upload in progress: from the write that fills the first part. An
+   * object that ends within its first part goes up in one request at `complete` and never has one
+   * (nothing a crash could leave behind).
+   */
   readonly handle: UploadHandle | undefined;
   /** Bytes accepted so far (buffered or sent). */
   readonly bytesWritten: number;
@@ -160,6 +164,12 @@ export interface OpenUploadOptions {
   /** Defaults to `video/mp4` (recordings are MP4 whatever the key's extension). */
   contentType?: string;
   signal: AbortSignal;
+  /**
+   * Called once, as soon as the cloud has an upload in progress and before any part is sent to
+   * it (persist the handle for crash cleanup); a rejection fails the write that started it. An
+   * object that ends within its first part never calls it.
+   */
+  onHandle?: (handle: UploadHandle) => Promise<void>;
 }
 
 /** The identity steps of the path, as `verify` reports them. */
@@ -226,17 +236,18 @@ export async function uploadStream(
   destination: Destination,
   key: string,
   source: Readable | AsyncIterable<Uint8Array>,
-  options: OpenUploadOptions & {
-    /** Called once, as soon as the cloud has an upload in progress (persist it for crash cleanup). */
-    onHandle?: (handle: UploadHandle) => Promise<void>;
-  },
+  options: OpenUploadOptions,
 ): Promise<UploadResult> {
-  const upload = await destination.openUpload(key, options);
   let handleSeen = false;
-  const reportHandle = async () => {
-    if (handleSeen || !upload.handle || !options.onHandle) return;
+  const onHandle = async (handle: UploadHandle) => {
+    if (handleSeen || !options.onHandle) return;
     handleSeen = true;
-    await options.onHandle(upload.handle);
+    await options.onHandle(handle);
+  };
+  const upload = await destination.openUpload(key, { ...options, onHandle });
+  // The adapters report their handle before the first part; this also covers one that did not.
+  const reportHandle = async () => {
+    if (upload.handle) await onHandle(upload.handle);
   };
   try {
     await reportHandle();

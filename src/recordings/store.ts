@@ -1,9 +1,11 @@
 /**
- * Recordings in the database: the only module with SQL on `recordings`. `bytes_received` is the
- * truth about what arrived: staged bytes past it are a torn append and never delivered. Appends
- * are serialised per recording by a lease (`append_token`), so several API processes may take a
- * producer's retries. The state changes of delivery (delivered, failed, purged, reopened) are
- * here too; their callers run them in the transaction that fences them (see src/delivery).
+ * Recordings in the database: the module with SQL on `recordings` (one exception below).
+ * `bytes_received` is the truth about what arrived: staged bytes past it are a torn append and
+ * never delivered. Appends are serialised per recording by a lease (`append_token`), so several API processes may take a
+ * producer's retries. The state changes of delivery (failed, purged, reopened) are here too;
+ * their callers run them in the transaction that fences them (see src/delivery). The one
+ * exception is `delivered`: it is written by the single fenced statement that ends a delivery
+ * (`recordDelivered`, src/delivery/outcome.ts), one round trip instead of a transaction.
  */
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/index.ts";
@@ -336,25 +338,9 @@ export async function markComplete(
 }
 
 /**
- * Marks a recording delivered, kept staged until `retainedUntil`. Unconditional: the caller runs
- * it in the transaction where the attempt's outcome was recorded under its lease token.
- */
-export async function markDelivered(
-  tx: Queryable,
-  id: string,
-  values: { nowMs: number; retainedUntil: Date },
-): Promise<void> {
-  await tx.query(
-    `UPDATE recordings SET state = 'delivered', delivered_at = $2, retained_until = $3,
-       live_upload_handle = NULL
-     WHERE id = $1`,
-    [id, new Date(values.nowMs), values.retainedUntil],
-  );
-}
-
-/**
- * Marks a recording failed, kept staged until `retainedUntil` (for a redelivery). Unconditional,
- * like {@link markDelivered}: fenced by the caller's transaction.
+ * Marks a recording failed, kept staged until `retainedUntil` (for a redelivery). Unconditional:
+ * fenced by the caller's transaction. (Delivered is written by `recordDelivered` in
+ * src/delivery/outcome.ts, in the one fenced statement that ends a delivery.)
  */
 export async function markFailed(tx: Queryable, id: string, retainedUntil: Date): Promise<void> {
   await tx.query(

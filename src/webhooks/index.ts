@@ -12,6 +12,7 @@ export {
   type LoggedEvent,
   listEvents,
   pendingEventCount,
+  pendingEventOf,
   resendEvent,
 } from "./outbox.ts";
 export { RETRY_SCHEDULE_MS } from "./schedule.ts";

@@ -63,6 +63,28 @@ function eventIdOf(input: EnqueueEventInput): string {
 }
 
 /**
+ * The id and envelope of an event about to be enqueued, with `webhook_url` still empty: for a
+ * statement that reads the conversation's callback URL itself and stores the envelope with it
+ * (`jsonb_set` of `{webhook_url}`), as {@link enqueueEvent} does in two.
+ */
+export function pendingEventOf(input: EnqueueEventInput): {
+  id: string;
+  type: EventType;
+  payload: EventEnvelope;
+} {
+  return {
+    id: eventIdOf(input),
+    type: input.type,
+    payload: envelope<EventType>(input.type, {
+      conversationId: input.conversationId,
+      webhookUrl: "",
+      at: new Date(input.nowMs),
+      properties: input.properties,
+    }),
+  };
+}
+
+/**
  * Enqueues an event inside the caller's transaction `tx` (the delivery engine's, so the event
  * commits or rolls back with the recording's new state). Idempotent; see {@link EnqueueEventInput}.
  * The callback URL is the conversation's, read now and frozen in the envelope's `webhook_url`.
@@ -175,6 +197,12 @@ export interface ClaimedEvent {
   payload: EventEnvelope;
   /** The number of this attempt (1-based), reserved by the claim. */
   attempt: number;
+  /**
+   * The workspace's webhook secrets that sign now, sealed, read by the claim itself (one round
+   * trip per batch instead of one more per event): current first, then those in their overlap.
+   * Empty when the workspace has no current secret yet (the sender then makes one).
+   */
+  sealedSecrets: { id: string; sealed: Uint8Array }[];
 }
 
 /**
@@ -191,21 +219,40 @@ export async function claimDueEvents(
     workspace_id: string;
     payload: EventEnvelope;
     attempts: number;
+    secrets: { id: string; sealed: string; current: boolean }[] | null;
   }>(
-    `UPDATE events SET attempts = attempts + 1, next_attempt_at = $3
-     WHERE id IN (
-       SELECT id FROM events WHERE state = 'pending' AND next_attempt_at <= $1
-       ORDER BY next_attempt_at, id LIMIT $2
-       FOR UPDATE SKIP LOCKED)
-     RETURNING id, workspace_id, payload, attempts`,
+    `WITH claimed AS (
+       UPDATE events SET attempts = attempts + 1, next_attempt_at = $3
+       WHERE id IN (
+         SELECT id FROM events WHERE state = 'pending' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at, id LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       RETURNING id, workspace_id, payload, attempts)
+     SELECT c.id, c.workspace_id, c.payload, c.attempts,
+       (SELECT json_agg(json_build_object('id', s.id, 'sealed', encode(s.secret_encrypted, 'base64'),
+            'current', s.expires_at IS NULL)
+          ORDER BY s.expires_at IS NULL DESC, s.created_at DESC)
+        FROM webhook_secrets s
+        WHERE s.workspace_id = c.workspace_id AND (s.expires_at IS NULL OR s.expires_at > $1)
+       ) AS secrets
+     FROM claimed c`,
     [new Date(options.nowMs), options.limit, new Date(options.nowMs + options.leaseMs)],
   );
-  return rows.map((row) => ({
-    id: row.id,
-    workspaceId: row.workspace_id,
-    payload: row.payload,
-    attempt: Number(row.attempts),
-  }));
+  return rows.map((row) => {
+    const secrets = row.secrets ?? [];
+    return {
+      id: row.id,
+      workspaceId: row.workspace_id,
+      payload: row.payload,
+      attempt: Number(row.attempts),
+      sealedSecrets: secrets.some((secret) => secret.current)
+        ? secrets.map((secret) => ({
+            id: secret.id,
+            sealed: Buffer.from(secret.sealed, "base64"),
+          }))
+        : [],
+    };
+  });
 }
 
 /** One attempt as logged. */
@@ -225,47 +272,51 @@ export type AttemptOutcome =
   | { kind: "retry"; nextAttemptAtMs: number }
   | { kind: "failed" };
 
-/** Logs an attempt and moves the event on, in one transaction of the caller's choosing. */
+/**
+ * Logs an attempt and moves the event on, in one statement (the attempt's row is a CTE of the
+ * event's update, so both commit together in one round trip).
+ */
 export async function recordAttempt(
   db: Queryable,
   eventId: string,
   record: AttemptRecord,
   outcome: AttemptOutcome,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO event_attempts
-       (event_id, attempt, started_at, status, latency_ms, response_excerpt, error)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (event_id, attempt) DO NOTHING`,
-    [
-      eventId,
-      record.attempt,
-      record.startedAt,
-      record.status,
-      record.latencyMs,
-      record.responseExcerpt,
-      record.error,
-    ],
-  );
+  const logged = `WITH logged AS (
+       INSERT INTO event_attempts
+         (event_id, attempt, started_at, status, latency_ms, response_excerpt, error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (event_id, attempt) DO NOTHING)`;
+  const params = [
+    eventId,
+    record.attempt,
+    record.startedAt,
+    record.status,
+    record.latencyMs,
+    record.responseExcerpt,
+    record.error,
+  ];
   const finishedAt = new Date(record.startedAt.getTime() + record.latencyMs);
   switch (outcome.kind) {
     case "delivered":
       await db.query(
-        `UPDATE events SET state = 'delivered', delivered_at = $2, next_attempt_at = NULL,
-           last_error = NULL WHERE id = $1`,
-        [eventId, finishedAt],
+        `${logged} UPDATE events SET state = 'delivered', delivered_at = $8,
+           next_attempt_at = NULL, last_error = NULL WHERE id = $1`,
+        [...params, finishedAt],
       );
       return;
     case "retry":
       await db.query(
-        "UPDATE events SET state = 'pending', next_attempt_at = $2, last_error = $3 WHERE id = $1",
-        [eventId, new Date(outcome.nextAttemptAtMs), record.error],
+        `${logged} UPDATE events SET state = 'pending', next_attempt_at = $8, last_error = $7
+         WHERE id = $1`,
+        [...params, new Date(outcome.nextAttemptAtMs)],
       );
       return;
     case "failed":
       await db.query(
-        "UPDATE events SET state = 'failed', next_attempt_at = NULL, last_error = $2 WHERE id = $1",
-        [eventId, record.error],
+        `${logged} UPDATE events SET state = 'failed', next_attempt_at = NULL, last_error = $7
+         WHERE id = $1`,
+        params,
       );
       return;
   }

@@ -139,12 +139,45 @@ export async function signingSecrets(
     await insertSecret(db, workspaceId, masterKey, nowMs, "ignore");
     ({ rows } = await select());
   }
-  return rows.map((row) => {
-    const secret = openSecret(masterKey, context(row.id, row.workspace_id), row.secret_encrypted);
+  return openSigningSecrets(
+    masterKey,
+    workspaceId,
+    rows.map((row) => ({ id: row.id, sealed: row.secret_encrypted })),
+  );
+}
+
+/** Secrets already opened, per master key (the sender signs every event with them). */
+const openedSecrets = new WeakMap<Uint8Array, Map<string, string>>();
+const MAX_OPENED_SECRETS = 1_000;
+
+/**
+ * The secrets of a workspace that sign now, as a claim of due events read them with the events
+ * (`claimDueEvents`: current first, then those in their overlap), opened with the master key.
+ */
+export function openSigningSecrets(
+  masterKey: Uint8Array,
+  workspaceId: string,
+  sealed: readonly { id: string; sealed: Uint8Array }[],
+): string[] {
+  let opened = openedSecrets.get(masterKey);
+  if (!opened) {
+    opened = new Map();
+    openedSecrets.set(masterKey, opened);
+  }
+  return sealed.map((row) => {
+    // A row's sealed bytes never change: the same row opens to the same secret.
+    const key = `${workspaceId}\n${row.id}\n${Buffer.from(row.sealed).toString("base64")}`;
+    const known = opened.get(key);
+    if (known !== undefined) return known;
+    const secret = openSecret(masterKey, context(row.id, workspaceId), row.sealed);
+    if (secret !== undefined) {
+      if (opened.size >= MAX_OPENED_SECRETS) opened.clear();
+      opened.set(key, secret);
+    }
     if (secret === undefined) {
       throw new AppError(
         "MASTER_KEY_MISMATCH",
-        `the master key does not decrypt webhook secret ${row.id} of workspace ${row.workspace_id}: start with the master key it was created with, or rotate the workspace's webhook secret`,
+        `the master key does not decrypt webhook secret ${row.id} of workspace ${workspaceId}: start with the master key it was created with, or rotate the workspace's webhook secret`,
       );
     }
     return secret;

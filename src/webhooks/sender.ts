@@ -15,7 +15,7 @@ import {
   recordAttempt,
 } from "./outbox.ts";
 import { nextEventAttempt } from "./schedule.ts";
-import { signingSecrets } from "./secrets.ts";
+import { openSigningSecrets, signingSecrets } from "./secrets.ts";
 import { signatureHeaders } from "./signing.ts";
 import {
   callbackUrlRefusal,
@@ -136,6 +136,8 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
   const stopController = new AbortController();
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
+  /** A wake came since the last claim (a new event may be due). */
+  let woken = false;
 
   async function post(
     event: ClaimedEvent,
@@ -143,11 +145,15 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
     const url = event.payload.webhook_url;
     const refusal = callbackUrlRefusal(url, policy);
     if (refusal) return { status: null, responseExcerpt: null, error: refusal };
-    const secrets = await signingSecrets(deps.db, {
-      workspaceId: event.workspaceId,
-      masterKey: deps.masterKey,
-      nowMs: deps.clock.now(),
-    });
+    // Read with the claim; a workspace without a current secret yet gets one here.
+    const secrets =
+      event.sealedSecrets.length > 0
+        ? openSigningSecrets(deps.masterKey, event.workspaceId, event.sealedSecrets)
+        : await signingSecrets(deps.db, {
+            workspaceId: event.workspaceId,
+            masterKey: deps.masterKey,
+            nowMs: deps.clock.now(),
+          });
     const body = bodyOf(event.payload);
     const headers = {
       "content-type": "application/json",
@@ -214,7 +220,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
           break;
       }
     }
-    await deps.db.transaction((tx) => recordAttempt(tx, event.id, record, outcome));
+    await recordAttempt(deps.db, event.id, record, outcome);
     try {
       deps.observeAttempt?.({
         outcome: outcome.kind,
@@ -239,13 +245,17 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
 
   async function run(): Promise<void> {
     while (!stopController.signal.aborted) {
+      woken = false;
       let attempted = 0;
       try {
         attempted = await runOnce();
       } catch (error) {
         deps.onError?.(error);
       }
-      if (attempted === 0 && !stopController.signal.aborted) {
+      // A full batch may have left more due: look again at once. Otherwise what was due was
+      // taken, so wait for the poll or a wake (one that came while sending counts): an immediate
+      // second look would find nothing, one wasted statement per event as they trickle in.
+      if (attempted < batchSize && !woken && !stopController.signal.aborted) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pollIntervalMs);
           wakeUp = () => {
@@ -264,6 +274,7 @@ export function createWebhookSender(deps: SenderDeps): WebhookSender {
       loop ??= run();
     },
     wake() {
+      woken = true;
       wakeUp?.();
     },
     async stop() {

@@ -97,21 +97,45 @@ describe("two worker processes on one PostgreSQL", () => {
        FROM deliveries WHERE state = 'succeeded'`,
     );
     assert.deepEqual(deliveries[0], { n: RECORDINGS, attempts: RECORDINGS, workers: 2 });
-    const s3Completions = rig.emulators.aws
+    // Every recording fits one part: one PutObject each, no multipart upload; and nothing is
+    // looked for at the key first (a first attempt: nothing of the relay's can be there).
+    const s3Keys = new Set(expected.filter((r) => r.provider === "s3").map((r) => r.key));
+    const s3Log = rig.emulators.aws
       .requests()
-      .filter((r) => r.operation === "CompleteMultipartUpload");
-    assert.equal(s3Completions.length, expected.filter((r) => r.provider === "s3").length);
+      .filter((r) => r.service === "s3" && s3Keys.has(r.key ?? ""));
     assert.equal(
-      rig.emulators.azure.stats().operations.PutBlockList ?? 0,
+      s3Log.filter((r) => r.operation === "PutObject" && r.status === 200).length,
+      expected.filter((r) => r.provider === "s3").length,
+    );
+    assert.deepEqual(
+      s3Log.filter((r) => r.operation !== "PutObject").map((r) => r.operation),
+      [],
+    );
+    // Azure: one Put Blob each (no blocks, no Get Properties (a HEAD: GetBlob here) before or after).
+    const azureOperations = rig.emulators.azure.stats().operations;
+    assert.equal(
+      azureOperations.PutBlob ?? 0,
       expected.filter((r) => r.provider === "azure_blob").length,
     );
-    // GCS: a resumable upload ends with the one chunk PUT answered 200/201 (308 means "go on").
-    const gcsUploadPath = `/upload/storage/v1/b/${encodeURIComponent(rig.emulators.destinations.gcs.bucket_name)}/o`;
-    const gcsFinalized = rig.emulators.gcp.requests.filter(
-      (r) =>
-        r.method === "PUT" && r.path === gcsUploadPath && (r.status === 200 || r.status === 201),
+    for (const operation of ["PutBlock", "PutBlockList", "GetBlob"]) {
+      assert.equal(azureOperations[operation] ?? 0, 0, operation);
+    }
+    // GCS: one multipart POST each (metadata and bytes), no resumable session (its chunk PUTs),
+    // and no GET of the object's metadata first.
+    const gcsBucket = encodeURIComponent(rig.emulators.destinations.gcs.bucket_name);
+    const gcsUploadPath = `/upload/storage/v1/b/${gcsBucket}/o`;
+    const gcsLog = rig.emulators.gcp.requests;
+    assert.equal(
+      gcsLog.filter((r) => r.method === "POST" && r.path === gcsUploadPath && r.status === 200)
+        .length,
+      expected.filter((r) => r.provider === "gcs").length,
     );
-    assert.equal(gcsFinalized.length, expected.filter((r) => r.provider === "gcs").length);
+    assert.equal(gcsLog.filter((r) => r.method === "PUT").length, 0);
+    assert.equal(
+      gcsLog.filter((r) => r.method === "GET" && r.path.startsWith(`/storage/v1/b/${gcsBucket}/o/`))
+        .length,
+      0,
+    );
     // And each recording told exactly once.
     await receiver.waitFor((events) => events.length === RECORDINGS);
     const told = new Set(receiver.events.map((e) => e.body.properties.recording_id));

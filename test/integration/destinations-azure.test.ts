@@ -3,9 +3,11 @@
  * code and a hint that names the fix, and injected faults are survived or reported transient.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import type { AzureEmulatorConfig } from "../../emulators/azure/index.ts";
-import type { DestinationError } from "../../src/destinations/index.ts";
+import { type DestinationError, uploadStream } from "../../src/destinations/index.ts";
 import type { AzureBlobStorage, DestinationSettings } from "../../src/providers/index.ts";
 import { sha256Hex, testBytes, testSignal } from "../helpers/bytes.ts";
 import {
@@ -244,11 +246,90 @@ describe("Azure Blob leftovers", () => {
         exists: false,
       });
 
+      // Larger than one block: blocks staged, then committed.
       const finished = await destination.openUpload("tavus/leftover/2", { signal: testSignal() });
-      await finished.write(testBytes(1000), testSignal());
+      await finished.write(testBytes(9 * MiB), testSignal());
       await finished.complete(testSignal());
       assert.ok(finished.handle);
       assert.equal(await destination.abortLeftover(finished.handle, testSignal()), "already_gone");
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe("Azure Blob small blobs", () => {
+  it("a blob within one block: one Put Blob with its MD5, no handle, no read-back", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await azureRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const data = testBytes(MiB + 3, 4);
+      const md5 = createHash("md5").update(data).digest("base64");
+      const before = { ...rig.azure.stats().operations };
+      const result = await uploadStream(
+        destination,
+        "tavus/single/1.mp4",
+        Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+        {
+          expectedSizeBytes: data.length,
+          signal: testSignal(),
+          onHandle: async () => assert.fail("a single Put Blob leaves nothing to clean up"),
+        },
+      );
+      const after = rig.azure.stats().operations;
+      const delta = Object.fromEntries(
+        Object.entries(after)
+          .map(([name, count]) => [name, count - (before[name] ?? 0)])
+          .filter(([, count]) => count !== 0),
+      );
+      assert.deepEqual(delta, { PutBlob: 1 });
+      assert.deepEqual(result, {
+        key: "tavus/single/1.mp4",
+        sizeBytes: data.length,
+        checksums: { md5Base64: md5, etag: result.checksums.etag },
+      });
+      assert.ok(result.checksums.etag);
+      assert.deepEqual(await rig.stored("tavus/single/1.mp4"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
+      // The blob's own MD5 is set: a redelivery's stat can prove the object.
+      const stat = await destination.stat("tavus/single/1.mp4", testSignal());
+      assert.ok(stat.exists);
+      assert.equal(stat.checksums.md5Base64, md5);
+      assert.equal(stat.sizeBytes, data.length);
+    } finally {
+      await rig.stop();
+    }
+  });
+
+  it("a blob of exactly one block is staged and committed (the stream may go on)", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await azureRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const data = testBytes(8 * MiB, 5);
+      let blocksAtHandle: number | undefined;
+      const upload = await destination.openUpload("tavus/single/2.mp4", {
+        signal: testSignal(),
+        onHandle: async () => {
+          blocksAtHandle = rig.azure.stats().operations.PutBlock ?? 0;
+        },
+      });
+      await upload.write(data, testSignal());
+      assert.ok(upload.handle, "a full first block is staged: the upload has a handle");
+      assert.equal(blocksAtHandle, 0, "reported before the first block is sent");
+      await upload.complete(testSignal());
+      assert.equal(rig.azure.stats().operations.PutBlockList, 1);
+      assert.deepEqual(await rig.stored("tavus/single/2.mp4"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
     } finally {
       await rig.stop();
     }

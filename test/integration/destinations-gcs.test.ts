@@ -216,10 +216,18 @@ describe("GCS faults", () => {
       const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
         workspaceId,
       });
-      const upload = await destination.openUpload("tavus/cancel/1", { signal: testSignal() });
-      await upload.write(testBytes(2 * MiB, 5), testSignal());
+      let putsAtHandle: number | undefined;
+      const upload = await destination.openUpload("tavus/cancel/1", {
+        signal: testSignal(),
+        onHandle: async () => {
+          putsAtHandle = rig.gcp.requests.filter((r) => r.method === "PUT").length;
+        },
+      });
+      // Past the first 8 MiB chunk: a resumable session holds the bytes.
+      await upload.write(testBytes(9 * MiB, 5), testSignal());
+      assert.equal(putsAtHandle, 0, "the session is reported before its first chunk is sent");
       const handle = upload.handle;
-      assert.ok(handle, "the session exists once bytes were sent");
+      assert.ok(handle, "the session exists once the first chunk was sent");
       rig.gcp.setFaults({ errorRate: 1, errorStatuses: [503], apis: ["gcs"] });
       await assert.rejects(destination.abortLeftover(handle, testSignal()), {
         code: "DESTINATION_UNAVAILABLE",
@@ -244,6 +252,89 @@ describe("GCS faults", () => {
         code: "DESTINATION_UNAVAILABLE",
         transient: true,
       });
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe("GCS small objects", () => {
+  it("an object within one chunk: one multipart request with its hashes, no session, no handle", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await gcpRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const data = testBytes(MiB + 3, 4);
+      const before = rig.gcp.requests.length;
+      const result = await uploadStream(
+        destination,
+        "tavus/single/1.mp4",
+        Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+        {
+          expectedSizeBytes: data.length,
+          signal: testSignal(),
+          onHandle: async () => assert.fail("a single request leaves nothing to cancel"),
+        },
+      );
+      const gcs = rig.gcp.requests.slice(before).filter((r) => r.api === "gcs");
+      assert.deepEqual(
+        gcs.map((r) => [r.method, r.path, r.status]),
+        [
+          [
+            "POST",
+            `/upload/storage/v1/b/${encodeURIComponent((rig.storage as GcsStorage).bucket_name)}/o`,
+            200,
+          ],
+        ],
+      );
+      assert.deepEqual(await rig.stored("tavus/single/1.mp4"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
+      // What complete() reported is what a redelivery's stat reads back.
+      const stat = await destination.stat("tavus/single/1.mp4", testSignal());
+      assert.ok(stat.exists);
+      assert.equal(stat.checksums.md5Base64, result.checksums.md5Base64);
+      assert.equal(stat.checksums.crc32cBase64, result.checksums.crc32cBase64);
+      assert.equal(stat.sizeBytes, data.length);
+    } finally {
+      await rig.stop();
+    }
+  });
+
+  it("retries the single request through 5xx and resets, sending the whole body each time", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await gcpRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      await destination.checkIdentity(testSignal());
+      rig.gcp.setFaults({
+        seed: 5,
+        errorRate: 0.2,
+        errorStatuses: [500, 503],
+        resetRate: 0.1,
+        apis: ["gcs"],
+      });
+      for (let n = 0; n < 6; n++) {
+        const data = testBytes(512 * 1024 + n, 40 + n);
+        await uploadStream(destination, `tavus/single/f${n}.mp4`, Readable.from([data]), {
+          expectedSizeBytes: data.length,
+          signal: testSignal(),
+        });
+        assert.deepEqual(await rig.stored(`tavus/single/f${n}.mp4`), {
+          size: data.length,
+          sha256: sha256Hex(data),
+        });
+      }
+      rig.gcp.setFaults({ errorRate: 0, resetRate: 0 });
+      assert.ok(
+        rig.gcp.requests.some((r) => r.injected),
+        "faults were injected into the single requests",
+      );
     } finally {
       await rig.stop();
     }

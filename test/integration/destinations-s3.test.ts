@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
+import { crc32 } from "node:zlib";
 import {
   type AwsEmulatorConfigInput,
   DEMO,
@@ -256,5 +257,96 @@ describe("S3 web identity and faults", () => {
     }, "identity");
     assert.equal(error.code, "DESTINATION_UNAVAILABLE");
     assert.equal(error.transient, true);
+  });
+});
+
+describe("S3 small objects", () => {
+  it("an object within one part: one PutObject with its CRC32, no multipart upload, no handle", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await awsRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const data = testBytes(MiB + 3, 4);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(data));
+      const result = await uploadStream(
+        destination,
+        "tavus/single/1.mp4",
+        Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+        {
+          expectedSizeBytes: data.length,
+          signal: testSignal(),
+          onHandle: async () => assert.fail("a single PutObject leaves nothing to clean up"),
+        },
+      );
+      const s3 = rig.aws.requests().filter((r) => r.service === "s3");
+      assert.deepEqual(
+        s3.map((r) => [r.operation, r.status, r.payload]),
+        [["PutObject", 200, "UNSIGNED-PAYLOAD"]],
+      );
+      assert.equal(result.checksums.crc32Base64, crc.toString("base64"));
+      assert.deepEqual(await rig.stored("tavus/single/1.mp4"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
+      // The whole object's CRC32 is what a redelivery's stat compares with the staged copy.
+      const stat = await destination.stat("tavus/single/1.mp4", testSignal());
+      assert.ok(stat.exists);
+      assert.equal(stat.checksums.crc32Base64, crc.toString("base64"));
+    } finally {
+      await rig.stop();
+    }
+  });
+
+  it("an object of exactly one part, or more, is a multipart upload; abort removes it", async () => {
+    const workspaceId = newWorkspaceId();
+    const rig = await awsRig(issuer.url, workspaceId);
+    try {
+      const destination = factoryFor({ issuer, settings: rig.settings })(rig.storage, {
+        workspaceId,
+      });
+      const data = testBytes(8 * MiB, 5);
+      const s3Operations = () =>
+        rig.aws
+          .requests()
+          .filter((r) => r.service === "s3")
+          .map((r) => r.operation);
+      let atHandle: string[] | undefined;
+      const upload = await destination.openUpload("tavus/single/2.mp4", {
+        signal: testSignal(),
+        onHandle: async () => {
+          atHandle = s3Operations();
+        },
+      });
+      const handle = () => upload.handle;
+      assert.equal(handle(), undefined, "no request before the first part is full");
+      await upload.write(data, testSignal());
+      assert.equal(handle()?.provider, "s3");
+      assert.deepEqual(atHandle, ["CreateMultipartUpload"], "reported before any part is sent");
+      await upload.complete(testSignal());
+      assert.deepEqual(
+        rig.aws
+          .requests()
+          .filter((r) => r.service === "s3")
+          .map((r) => r.operation),
+        ["CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"],
+      );
+      assert.deepEqual(await rig.stored("tavus/single/2.mp4"), {
+        size: data.length,
+        sha256: sha256Hex(data),
+      });
+      const abandoned = await destination.openUpload("tavus/single/3.mp4", {
+        signal: testSignal(),
+      });
+      await abandoned.write(testBytes(9 * MiB, 6), testSignal());
+      assert.equal(rig.aws.pendingUploads(DEMO.bucket).length, 1);
+      await abandoned.abort(testSignal());
+      assert.deepEqual(rig.aws.pendingUploads(DEMO.bucket), []);
+      assert.equal(await rig.stored("tavus/single/3.mp4"), undefined);
+    } finally {
+      await rig.stop();
+    }
   });
 });

@@ -1,12 +1,19 @@
 /**
- * The Azure Blob adapter: Put Block per part with its Content-MD5 (Azure checks each block),
- * Put Block List at completion carrying the whole blob's MD5 as `Content-MD5` (so a later stat
- * can prove the object for idempotent redelivery), then the blob's properties checked.
+ * The Azure Blob adapter. A blob that ends within its first block goes up in one Put Blob with its
+ * Content-MD5 (Azure checks the body against it), the blob's MD5 set to the same value (so a later
+ * stat can prove the object for idempotent redelivery), and the MD5 Azure computed over what it
+ * received, echoed in the answer, checked. A larger blob: Put Block per part with its Content-MD5
+ * (Azure checks each block), Put Block List at completion carrying the whole blob's MD5 as
+ * `Content-MD5`, then the blob's properties checked.
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { Agent } from "node:https";
 import type { TokenCredential } from "@azure/identity";
-import { ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import {
+  type BlockBlobUploadOptions,
+  ContainerClient,
+  type StoragePipelineOptions,
+} from "@azure/storage-blob";
 import {
   type AdapterInputs,
   integrityError,
@@ -53,6 +60,35 @@ export type AzureDestinationInputs = AdapterInputs<
 /** Codes after which a new token may succeed where the cached one failed. */
 const staleTokenCodes = new Set(["InvalidAuthenticationInfo", "AuthenticationFailed"]);
 
+/**
+ * The container clients of each (cached) credential, by container URL and retry settings. A
+ * destination is built per delivery, and a new ContainerClient builds the whole storage pipeline:
+ * sharing it while the credential lives saves that on every delivery. A credential the cloud
+ * refused is replaced in the credential cache, so its clients go with it (the map is keyed weakly
+ * by the credential).
+ */
+const containerClients = new WeakMap<TokenCredential, Map<string, ContainerClient>>();
+
+function containerClientFor(
+  containerUrl: string,
+  credential: TokenCredential,
+  pipelineOptions: StoragePipelineOptions,
+): ContainerClient {
+  let clients = containerClients.get(credential);
+  if (!clients) {
+    clients = new Map();
+    containerClients.set(credential, clients);
+  }
+  // The retry and timeout settings are part of the pipeline (the endpoint is in the URL).
+  const key = `${containerUrl}\n${JSON.stringify(pipelineOptions.retryOptions)}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = new ContainerClient(containerUrl, credential, pipelineOptions);
+    clients.set(key, client);
+  }
+  return client;
+}
+
 /** Builds the Azure Blob destination. */
 export function createAzureBlobDestination(
   inputs: AzureDestinationInputs,
@@ -69,7 +105,7 @@ export function createAzureBlobDestination(
     },
     ...agentOptionsOf(settings, settings.azure.blobEndpointTemplate),
   };
-  let container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+  let container = containerClientFor(containerUrl, inputs.credential.get(), pipelineOptions);
   const where = (key: string) => `${destination.storage_account}/${destination.container}/${key}`;
 
   const fail = (error: unknown, summary: string, stage: DestinationStage = "storage") => {
@@ -128,7 +164,7 @@ export function createAzureBlobDestination(
       refresh: () => {
         // MSAL and the bearer policy both cache the refused token: only new objects get a new one.
         inputs.credential.reset();
-        container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+        container = containerClientFor(containerUrl, inputs.credential.get(), pipelineOptions);
       },
     });
 
@@ -138,7 +174,7 @@ export function createAzureBlobDestination(
     async checkIdentity(signal) {
       // A live check: a fresh exchange, whose credential replaces the workspace's cached one.
       inputs.credential.reset();
-      container = new ContainerClient(containerUrl, inputs.credential.get(), pipelineOptions);
+      container = containerClientFor(containerUrl, inputs.credential.get(), pipelineOptions);
       try {
         await inputs.credential.get().getToken(STORAGE_SCOPE, { abortSignal: signal });
       } catch (error) {
@@ -230,32 +266,64 @@ export function createAzureBlobDestination(
     // One random prefix per upload, fixed-width index: every block id of the blob has one length.
     const blockIdPrefix = randomBytes(12).toString("hex");
     const handle: AzureBlobUploadHandle = { provider: "azure_blob", key, blockIdPrefix };
+    // Blocks are staged only once the blob outgrows its first block; until then there is nothing
+    // a crash could leave behind, so no handle to record.
+    let staging = false;
+    /** Put Blob's answer when the blob fit in one block. */
+    let single: { contentMD5?: Uint8Array; etag?: string } | undefined;
     const blockIds: string[] = [];
     const whole = createHash("md5");
+    let onlyBlockMd5: Buffer | undefined;
     let completed: UploadResult | undefined;
     const writeSummary = `could not write ${where(key)}`;
 
+    const plan = growingPartSizes(
+      basePartSize({
+        expectedSizeBytes: options.expectedSizeBytes,
+        defaultBytes: DEFAULT_BLOCK_BYTES,
+        maxParts: MAX_BLOCKS / 2,
+      }),
+      GROW_EVERY_BLOCKS,
+    );
+    const firstBlockBytes = plan(1);
     const writer = new PartWriter<{ blockId: string; md5: Buffer }>({
-      plan: growingPartSizes(
-        basePartSize({
-          expectedSizeBytes: options.expectedSizeBytes,
-          defaultBytes: DEFAULT_BLOCK_BYTES,
-          maxParts: MAX_BLOCKS / 2,
-        }),
-        GROW_EVERY_BLOCKS,
-      ),
+      plan,
       pool: partPoolFor(settings.memoryBudgetBytes),
       inFlight: settings.partsInFlight,
       // In block order, as each block fills: its id (listed in order) and MD5, the blob's MD5.
-      prepare: (part, number) => {
+      prepare: (part, number, final) => {
         const blockId = Buffer.from(`${blockIdPrefix}${String(number).padStart(6, "0")}`).toString(
           "base64",
         );
-        if (part.length > 0) blockIds.push(blockId);
-        whole.update(part);
-        return { blockId, md5: createHash("md5").update(part).digest() };
+        const md5 = createHash("md5").update(part).digest();
+        if (final && number === 1) {
+          // The block is the whole blob: its MD5 is the blob's, no second pass over the bytes.
+          onlyBlockMd5 = md5;
+        } else {
+          if (part.length > 0) blockIds.push(blockId);
+          whole.update(part);
+        }
+        return { blockId, md5 };
       },
-      send: async (part, _number, _final, { blockId, md5 }, signal) => {
+      send: async (part, number, final, { blockId, md5 }, signal) => {
+        if (final && number === 1) {
+          // The whole blob in one block: one Put Blob. `transactionalContentMD5` (the request's
+          // Content-MD5, which Azure checks the body against) is honoured by BlockBlobClient.upload
+          // although its options type does not list it.
+          const putBlob: BlockBlobUploadOptions & { transactionalContentMD5: Uint8Array } = {
+            abortSignal: signal,
+            blobHTTPHeaders: {
+              blobContentType: options.contentType ?? "video/mp4",
+              blobContentMD5: md5,
+            },
+            transactionalContentMD5: md5,
+          };
+          single = await call(
+            (c) => c.getBlockBlobClient(key).upload(part, part.length, putBlob),
+            writeSummary,
+          );
+          return;
+        }
         if (part.length === 0) return;
         await call(
           (c) =>
@@ -269,26 +337,60 @@ export function createAzureBlobDestination(
     });
 
     return {
-      handle,
+      /** Set once the blob outgrew one block and blocks are being staged. */
+      get handle() {
+        return staging ? handle : undefined;
+      },
       get bytesWritten() {
         return writer.bytesWritten;
       },
-      write: (chunk, signal) => writer.write(chunk, signal),
+      async write(chunk, signal) {
+        // This write fills the first block, so it is not the last: blocks will be staged,
+        // recorded before the first one is sent.
+        if (!staging && writer.bytesWritten + chunk.length >= firstBlockBytes) {
+          staging = true;
+          await options.onHandle?.(handle);
+        }
+        await writer.write(chunk, signal);
+      },
       async complete(signal) {
         if (completed) return completed;
         await writer.finish(signal);
-        const md5 = whole.digest();
-        await call(
-          (c) =>
-            c.getBlockBlobClient(key).commitBlockList(blockIds, {
-              abortSignal: signal,
-              blobHTTPHeaders: {
-                blobContentType: options.contentType ?? "video/mp4",
-                blobContentMD5: md5,
-              },
-            }),
-          `could not commit ${where(key)}`,
-        );
+        const md5 = onlyBlockMd5 ?? whole.digest();
+        if (single?.contentMD5) {
+          // Put Blob's Content-MD5 is what Azure computed over the bytes it stored, and it refused
+          // the request had they not matched ours: no Get Properties needed to prove the blob.
+          const storedMd5 = Buffer.from(single.contentMD5).toString("base64");
+          if (storedMd5 !== md5.toString("base64")) {
+            throw integrityError(
+              "the blob Azure stored",
+              `Azure computed Content-MD5 ${storedMd5}; sent ${writer.bytesWritten} bytes, MD5 ${md5.toString("base64")}`,
+            );
+          }
+          completed = {
+            key,
+            sizeBytes: writer.bytesWritten,
+            checksums: {
+              md5Base64: storedMd5,
+              ...(single.etag ? { etag: single.etag } : {}),
+            },
+          };
+          return completed;
+        }
+        // Blocks (or a Put Blob answered without its MD5): commit them, then read back.
+        if (!single) {
+          await call(
+            (c) =>
+              c.getBlockBlobClient(key).commitBlockList(blockIds, {
+                abortSignal: signal,
+                blobHTTPHeaders: {
+                  blobContentType: options.contentType ?? "video/mp4",
+                  blobContentMD5: md5,
+                },
+              }),
+            `could not commit ${where(key)}`,
+          );
+        }
         const properties = await call(
           (c) => c.getBlockBlobClient(key).getProperties({ abortSignal: signal }),
           `could not read back ${where(key)} after committing it`,

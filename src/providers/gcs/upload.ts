@@ -1,12 +1,14 @@
 /**
- * The GCS adapter: a small resumable-upload client of our own over undici's fetch, with the
- * access token from google-auth-library 10. Why not @google-cloud/storage 7: it bundles
+ * The GCS adapter: a small upload client of our own over undici's fetch, with the access token
+ * from google-auth-library 10. An object that ends within its first chunk goes up in one
+ * multipart request (metadata with md5Hash and crc32c, then the bytes); a larger one through a
+ * resumable session. Why not @google-cloud/storage 7: it bundles
  * google-auth-library 9 (a v10 client silently loses its Authorization header), with a custom
  * endpoint it starts resumable uploads unauthenticated, and it wants a stream where delivery
  * pushes parts as they arrive. The protocol is small: initiate, PUT chunks in 256 KiB multiples
  * (308 + Range tells what was kept), a final PUT with the total, status queries to resume.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { crc32c } from "@node-rs/crc32";
 import type { IdentityPoolClient } from "google-auth-library";
@@ -116,7 +118,12 @@ export function createGcsDestination(
   /** One authenticated request with bounded retries of transient failures. */
   const request = async (
     url: string,
-    init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
+    init: {
+      method: string;
+      headers?: Record<string, string>;
+      /** A function makes a fresh stream for each try (bodies that should not be copied). */
+      body?: Uint8Array | string | (() => ReadableStream<Uint8Array>);
+    },
     signal: AbortSignal,
     summary: string,
     accept: (status: number) => boolean = (status) => status >= 200 && status < 300,
@@ -126,7 +133,11 @@ export function createGcsDestination(
       const response = await fetch(url, {
         method: init.method,
         headers: { authorization: `Bearer ${await token()}`, ...init.headers },
-        ...(init.body === undefined ? {} : { body: init.body }),
+        ...(init.body === undefined
+          ? {}
+          : typeof init.body === "function"
+            ? { body: init.body(), duplex: "half" as const }
+            : { body: init.body }),
         signal: timed(signal),
         ...(dispatcher ? { dispatcher } : {}),
       });
@@ -281,29 +292,84 @@ export function createGcsDestination(
 
   async function openGcsUpload(key: string, options: OpenUploadOptions): Promise<Upload> {
     const contentType = options.contentType ?? "video/mp4";
-    const initiated = await request(
-      `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(key)}`,
-      {
-        method: "POST",
-        headers: {
-          "content-type": "application/json; charset=UTF-8",
-          "x-upload-content-type": contentType,
-        },
-        body: JSON.stringify({ name: key, contentType }),
-      },
-      options.signal,
-      `could not write gs://${bucket}/${key} at the start of a resumable upload`,
-    );
-    const sessionUri = initiated.headers.get("location");
-    await initiated.body?.cancel();
-    if (!sessionUri) throw new Error("GCS answered the resumable initiation without a Location");
-    const handle: GcsUploadHandle = { provider: "gcs", key, sessionUri };
+    // The resumable session is started only once the bytes outgrow the first chunk: an object that
+    // ends within it goes up in one multipart request (metadata and bytes), with its md5 and crc32c
+    // for GCS to check, which saves the session's initiation and leaves nothing to cancel.
+    let handle: GcsUploadHandle | undefined;
+    let initiating: Promise<GcsUploadHandle> | undefined;
+    const startSession = (signal: AbortSignal): Promise<GcsUploadHandle> => {
+      initiating ??= (async () => {
+        const initiated = await request(
+          `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(key)}`,
+          {
+            method: "POST",
+            headers: {
+              "content-type": "application/json; charset=UTF-8",
+              "x-upload-content-type": contentType,
+            },
+            body: JSON.stringify({ name: key, contentType }),
+          },
+          signal,
+          `could not write gs://${bucket}/${key} at the start of a resumable upload`,
+        );
+        const location = initiated.headers.get("location");
+        await initiated.body?.cancel();
+        if (!location) {
+          throw new Error("GCS answered the resumable initiation without a Location");
+        }
+        const started: GcsUploadHandle = { provider: "gcs", key, sessionUri: location };
+        handle = started;
+        // Recorded before any chunk is sent: a crash from here on leaves it for cleanup.
+        await options.onHandle?.(started);
+        return started;
+      })();
+      return initiating;
+    };
+    const sessionUri = (): string => {
+      if (!handle) throw new Error("no resumable session for a chunk of a larger object");
+      return handle.sessionUri;
+    };
     const md5 = createHash("md5");
     let crc = 0;
     let persisted = 0; // bytes GCS confirmed
     let completed: UploadResult | undefined;
     const writeSummary = `could not write gs://${bucket}/${key}`;
     const commitSummary = `could not commit gs://${bucket}/${key}`;
+
+    /** Sends the whole object in one multipart request; resolves with GCS's object resource. */
+    const putWhole = async (
+      bytes: Buffer,
+      digests: { md5Base64: string; crc32cBase64: string },
+      signal: AbortSignal,
+    ): Promise<Record<string, unknown>> => {
+      const boundary = `relay-${randomBytes(16).toString("hex")}`;
+      const head = Buffer.from(
+        `--${boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n${JSON.stringify({
+          name: key,
+          contentType,
+          // GCS refuses the upload if the bytes it received do not give these.
+          md5Hash: digests.md5Base64,
+          crc32c: digests.crc32cBase64,
+        })}\r\n--${boundary}\r\ncontent-type: ${contentType}\r\n\r\n`,
+      );
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const response = await request(
+        `${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=multipart&name=${encodeURIComponent(key)}`,
+        {
+          method: "POST",
+          headers: {
+            "content-type": `multipart/related; boundary=${boundary}`,
+            "content-length": String(head.length + bytes.length + tail.length),
+            "x-goog-hash": `crc32c=${digests.crc32cBase64},md5=${digests.md5Base64}`,
+          },
+          // A stream over the same memory for each try: a Buffer body would be copied.
+          body: () => streamOf(head, bytes, tail),
+        },
+        signal,
+        writeSummary,
+      );
+      return (await response.json()) as Record<string, unknown>;
+    };
 
     /** PUTs `chunk` (which starts at `persisted`), resuming from what GCS kept after a failure. */
     const putChunk = async (chunk: Buffer, final: boolean, signal: AbortSignal) => {
@@ -319,7 +385,7 @@ export function createGcsDestination(
               ? `bytes */${total}`
               : `bytes ${persisted}-${persisted + rest.length - 1}/${total}`;
           // The session URI authenticates the PUTs (GCS takes them without Authorization).
-          const response = await fetch(sessionUri, {
+          const response = await fetch(sessionUri(), {
             method: "PUT",
             headers: { "content-range": range, "content-length": String(rest.length) },
             // A stream over the same memory: fetch copies a Uint8Array body, which would hold
@@ -363,7 +429,7 @@ export function createGcsDestination(
     };
 
     const queryPersisted = async (signal: AbortSignal): Promise<number> => {
-      const response = await fetch(sessionUri, {
+      const response = await fetch(sessionUri(), {
         method: "PUT",
         headers: { "content-range": "bytes */*", "content-length": "0" },
         signal: timed(signal),
@@ -375,41 +441,64 @@ export function createGcsDestination(
     };
 
     let finalObject: Record<string, unknown> | undefined;
+    /** The whole object's digests, once taken (a hash can be finalised only once). */
+    let digests: { md5Base64: string; crc32cBase64: string } | undefined;
+    const wholeDigests = () => {
+      digests ??= { md5Base64: md5.digest("base64"), crc32cBase64: uint32Base64(crc) };
+      return digests;
+    };
+    const plan = growingPartSizes(
+      basePartSize({
+        expectedSizeBytes: options.expectedSizeBytes,
+        defaultBytes: DEFAULT_CHUNK_BYTES,
+        maxParts: 10_000,
+        multipleOf: GCS_CHUNK_UNIT_BYTES,
+      }),
+      GROW_EVERY_CHUNKS,
+    );
+    const firstChunkBytes = plan(1);
     // GCS's resumable protocol is sequential: one chunk in flight, the next read and hashed meanwhile.
     const writer = new PartWriter({
-      plan: growingPartSizes(
-        basePartSize({
-          expectedSizeBytes: options.expectedSizeBytes,
-          defaultBytes: DEFAULT_CHUNK_BYTES,
-          maxParts: 10_000,
-          multipleOf: GCS_CHUNK_UNIT_BYTES,
-        }),
-        GROW_EVERY_CHUNKS,
-      ),
+      plan,
       pool: partPoolFor(settings.memoryBudgetBytes),
       inFlight: 1,
       prepare: (part) => {
         md5.update(part);
         crc = crc32c(part, crc);
       },
-      send: async (part, _number, final, _prepared, signal) => {
+      send: async (part, number, final, _prepared, signal) => {
+        if (final && number === 1) {
+          // The whole object in one chunk (its hashes are complete: prepare ran first).
+          finalObject = await putWhole(part, wholeDigests(), signal);
+          return;
+        }
+        if (!handle) await startSession(signal);
         const answer = await putChunk(part, final, signal);
         if (final) finalObject = answer;
       },
     });
 
     return {
-      handle,
+      /** Set once the object outgrew one chunk and its resumable session exists. */
+      get handle() {
+        return handle;
+      },
       get bytesWritten() {
         return writer.bytesWritten;
       },
-      write: (chunk, signal) => writer.write(chunk, signal),
+      async write(chunk, signal) {
+        // This write fills the first chunk, so it is not the last: the chunks need a session,
+        // started (and so reported to the caller) before the first chunk is handed to a slot.
+        if (!handle && writer.bytesWritten + chunk.length >= firstChunkBytes) {
+          await startSession(signal);
+        }
+        await writer.write(chunk, signal);
+      },
       async complete(signal) {
         if (completed) return completed;
         await writer.finish(signal);
         const object = finalObject ?? {};
-        const md5Base64 = md5.digest("base64");
-        const crcBase64 = uint32Base64(crc);
+        const { md5Base64, crc32cBase64: crcBase64 } = wholeDigests();
         const size = Number(object.size ?? -1);
         if (
           size !== writer.bytesWritten ||
@@ -431,7 +520,8 @@ export function createGcsDestination(
       async abort(signal) {
         await writer.close();
         if (completed) return;
-        await cancelSession(sessionUri, key, signal).catch(() => {});
+        const session = handle ?? (await initiating?.catch(() => undefined));
+        if (session) await cancelSession(session.sessionUri, key, signal).catch(() => {});
       },
     };
   }
@@ -470,11 +560,11 @@ async function observeResponse(
   return { stage, code, message, httpStatus: response.status };
 }
 
-/** A one-chunk stream of `bytes`, without copying them. */
-function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+/** A stream of `pieces`, one chunk each, without copying them. */
+function streamOf(...pieces: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
     start(controller) {
-      controller.enqueue(bytes);
+      for (const piece of pieces) controller.enqueue(piece);
       controller.close();
     },
   });

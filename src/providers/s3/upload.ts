@@ -1,7 +1,9 @@
 /**
- * The S3 adapter: multipart uploads fed part by part (CRC32 per part, computed here and sent as
- * the part's checksum so S3 verifies our bytes), the whole object's CRC32 (FULL_OBJECT) sent and
- * checked at completion, and AbortMultipartUpload on failure.
+ * The S3 adapter: an object that ends within its first part goes up in one PutObject with its
+ * CRC32 (S3 verifies it and echoes it back); a larger one as a multipart upload fed part by part
+ * (CRC32 per part, computed here and sent as the part's checksum so S3 verifies our bytes), the
+ * whole object's CRC32 (FULL_OBJECT) sent and checked at completion, and AbortMultipartUpload on
+ * failure.
  */
 import { crc32 } from "node:zlib";
 import {
@@ -235,43 +237,83 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
   }
 
   async function openS3Upload(key: string, options: OpenUploadOptions): Promise<Upload> {
-    const created = await send(
-      () =>
-        client.send(
-          new CreateMultipartUploadCommand({
-            Bucket: bucket,
-            Key: key,
-            ContentType: options.contentType ?? "video/mp4",
-            // FULL_OBJECT: S3 checks and keeps the whole object's CRC32 (not a CRC of part CRCs),
-            // which a redelivery can recompute from the staged copy without knowing the parts.
-            ChecksumAlgorithm: "CRC32",
-            ChecksumType: "FULL_OBJECT",
-          }),
-          { abortSignal: options.signal },
-        ),
-      `could not write s3://${bucket}/${key} at CreateMultipartUpload`,
-    );
-    const uploadId = created.UploadId;
-    if (!uploadId) throw new Error("S3 answered CreateMultipartUpload without an UploadId");
-    const handle: S3UploadHandle = { provider: "s3", key, uploadId };
+    const plan = s3PartSizes(options.expectedSizeBytes);
+    const firstPartBytes = plan(1);
+    // The multipart upload is created only once the bytes outgrow one part: an object that ends
+    // within its first part is sent with one PutObject (the common small recording), which saves
+    // CreateMultipartUpload and CompleteMultipartUpload and leaves nothing to abort.
+    let handle: S3UploadHandle | undefined;
+    let creating: Promise<S3UploadHandle> | undefined;
+    const createMultipart = (signal: AbortSignal): Promise<S3UploadHandle> => {
+      creating ??= send(
+        () =>
+          client.send(
+            new CreateMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              ContentType: options.contentType ?? "video/mp4",
+              // FULL_OBJECT: S3 checks and keeps the whole object's CRC32 (not a CRC of part
+              // CRCs), which a redelivery can recompute from the staged copy without the parts.
+              ChecksumAlgorithm: "CRC32",
+              ChecksumType: "FULL_OBJECT",
+            }),
+            { abortSignal: signal },
+          ),
+        `could not write s3://${bucket}/${key} at CreateMultipartUpload`,
+      ).then(async (created) => {
+        if (!created.UploadId) {
+          throw new Error("S3 answered CreateMultipartUpload without an UploadId");
+        }
+        const started: S3UploadHandle = { provider: "s3", key, uploadId: created.UploadId };
+        handle = started;
+        // Recorded before any part is sent: a crash from here on leaves it for cleanup.
+        await options.onHandle?.(started);
+        return started;
+      });
+      return creating;
+    };
     const parts: { PartNumber: number; ETag: string; ChecksumCRC32: string }[] = [];
     let sizeBytes = 0;
     let wholeCrc32 = 0;
+    /** PutObject's answer when the object fit in one part. */
+    let single: { ChecksumCRC32?: string; ETag?: string } | undefined;
     let completed: UploadResult | undefined;
 
     const writer = new PartWriter<string>({
-      plan: s3PartSizes(options.expectedSizeBytes),
+      plan,
       pool: partPoolFor(settings.memoryBudgetBytes),
       inFlight: settings.partsInFlight,
       // In part order, as each part fills: its CRC32 and the whole object's.
-      prepare: (part) => {
+      prepare: (part, partNumber) => {
         sizeBytes += part.length;
-        wholeCrc32 = crc32(part, wholeCrc32);
-        return crc32Base64(part);
+        const partCrc32 = crc32(part);
+        // The first part's CRC32 is the object's so far: one pass over its bytes, not two.
+        wholeCrc32 = partNumber === 1 ? partCrc32 : crc32(part, wholeCrc32);
+        return uint32Base64(partCrc32);
       },
       send: async (part, partNumber, final, checksum, signal) => {
+        if (final && partNumber === 1) {
+          // The whole object in one part: one PutObject, its CRC32 checked by S3 and echoed.
+          single = await send(
+            () =>
+              client.send(
+                new PutObjectCommand({
+                  Bucket: bucket,
+                  Key: key,
+                  Body: part,
+                  ContentLength: part.length,
+                  ContentType: options.contentType ?? "video/mp4",
+                  ChecksumCRC32: checksum,
+                }),
+                { abortSignal: signal },
+              ),
+            `could not write s3://${bucket}/${key}`,
+          );
+          return;
+        }
         // An upload needs at least one part; an empty tail after full parts adds nothing.
-        if (final && part.length === 0 && partNumber > 1) return;
+        if (final && part.length === 0) return;
+        const { uploadId } = handle ?? (await createMultipart(signal));
         const answer = await send(
           () =>
             client.send(
@@ -299,52 +341,70 @@ export function createS3Destination(inputs: S3DestinationInputs): Omit<Destinati
       },
     });
 
+    /** Checks the object's CRC32 as S3 reports it against the bytes sent, and keeps the result. */
+    const confirm = (answer: { ChecksumCRC32?: string; ETag?: string }): UploadResult => {
+      const expected = uint32Base64(wholeCrc32);
+      if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== expected) {
+        throw integrityError(
+          "the object S3 stored",
+          `S3 reports CRC32 ${answer.ChecksumCRC32} for the object, the bytes sent give ${expected}`,
+        );
+      }
+      completed = {
+        key,
+        sizeBytes,
+        checksums: {
+          crc32Base64: answer.ChecksumCRC32 ?? expected,
+          ...(answer.ETag ? { etag: answer.ETag } : {}),
+        },
+      };
+      return completed;
+    };
+
     return {
-      handle,
+      /** Set once the object outgrew one part and its multipart upload exists. */
+      get handle() {
+        return handle;
+      },
       get bytesWritten() {
         return writer.bytesWritten;
       },
-      write: (chunk, signal) => writer.write(chunk, signal),
+      async write(chunk, signal) {
+        // This write fills the first part, so it is not the last one: the parts need an upload,
+        // created (and so reported to the caller) before the first part is handed to a slot.
+        if (!handle && writer.bytesWritten + chunk.length >= firstPartBytes) {
+          await createMultipart(signal);
+        }
+        await writer.write(chunk, signal);
+      },
       async complete(signal) {
         if (completed) return completed;
         await writer.finish(signal);
-        const expected = uint32Base64(wholeCrc32);
+        if (single) return confirm(single);
+        if (!handle) throw new Error("S3 upload completed with neither PutObject nor parts");
         const answer = await send(
           () =>
             client.send(
               new CompleteMultipartUploadCommand({
                 Bucket: bucket,
                 Key: key,
-                UploadId: uploadId,
+                UploadId: handle!.uploadId,
                 // Parts in flight finish in any order; S3 wants them ascending.
                 MultipartUpload: { Parts: parts.sort((a, b) => a.PartNumber - b.PartNumber) },
-                ChecksumCRC32: expected,
+                ChecksumCRC32: uint32Base64(wholeCrc32),
                 ChecksumType: "FULL_OBJECT",
               }),
               { abortSignal: signal },
             ),
           `could not commit s3://${bucket}/${key} at CompleteMultipartUpload`,
         );
-        if (answer.ChecksumCRC32 !== undefined && answer.ChecksumCRC32 !== expected) {
-          throw integrityError(
-            "the object S3 stored",
-            `S3 reports CRC32 ${answer.ChecksumCRC32} for the object, the bytes sent give ${expected}`,
-          );
-        }
-        completed = {
-          key,
-          sizeBytes,
-          checksums: {
-            crc32Base64: answer.ChecksumCRC32 ?? expected,
-            ...(answer.ETag ? { etag: answer.ETag } : {}),
-          },
-        };
-        return completed;
+        return confirm(answer);
       },
       async abort(signal) {
         await writer.close();
         if (completed) return;
-        await abortMultipart(key, uploadId, signal);
+        const created = handle ?? (await creating?.catch(() => undefined));
+        if (created) await abortMultipart(key, created.uploadId, signal);
       },
     };
   }
