@@ -327,14 +327,19 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
   });
 
   it("terminates an upload: the recording and its bytes are gone, nothing is delivered", async () => {
-    const bytes = testBytes(8 * MiB, 15);
+    // A deferred-length upload whose source holds 10 MiB and stays open: the client sends that
+    // chunk and then waits for more, so the termination always meets a recording still receiving
+    // (a fixed-length source raced the client's next chunk against the DELETE).
+    const source = new Readable({ read() {} });
+    source.push(testBytes(10 * MiB, 15));
     let upload: Upload | undefined;
     const url = await new Promise<string>((resolve, reject) => {
-      upload = new Upload(bytes, {
+      upload = new Upload(source, {
         endpoint: `${base}/v2/tus`,
         headers: operatorHeaders,
         metadata: { conversation_id: conversations.s3 },
-        chunkSize: 6 * MiB,
+        uploadLengthDeferred: true,
+        chunkSize: 10 * MiB,
         onChunkComplete: () => resolve(upload!.url!),
         onError: reject,
       });
@@ -342,8 +347,15 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
     });
     const id = recordingIdOf(url);
     const key = (await readRecording(id)).data?.key;
-    // tus-js-client aborts its request and sends DELETE.
+    // The first 8 MiB part went on to S3 while the recording streamed in: a multipart upload.
+    const bucket = rig.emulators.destinations.s3.bucket_name;
+    await waitUntil(
+      () => rig.emulators.aws.pendingUploads(bucket).some((pending) => pending.key === key),
+      "the live upload started",
+    );
+    // tus-js-client stops waiting for its source and sends DELETE.
     await upload!.abort(true);
+    source.destroy();
     const head = await fetch(url, {
       method: "HEAD",
       headers: { ...operatorHeaders, "tus-resumable": "1.0.0" },
@@ -351,8 +363,7 @@ describe("tus 1.0.0 on ingest, with tus-js-client", () => {
     assert.equal(head.status, 404);
     assert.equal((await readRecording(id)).response.status, 404);
     assert.equal(readyFor(id).length, 0);
-    // The multipart upload the relay streamed the first chunk into is aborted, not left to bill.
-    const bucket = rig.emulators.destinations.s3.bucket_name;
+    // The multipart upload the relay streamed the first part into is aborted, not left to bill.
     await waitUntil(
       () => !rig.emulators.aws.pendingUploads(bucket).some((pending) => pending.key === key),
       "the live upload aborted",
