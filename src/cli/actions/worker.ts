@@ -1,0 +1,16 @@
+/** What `recording-relay worker` runs (loaded by its command's action, see commands/worker.ts). */
+import { closeOnSignals } from "../../runtime/signals.ts";
+import { startWorker } from "../../runtime/worker.ts";
+import type { CliIo } from "../io.ts";
+import { configFrom } from "../options.ts";
+
+/** Starts the delivery engine alone; the worker's poll timer keeps the process alive. */
+export async function runWorker(io: CliIo, options: Record<string, unknown>): Promise<void> {
+  const config = configFrom(io.env, options);
+  const worker = await startWorker(config);
+  io.stderr(
+    `recording-relay worker delivering (database: ${worker.db.kind}, staging: ${worker.engine.staging.description}, concurrency ${config.workerConcurrency})`,
+  );
+  // The worker's poll timer keeps the process alive until a signal closes it.
+  closeOnSignals(worker, config.shutdownTimeoutMs, io.stderr);
+}
