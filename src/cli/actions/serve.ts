@@ -10,6 +10,8 @@ import { configFrom } from "../options.ts";
 export async function runServe(io: CliIo, options: Record<string, unknown>): Promise<void> {
   const config = configFrom(io.env, options);
   const server = await startServer(config, { worker: options.worker !== false });
+  // Before the lines that say it runs: a supervisor may signal as soon as it reads them.
+  closeOnSignals(server, config.shutdownTimeoutMs, io.stderr);
   const { operatorToken } = server;
   if (operatorToken.generated) {
     io.stderr(
@@ -38,5 +40,4 @@ export async function runServe(io: CliIo, options: Record<string, unknown>): Pro
   for (const finding of server.selfCheck) {
     io.stderr(`warning (${finding.code}, ${finding.check}): ${finding.message}`);
   }
-  closeOnSignals(server, config.shutdownTimeoutMs, io.stderr);
 }
