@@ -28,7 +28,7 @@ export const GiB = 1024 * MiB;
 export type Provider = "s3" | "gcs" | "azure_blob";
 export const providers: Provider[] = ["s3", "gcs", "azure_blob"];
 
-const executable = new URL("../src/bin/recording-relay.ts", import.meta.url).pathname;
+const executable = new URL("../src/bin/recording-relay.js", import.meta.url).pathname;
 
 /** A relay process (`serve` or `worker`) started by the bench. */
 export interface RelayChild {

@@ -109,7 +109,7 @@ export function emulatorsCommand(io: CliIo, waitForSignal: () => Promise<unknown
               ...lines.map((line) => `  ${line}`),
               "",
               "Start a relay with them:",
-              `  npx node --env-file=${envFile} src/bin/recording-relay.ts serve`,
+              `  npx node --env-file=${envFile} src/bin/recording-relay.js serve`,
               `  (or: set -a; . ${envFile}; set +a; npm start)`,
               issuer.data === SERVE_DEFAULT_ISSUER
                 ? `The issuer is the one serve derives on its default port (RELAY_ISSUER_URL unset, port ${settings.port.default}).`

@@ -16,6 +16,9 @@ export class CliExit extends Error {
   }
 }
 
+/** Exit codes of `deliver` (docs/feeding.md). */
+export const deliverExit = { delivered: 0, failed: 1, usage: 2, connection: 3 } as const;
+
 /** The real process's environment and output streams. */
 export const processIo: CliIo = {
   env: process.env,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { MiB, PartPool, PartWriter } from "./parts.ts";
+import { MiB, PartPool, PartWriter, partBody } from "./parts.ts";
 
 const never = () => new AbortController().signal;
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -187,5 +187,23 @@ describe("PartWriter", () => {
       "send 3",
       "sent 3",
     ]);
+  });
+});
+
+describe("partBody", () => {
+  it("streams the part in slices that are views of it, afresh on every call (a retry)", async () => {
+    const part = Buffer.alloc(MiB + 12_345);
+    for (let i = 0; i < part.length; i++) part[i] = (i * 31) & 0xff;
+    const body = partBody(part);
+    for (const attempt of [1, 2]) {
+      const slices: Buffer[] = [];
+      for await (const slice of body()) slices.push(slice as Buffer);
+      assert.ok(slices.length > 1, `attempt ${attempt}: sent in slices`);
+      assert.ok(
+        slices.every((slice) => slice.buffer === part.buffer),
+        "no copies",
+      );
+      assert.ok(Buffer.concat(slices).equals(part), `attempt ${attempt}: the same bytes`);
+    }
   });
 });

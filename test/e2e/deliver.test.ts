@@ -27,7 +27,7 @@ import {
 import { killAllRelays, runRelay, startRelay } from "../helpers/relay-process.ts";
 
 const MiB = 1024 * 1024;
-const executable = new URL("../../src/bin/recording-relay.ts", import.meta.url).pathname;
+const executable = new URL("../../src/bin/recording-relay.js", import.meta.url).pathname;
 
 describe("recording-relay deliver", () => {
   let rig: RigEnvironment;

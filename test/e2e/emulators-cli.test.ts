@@ -175,7 +175,7 @@ describe("recording-relay emulators", () => {
         process.execPath,
         [
           `--env-file=${envFile}`,
-          join(import.meta.dirname, "../../src/bin/recording-relay.ts"),
+          join(import.meta.dirname, "../../src/bin/recording-relay.js"),
           "serve",
           "--data-dir",
           dataDir,

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 
-const executable = new URL("../../src/bin/recording-relay.ts", import.meta.url).pathname;
+const executable = new URL("../../src/bin/recording-relay.js", import.meta.url).pathname;
 /** The development entry: the same CLI plus `demo` and `emulators`. */
 export const developmentEntry = new URL("../../emulators/dev/cli.ts", import.meta.url).pathname;
 

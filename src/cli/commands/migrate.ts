@@ -1,7 +1,6 @@
 import { Command } from "commander";
-import { migrate, openDatabase } from "../../db/index.ts";
 import type { CliIo } from "../io.ts";
-import { configFrom, databaseSettings, withSettings } from "../options.ts";
+import { databaseSettings, withSettings } from "../options.ts";
 
 /** `recording-relay migrate`: applies pending database migrations and exits. */
 export function migrateCommand(io: CliIo): Command {
@@ -10,12 +9,6 @@ export function migrateCommand(io: CliIo): Command {
   );
   withSettings(command, databaseSettings);
   return command.action(async (options: Record<string, unknown>) => {
-    const db = await openDatabase(configFrom(io.env, options));
-    try {
-      const { applied } = await migrate(db);
-      io.stdout(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
-    } finally {
-      await db.close();
-    }
+    await (await import("../actions/migrate.ts")).runMigrate(io, options);
   });
 }

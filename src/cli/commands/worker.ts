@@ -1,9 +1,6 @@
 import { Command } from "commander";
-import { closeOnSignals } from "../../runtime/signals.ts";
-import { startWorker } from "../../runtime/worker.ts";
 import type { CliIo } from "../io.ts";
 import {
-  configFrom,
   databaseSettings,
   deliverySettings,
   destinationSettings,
@@ -23,12 +20,6 @@ export function workerCommand(io: CliIo): Command {
     "shutdownTimeoutMs",
   ]);
   return command.action(async (options: Record<string, unknown>) => {
-    const config = configFrom(io.env, options);
-    const worker = await startWorker(config);
-    io.stderr(
-      `recording-relay worker delivering (database: ${worker.db.kind}, staging: ${worker.engine.staging.description}, concurrency ${config.workerConcurrency})`,
-    );
-    // The worker's poll timer keeps the process alive until a signal closes it.
-    closeOnSignals(worker, config.shutdownTimeoutMs, io.stderr);
+    await (await import("../actions/worker.ts")).runWorker(io, options);
   });
 }

@@ -34,6 +34,7 @@ import {
   growingPartSizes,
   MiB,
   PartWriter,
+  partBody,
   partPoolFor,
 } from "../../destinations/parts.ts";
 import { agentOptionsOf, blobServiceUrl, diagnoseAuthority, STORAGE_SCOPE } from "./credentials.ts";
@@ -327,7 +328,8 @@ export function createAzureBlobDestination(
         if (part.length === 0) return;
         await call(
           (c) =>
-            c.getBlockBlobClient(key).stageBlock(blockId, part, part.length, {
+            // In slices (partBody): a whole block is encrypted at once on the TLS socket.
+            c.getBlockBlobClient(key).stageBlock(blockId, partBody(part), part.length, {
               abortSignal: signal,
               transactionalContentMD5: md5,
             }),

@@ -1,6 +1,5 @@
-#!/usr/bin/env node
+/** What the `recording-relay` executable runs once its compile cache is on: argv and the environment to the CLI. */
 import { processIo } from "../cli/io.ts";
-/** The `recording-relay` executable: hands argv and the environment to the CLI. */
 import { runCli } from "../cli/main.ts";
 import { OWNER_ONLY_UMASK } from "../lib/owner-only.ts";
 
