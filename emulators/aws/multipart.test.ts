@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import {
@@ -11,6 +13,7 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
+  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -119,6 +122,36 @@ describe("S3 multipart upload", () => {
       Buffer.from(await got.Body!.transformToByteArray()),
       Buffer.concat([first.subarray(-2), last.subarray(0, 2)]),
     );
+  });
+
+  it("the object keeps the listed parts' files; unlisted parts and replaced objects leave none behind", async () => {
+    const partFiles = () => readdirSync(join(emulator.dataDir, "parts")).length;
+    const filesBefore = partFiles();
+    const key = "tavus/conv/segments";
+    const uploadId = await create(key, "CRC32", "FULL_OBJECT");
+    const bodies = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(777)];
+    const sent = [];
+    for (const [index, body] of bodies.entries())
+      sent.push(await part(key, uploadId, index + 1, body));
+    // Part 2 is uploaded but not listed: S3 discards it.
+    const done = await complete(key, uploadId, [
+      { PartNumber: 1, ETag: sent[0]!.ETag },
+      { PartNumber: 3, ETag: sent[2]!.ETag },
+    ]);
+    const content = Buffer.concat([bodies[0]!, bodies[2]!]);
+    assert.equal(done.ChecksumCRC32, await checksumOf("CRC32", content));
+    assert.equal(partFiles(), filesBefore + 2);
+    const got = await s3.send(new GetObjectCommand({ Bucket: T.bucket, Key: key }));
+    assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), content);
+    const tail = await s3.send(
+      new GetObjectCommand({ Bucket: T.bucket, Key: key, Range: `bytes=${5 * MiB - 1}-` }),
+    );
+    assert.deepEqual(
+      Buffer.from(await tail.Body!.transformToByteArray()),
+      content.subarray(5 * MiB - 1),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: T.bucket, Key: key, Body: "replaced" }));
+    assert.equal(partFiles(), filesBefore);
   });
 
   it("FULL_OBJECT CRC32C and CRC64NVME, and SHA256 composite", async () => {

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { pipeline } from "node:stream/promises";
 import {
   type ChecksumAlgorithm,
   checksumElementName,
@@ -329,16 +328,16 @@ export async function completeMultipartUpload(r: S3Request, env: MultipartEnv): 
   }
 
   const committing = (async () => {
-    const object = await assemble(upload, parts, env, r.nowMs);
+    const object = await assemble(upload, parts, r.nowMs);
     const expected = declared.flexible?.value;
     if (expected !== undefined && object.checksum && expected !== object.checksum.value) {
-      await rm(object.file, { force: true });
       throw s3Errors.badDigestChecksum(object.checksum.algorithm);
     }
     if (env.uploads.find(r.bucket, r.key, upload.uploadId) !== upload) {
-      await rm(object.file, { force: true });
       throw s3Errors.noSuchUpload(upload.uploadId);
     }
+    // The object now owns the listed parts' files; removing the upload deletes only the others.
+    for (const part of parts) upload.parts.delete(part.partNumber);
     await env.store.commit(object);
     await env.uploads.remove(upload);
     return object;
@@ -362,43 +361,33 @@ export async function completeMultipartUpload(r: S3Request, env: MultipartEnv): 
   sendXml(r.res, 200, s3Document("CompleteMultipartUploadResult", body), headers);
 }
 
-/** Concatenates the parts into the object file, computing the full-object checksum. */
+/**
+ * The object the listed parts make: their files in order (no copy), and its checksum — a
+ * FULL_OBJECT one read over the parts' bytes, a COMPOSITE one from the parts' checksums.
+ */
 async function assemble(
   upload: MultipartUpload,
   parts: UploadedPart[],
-  env: MultipartEnv,
   nowMs: number,
 ): Promise<StoredObject> {
-  const file = env.store.newObjectFile();
   const fullDigest =
     upload.algorithm && upload.checksumType === "FULL_OBJECT"
       ? createDigest(upload.algorithm)
       : undefined;
-  let size = 0;
-  const out = createWriteStream(file);
-  try {
-    // One pipeline over every part: a pipeline per part into the same stream would leave its
-    // listeners behind on it (MaxListenersExceededWarning past ten parts).
-    await pipeline(async function* () {
-      for (const part of parts) {
-        for await (const chunk of createReadStream(part.file) as AsyncIterable<Buffer>) {
-          fullDigest?.update(chunk);
-          size += chunk.length;
-          yield chunk;
-        }
+  if (fullDigest) {
+    for (const part of parts) {
+      for await (const chunk of createReadStream(part.file) as AsyncIterable<Buffer>) {
+        fullDigest.update(chunk);
       }
-    }, out);
-  } catch (error) {
-    out.destroy();
-    await rm(file, { force: true });
-    throw error;
+    }
   }
+  const size = parts.reduce((total, part) => total + part.size, 0);
   const etagMd5 = createHash("md5");
   for (const part of parts) etagMd5.update(part.md5);
   const object: StoredObject = {
     bucket: upload.bucket,
     key: upload.key,
-    file,
+    segments: parts.map((part) => ({ file: part.file, size: part.size })),
     size,
     etag: `"${etagMd5.digest("hex")}-${parts.length}"`,
     lastModifiedMs: nowMs,
@@ -407,7 +396,7 @@ async function assemble(
     metadata: upload.metadata,
     partsCount: parts.length,
   };
-  if (upload.algorithm && upload.checksumType === "FULL_OBJECT" && fullDigest) {
+  if (upload.algorithm && fullDigest) {
     object.checksum = {
       algorithm: upload.algorithm,
       value: (await fullDigest.digest()).toString("base64"),

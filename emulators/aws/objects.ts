@@ -10,7 +10,7 @@ import { header, httpDate, isoDate, openBody, type S3Request, send, sendXml } fr
 import { declaredChecksums, receiveBody, receiveUpload } from "./ingest.ts";
 import { isAllowed, mayListBucket } from "./permissions.ts";
 import { awsUriEncode } from "./sigv4.ts";
-import { compareKeys, type ObjectStore, type StoredObject } from "./store.ts";
+import { compareKeys, type ObjectSegment, type ObjectStore, type StoredObject } from "./store.ts";
 import { parseXml, s3Document, xmlElement, xmlNode } from "./xml.ts";
 
 /** What object handlers need. */
@@ -88,7 +88,7 @@ export async function putObject(r: S3Request, env: ObjectEnv): Promise<void> {
   const object: StoredObject = {
     bucket: r.bucket,
     key: r.key,
-    file,
+    segments: [{ file, size: received.size }],
     size: received.size,
     etag: `"${received.md5.toString("hex")}"`,
     ...(received.sha256Hex ? { sha256Hex: received.sha256Hex } : {}),
@@ -241,9 +241,7 @@ export async function getObject(r: S3Request, env: ObjectEnv, headOnly: boolean)
       callback(null, chunk);
     },
   });
-  await pipeline(createReadStream(object.file, { start, end }), cutter, r.res).catch(
-    () => undefined,
-  );
+  await pipeline(readSegments(object.segments, start, end), cutter, r.res).catch(() => undefined);
 }
 
 /** DeleteObject (`DELETE /bucket/key`): 204 whether or not the key existed. */
@@ -423,7 +421,7 @@ export interface ObjectInfo {
 
 /** Describes a stored object for tests. */
 export function describeObject(object: StoredObject): ObjectInfo {
-  object.sha256Hex ??= sha256OfFile(object.file);
+  object.sha256Hex ??= sha256OfSegments(object.segments);
   return {
     size: object.size,
     sha256Hex: object.sha256Hex,
@@ -439,17 +437,37 @@ export function describeObject(object: StoredObject): ObjectInfo {
   };
 }
 
-/** SHA-256 of a stored file, read synchronously (a test's question about an object it uploaded). */
-function sha256OfFile(file: string): string {
+/** Bytes `start`..`end` (inclusive) of an object, across its segment files. */
+async function* readSegments(
+  segments: readonly ObjectSegment[],
+  start: number,
+  end: number,
+): AsyncGenerator<Buffer> {
+  let offset = 0;
+  for (const segment of segments) {
+    const from = Math.max(start, offset);
+    const to = Math.min(end, offset + segment.size - 1);
+    if (from <= to) {
+      yield* createReadStream(segment.file, { start: from - offset, end: to - offset });
+    }
+    offset += segment.size;
+    if (offset > end) return;
+  }
+}
+
+/** SHA-256 of an object's bytes, read synchronously (a test's question about what it uploaded). */
+function sha256OfSegments(segments: readonly ObjectSegment[]): string {
   const hash = createHash("sha256");
   const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
-  const fd = openSync(file, "r");
-  try {
-    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
-      hash.update(buffer.subarray(0, read));
+  for (const { file } of segments) {
+    const fd = openSync(file, "r");
+    try {
+      for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
+        hash.update(buffer.subarray(0, read));
+      }
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
   }
   return hash.digest("hex");
 }

@@ -10,11 +10,21 @@ export interface ObjectChecksum {
   type: "FULL_OBJECT" | "COMPOSITE";
 }
 
-/** An object's metadata; its bytes live in `file`. */
+/** One file of an object's bytes. */
+export interface ObjectSegment {
+  file: string;
+  size: number;
+}
+
+/** An object's metadata; its bytes live in `segments`, in order. */
 export interface StoredObject {
   bucket: string;
   key: string;
-  file: string;
+  /**
+   * One file for a single PUT; a completed multipart upload keeps its part files, so that
+   * completing is bookkeeping, as in S3, instead of a copy of the whole object.
+   */
+  segments: ObjectSegment[];
   size: number;
   /** Quoted, as S3 returns it. */
   etag: string;
@@ -71,8 +81,8 @@ export class ObjectStore {
     const objects = this.#objects(object.bucket);
     const previous = objects.get(object.key);
     objects.set(object.key, object);
-    // Readers holding the old file open keep reading it; unlink only drops the name.
-    if (previous) await rm(previous.file, { force: true });
+    // Readers holding the old files open keep reading them; unlink only drops the names.
+    if (previous) await removeSegments(previous);
   }
 
   /** The object, if present. */
@@ -86,7 +96,7 @@ export class ObjectStore {
     const previous = objects.get(key);
     if (!previous) return false;
     objects.delete(key);
-    await rm(previous.file, { force: true });
+    await removeSegments(previous);
     return true;
   }
 
@@ -105,4 +115,9 @@ export class ObjectStore {
 /** S3 orders keys by their UTF-8 bytes. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/** Deletes an object's files (or those of one that failed before it was committed). */
+export async function removeSegments(object: Pick<StoredObject, "segments">): Promise<void> {
+  await Promise.all(object.segments.map((segment) => rm(segment.file, { force: true })));
 }
