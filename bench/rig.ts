@@ -158,9 +158,14 @@ export async function startBenchRig(
     db,
     conversations,
     async startWorker(env = {}) {
+      // BENCH_CPU_PROF_DIR: every worker writes a V8 CPU profile there when it stops.
+      const profileDir = process.env.BENCH_CPU_PROF_DIR;
+      const profiling: Record<string, string> = profileDir
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }
+        : {};
       const worker = await startRelayChild(
         ["worker"],
-        { ...rig.env, ...env },
+        { ...rig.env, ...profiling, ...env },
         /recording-relay worker delivering/,
       );
       workers.add(worker);

@@ -34,13 +34,8 @@ async function stageBatch(bench: BenchRig, count: number, seed: number): Promise
 }
 
 async function deliverWith(bench: BenchRig, workers: number, ids: string[]) {
-  // BENCH_CPU_PROF_DIR: each worker writes a V8 CPU profile there when it stops.
-  const profileDir = process.env.BENCH_CPU_PROF_DIR;
-  const env: Record<string, string> = profileDir
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }
-    : {};
   const started: RelayChild[] = await Promise.all(
-    Array.from({ length: workers }, () => bench.startWorker(env)),
+    Array.from({ length: workers }, () => bench.startWorker()),
   );
   const cpuBefore = await Promise.all(started.map((worker) => worker.cpuMs()));
   const t0 = performance.now();

@@ -23,11 +23,7 @@ export async function measureDelivery(
   sizeBytes: number,
   seed: number,
 ): Promise<MeasuredDelivery> {
-  // BENCH_CPU_PROF_DIR: the worker writes a V8 CPU profile there when it stops.
-  const profileDir = process.env.BENCH_CPU_PROF_DIR;
-  const worker = await bench.startWorker(
-    profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {},
-  );
+  const worker = await bench.startWorker();
   try {
     const idleRssBytes = await worker.peakRssBytes();
     // The one-shot ingest returns once every byte is staged and the recording is complete.
