@@ -89,7 +89,7 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
     read(rawId, range: ReadRange) {
       const id = canonicalRecordingId(description, rawId);
       const { start, end } = checkedRange(description, id, range);
-      return readFileRange(id, start, end, range.signal);
+      return readFileRange(id, start, end, range.signal, range.reuseBuffer === true);
     },
 
     async delete(rawId) {
@@ -143,6 +143,7 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
     start: number,
     end: number,
     signal: AbortSignal | undefined,
+    reuseBuffer: boolean,
   ): AsyncGenerator<Uint8Array, void, undefined> {
     const what = `could not read recording ${id} bytes ${start}-${end}`;
     signal?.throwIfAborted();
@@ -160,10 +161,15 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
       const { size } = await file.stat();
       if (size < end) throw new StagedBytesMissingError(description, id, size, end);
       let position = start;
+      // One buffer for the whole read when the caller is done with each chunk before the next.
+      const shared = reuseBuffer
+        ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, end - start))
+        : undefined;
       while (position < end) {
         signal?.throwIfAborted();
-        // A fresh buffer per chunk: the consumer may keep what it was given.
-        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, end - position));
+        const length = Math.min(READ_CHUNK_BYTES, end - position);
+        // Otherwise a fresh buffer per chunk: the consumer may keep what it was given.
+        const buffer = shared ? shared.subarray(0, length) : Buffer.allocUnsafe(length);
         let bytesRead: number;
         try {
           ({ bytesRead } = await file.read(buffer, 0, buffer.byteLength, position));
