@@ -432,7 +432,7 @@ describe("local staging store", () => {
     const store = createLocalStagingStore({ dir: await tempDir() });
     const id = randomUUID();
     // Several read chunks, the last one short, read from an offset.
-    const bytes = testBytes(1_100_000, 4);
+    const bytes = testBytes(3_500_000, 4);
     await store.append(id, 0, chunksOf(bytes, 65_536));
     const start = 3;
 
@@ -442,7 +442,7 @@ describe("local staging store", () => {
       memories.add(chunk.buffer);
       copies.push(Buffer.from(chunk));
     }
-    assert.ok(copies.length >= 4, `${copies.length} chunks`);
+    assert.ok(copies.length >= 3, `${copies.length} chunks`);
     assert.equal(memories.size, 1, "every chunk is a view of the same buffer");
     assert.deepEqual(Buffer.concat(copies), Buffer.from(bytes.subarray(start)));
 
