@@ -218,7 +218,9 @@ async function alreadyDelivered(
   const stat = await destination.stat(recording.key, signal);
   if (!stat.exists || stat.sizeBytes !== recording.bytesReceived) return false;
   const staged = stagedChecksums();
-  for await (const chunk of deps.staging.read(recording.id, { end: recording.bytesReceived })) {
+  // Each chunk is hashed before the next is read: the store may reuse one buffer.
+  const range = { end: recording.bytesReceived, reuseBuffer: true };
+  for await (const chunk of deps.staging.read(recording.id, range)) {
     signal.throwIfAborted();
     staged.update(chunk);
   }
@@ -252,7 +254,8 @@ async function deliver(
   await uploadStream(
     destination,
     recording.key,
-    deps.staging.read(recording.id, { end: recording.bytesReceived }),
+    // Upload.write copies each chunk before it resolves: the store may reuse one read buffer.
+    deps.staging.read(recording.id, { end: recording.bytesReceived, reuseBuffer: true }),
     {
       expectedSizeBytes: recording.bytesReceived,
       signal,

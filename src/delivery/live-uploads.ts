@@ -147,6 +147,8 @@ export class LiveUploads {
         for await (const chunk of this.#deps.staging.read(recording.id, {
           start: live.sent,
           end,
+          // Upload.write copies each chunk before it resolves: one read buffer will do.
+          reuseBuffer: true,
         })) {
           await upload.write(chunk, signal);
           live.sent += chunk.byteLength;

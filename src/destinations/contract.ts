@@ -144,7 +144,8 @@ export interface Upload {
   /**
    * Appends bytes in order. Chunks of any size are accepted; the adapter cuts them into parts the
    * cloud accepts (S3 ≥ 5 MiB, GCS multiples of 256 KiB, Azure blocks) and sends each part as soon
-   * as it is full, so memory stays at about one part.
+   * as it is full, so memory stays at about one part. The bytes are copied before the returned
+   * promise settles: the caller may reuse `chunk` then (a staged read with `reuseBuffer` does).
    */
   write(chunk: Uint8Array, signal: AbortSignal): Promise<void>;
   /** Sends the tail, commits the object and checks the cloud's checksums and size. */

@@ -26,6 +26,13 @@ export interface ReadRange {
   end: number;
   /** Stops the read (beyond the brief's shape: every I/O function takes a signal). */
   signal?: AbortSignal;
+  /**
+   * The caller is done with each chunk before it asks for the next one (it copies or hashes it):
+   * the store may then hand out views of one read buffer instead of a fresh one per chunk. A
+   * delivery reads gigabytes; fresh chunks are dead almost at once but live outside V8's heap, so
+   * they pile up until V8's external-memory threshold and raise the worker's peak RSS.
+   */
+  reuseBuffer?: boolean;
 }
 
 /** Staged bytes of recordings, addressed by recording id (a UUID; anything else is refused). */

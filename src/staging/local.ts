@@ -30,6 +30,8 @@ const SUFFIX = ".rec";
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 const READ_CHUNK_BYTES = 256 * 1024;
+/** Larger when one buffer serves the whole read: fewer reads, less garbage per gigabyte. */
+const REUSED_READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Creates the local-directory staging store (no I/O until first used). */
 export function createLocalStagingStore(options: LocalStagingOptions): StagingStore {
@@ -89,7 +91,7 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
     read(rawId, range: ReadRange) {
       const id = canonicalRecordingId(description, rawId);
       const { start, end } = checkedRange(description, id, range);
-      return readFileRange(id, start, end, range.signal);
+      return readFileRange(id, start, end, range.signal, range.reuseBuffer === true);
     },
 
     async delete(rawId) {
@@ -143,6 +145,7 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
     start: number,
     end: number,
     signal: AbortSignal | undefined,
+    reuseBuffer: boolean,
   ): AsyncGenerator<Uint8Array, void, undefined> {
     const what = `could not read recording ${id} bytes ${start}-${end}`;
     signal?.throwIfAborted();
@@ -160,10 +163,15 @@ export function createLocalStagingStore(options: LocalStagingOptions): StagingSt
       const { size } = await file.stat();
       if (size < end) throw new StagedBytesMissingError(description, id, size, end);
       let position = start;
+      // One buffer for the whole read when the caller is done with each chunk before the next.
+      const shared = reuseBuffer
+        ? Buffer.allocUnsafeSlow(Math.min(REUSED_READ_CHUNK_BYTES, end - start))
+        : undefined;
       while (position < end) {
         signal?.throwIfAborted();
-        // A fresh buffer per chunk: the consumer may keep what it was given.
-        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, end - position));
+        const length = Math.min(shared?.length ?? READ_CHUNK_BYTES, end - position);
+        // Otherwise a fresh buffer per chunk: the consumer may keep what it was given.
+        const buffer = shared ? shared.subarray(0, length) : Buffer.allocUnsafe(length);
         let bytesRead: number;
         try {
           ({ bytesRead } = await file.read(buffer, 0, buffer.byteLength, position));

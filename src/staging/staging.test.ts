@@ -428,6 +428,31 @@ describe("local staging store", () => {
     assert.equal((await stat(join(dir, `${id}.rec`))).size, 110);
   });
 
+  it("with reuseBuffer, hands out views of one read buffer; without, chunks that may be kept", async () => {
+    const store = createLocalStagingStore({ dir: await tempDir() });
+    const id = randomUUID();
+    // Several read chunks, the last one short, read from an offset.
+    const bytes = testBytes(3_500_000, 4);
+    await store.append(id, 0, chunksOf(bytes, 65_536));
+    const start = 3;
+
+    const copies: Buffer[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    for await (const chunk of store.read(id, { start, end: bytes.length, reuseBuffer: true })) {
+      memories.add(chunk.buffer);
+      copies.push(Buffer.from(chunk));
+    }
+    assert.ok(copies.length >= 3, `${copies.length} chunks`);
+    assert.equal(memories.size, 1, "every chunk is a view of the same buffer");
+    assert.deepEqual(Buffer.concat(copies), Buffer.from(bytes.subarray(start)));
+
+    // A consumer that keeps chunks (the content route) must get memory of its own per chunk.
+    const kept: Uint8Array[] = [];
+    for await (const chunk of store.read(id, { start, end: bytes.length })) kept.push(chunk);
+    assert.equal(new Set(kept.map((chunk) => chunk.buffer)).size, kept.length);
+    assert.deepEqual(Buffer.concat(kept), Buffer.from(bytes.subarray(start)));
+  });
+
   it("does not list other files of the directory", async () => {
     const dir = await tempDir();
     const id = randomUUID();
