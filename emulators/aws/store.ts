@@ -117,7 +117,7 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
-/** Deletes an object's files (or those of one that failed before it was committed). */
-export async function removeSegments(object: Pick<StoredObject, "segments">): Promise<void> {
+/** Deletes an object's files. */
+async function removeSegments(object: Pick<StoredObject, "segments">): Promise<void> {
   await Promise.all(object.segments.map((segment) => rm(segment.file, { force: true })));
 }
